@@ -30,7 +30,7 @@ ureg.define("MMBtu = 1e6 * Btu")  # million British thermal units (US EPA eGRID 
 _GAS_SUFFIX = re.compile(r"(?<=[a-zA-Z])(CO2e|CO2eq|CO2)(?![a-zA-Z0-9])")
 _ALIASES = {"µ": "u", "μ": "u", "³": "^3", "²": "^2", "·": "*"}
 # pint reads "kt" as the knot; in emission accounting it is always the kilotonne
-_POWER = re.compile(r"(?<=[a-zA-Z])([23])(?![0-9])")
+_POWER = re.compile(r"(?<![0-9]e)(?<=[a-zA-Z])([23])(?![0-9])")  # m3 -> m^3, but not 1e3
 _KILOTONNE = re.compile(r"(?<![A-Za-z])kt(?![A-Za-z])")
 
 

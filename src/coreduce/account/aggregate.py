@@ -83,7 +83,7 @@ def aggregate(
     expr = t.group_by(keys).aggregate(amount=t.amount.sum())
     order = [*by, *(["period"] if freq is not None else []), "pollutant"]
     expr = expr.order_by(order).select(*order, "amount", "unit")
-    return _to_frame(expr) if execute else expr
+    return _to_frame(expr, tz) if execute else expr
 
 
 def aggregate_observations(
@@ -130,11 +130,16 @@ def aggregate_observations(
     if "unit" in t.columns:
         keys.append(t.unit)
     expr = t.group_by(keys).aggregate(**metrics)
-    return _to_frame(expr.order_by([*by, "period"])) if execute else expr
+    return _to_frame(expr.order_by([*by, "period"]), tz) if execute else expr
 
 
-def _to_frame(expr: ir.Table) -> pd.DataFrame:
+def _to_frame(expr: ir.Table, tz: str | None = None) -> pd.DataFrame:
+    """Execute; periods come back as timezone-aware timestamps in UTC (or in ``tz`` when given)."""
     df = expr.to_pandas()
-    if "period" in df.columns and isinstance(df["period"].dtype, pd.DatetimeTZDtype):
-        df["period"] = df["period"].dt.tz_convert("UTC")
+    if "period" in df.columns:
+        p = df["period"]
+        if isinstance(p.dtype, pd.DatetimeTZDtype):
+            df["period"] = p.dt.tz_convert(tz or "UTC")
+        elif pd.api.types.is_datetime64_dtype(p.dtype):
+            df["period"] = p.dt.tz_localize(tz or "UTC")
     return df

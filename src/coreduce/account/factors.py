@@ -31,6 +31,10 @@ _FILES = {
     "grid_factors": "grid_factors.csv",
     "sink_rates": "sink_rates.csv",
 }
+_AUX_KIND = {"land_type": "sink_rates", "control": "removal_efficiencies", "factor_id": "grid_factors",
+             "gwp_set": "gwp"}
+_AUX_KEYS = {"sink_rates": ["land_type", "region"], "removal_efficiencies": ["control", "pollutant"],
+             "grid_factors": ["factor_id"], "gwp": ["gwp_set", "gas"], "ncv": ["activity_type"]}
 _REQUIRED = {
     "ncv": ["activity_type", "value", "unit", "source"],
     "removal_efficiencies": ["control", "pollutant", "efficiency", "source"],
@@ -46,6 +50,18 @@ def _hash_frame(df: pd.DataFrame) -> str:
 
 def _read_aux(path: str | Path, name: str) -> pd.DataFrame:
     df = pd.read_csv(path, dtype={"region": "string"}, keep_default_na=False, na_values=[""])
+    for col in ("value", "efficiency", "year"):
+        if col in df.columns:
+            num = pd.to_numeric(df[col], errors="coerce")
+            bad = num.isna() & df[col].notna()
+            if bad.any() or num.isna().any():
+                i = int((bad | num.isna()).to_numpy().nonzero()[0][0])
+                raise InputError(str(path), "a number", row=i + 2, column=col, value=df[col].iloc[i])
+            if col == "efficiency" and ((num < 0) | (num > 1)).any():
+                i = int(((num < 0) | (num > 1)).to_numpy().nonzero()[0][0])
+                raise InputError(str(path), "a removal efficiency between 0 and 1", row=i + 2, column=col,
+                                 value=df[col].iloc[i])
+            df[col] = num
     missing = [c for c in _REQUIRED[name] if c not in df.columns]
     if missing:
         raise InputError(str(path), f"column(s) {', '.join(missing)} in a {name} table", row=1, column=missing[0])
@@ -115,10 +131,14 @@ class FactorLibrary:
 
     @classmethod
     def from_csv(cls, path: str | Path, *, base: FactorLibrary | None = None, factor_set: str = "user") -> FactorLibrary:
-        """Read a user factor table (``activity_type, pollutant, value, unit, source`` + optional columns).
+        """Add a user table to ``base`` (the bundled library by default); user rows take priority.
 
-        Its rows take priority over ``base`` (the bundled library by default; pass
-        ``base=FactorLibrary.empty()`` to use the user's factors alone).
+        The kind of table is recognised by its columns, the same formats as the bundled files:
+        emission factors (``activity_type, pollutant, value, unit, source`` + optional ``region, sector,
+        year_from, year_to, factor_set``), removal efficiencies (``control, pollutant, efficiency, source``),
+        sink rates (``land_type, region, value, unit, source``), grid factors (``factor_id, purpose, region,
+        year, value, unit, source``), GWPs (``gwp_set, gas, value, source``) or NCVs (``activity_type, value,
+        unit, source``).  Pass ``base=FactorLibrary.empty()`` to use the user's emission factors alone.
         """
         path = Path(path)
         try:
@@ -127,15 +147,27 @@ class FactorLibrary:
             raise InputError(str(path), "an existing factor file") from None
         except Exception as exc:
             raise InputError(str(path), f"a readable CSV file ({str(exc).splitlines()[0]})") from None
-        if "source" in raw.columns:
-            blank = raw["source"].str.strip() == ""
-            if blank.any():
-                raise InputError(str(path), "a source (document, table, year) for every factor",
-                                 row=int(blank.to_numpy().nonzero()[0][0]) + 2, column="source", value="")
-        if "factor_set" not in raw.columns:
+        base = base if base is not None else cls.default()
+        cols = set(raw.columns)
+        if "source" not in cols:
+            raise InputError(str(path), "a 'source' column (document, table, year) in every factor table",
+                             row=1, column="source")
+        blank = raw["source"].str.strip() == ""
+        if blank.any():
+            raise InputError(str(path), "a source (document, table, year) for every factor",
+                             row=int(blank.to_numpy().nonzero()[0][0]) + 2, column="source", value="")
+        kind = next((kind for col, kind in _AUX_KIND.items() if col in cols), None)
+        if kind is None and "pollutant" not in cols and {"activity_type", "value", "unit"} <= cols:
+            kind = "ncv"
+        if kind is not None:
+            df = _read_aux(path, kind)
+            merged = pd.concat([df, getattr(base, kind)], ignore_index=True)
+            merged = merged.drop_duplicates(_AUX_KEYS[kind], keep="first").reset_index(drop=True)
+            return replace(base, **{kind: merged}, release=f"{base.release}+user")
+        if "factor_set" not in cols:
             raw["factor_set"] = factor_set
         ef = schema.validate(raw, "emission_factors", source=str(path))
-        return (base if base is not None else cls.default()).with_factors(ef)
+        return base.with_factors(ef)
 
     @classmethod
     def empty(cls) -> FactorLibrary:

@@ -9,8 +9,15 @@ import pandas as pd
 from coreduce import schema
 from coreduce.errors import InputError
 
-_READERS = {".csv": "csv", ".gz": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
-            ".xlsx": "excel", ".xls": "excel"}
+_READERS = {
+    ".csv": "csv",
+    ".gz": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".xlsx": "excel",
+    ".xls": "excel",
+}
 
 
 def read_raw(path: str | Path) -> pd.DataFrame:
@@ -29,8 +36,14 @@ def read_raw(path: str | Path) -> pd.DataFrame:
         raise InputError(str(p), f"a file ending in one of {', '.join(sorted(_READERS))}", value=p.suffix)
     try:
         if kind == "csv":
-            return pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True,
-                               encoding="utf-8-sig")
+            return pd.read_csv(
+                p,
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+                skipinitialspace=True,
+                encoding="utf-8-sig",
+            )
         if kind == "parquet":
             return pd.read_parquet(p)
         return pd.read_excel(p, dtype=str)
