@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pandas as pd
 
@@ -86,6 +87,27 @@ def aggregate(
     return _to_frame(expr, tz) if execute else expr
 
 
+@ibis.udf.scalar.builtin(name="epoch_us")
+def _epoch_us(a: dt.Timestamp(timezone="UTC")) -> dt.int64:  # type: ignore[empty-body]
+    """DuckDB's ``epoch_us``: microseconds since 1970-01-01 UTC, plain integer arithmetic."""
+
+
+@ibis.udf.scalar.builtin(name="divide")
+def _idiv(a: dt.int64, b: dt.int64) -> dt.int64:  # type: ignore[empty-body]
+    """DuckDB's integer division ``divide(a, b)`` (floor for non-negative ``a``)."""
+
+
+_BUCKET_US = {"hour": 3_600_000_000, "day": 86_400_000_000}
+_QUARTER_HOUR_US = 900_000_000  # every real UTC offset is a multiple of 15 min (Nepal +5:45)
+
+
+def _backend_name(t: ir.Table) -> str:
+    try:
+        return t._find_backend().name
+    except Exception:  # unbound memtable
+        return "duckdb"
+
+
 def aggregate_observations(
     observations: pd.DataFrame | ir.Table,
     freq: Freq = "day",
@@ -94,9 +116,14 @@ def aggregate_observations(
     stats: Sequence[str] = ("sum", "mean", "count"),
     tz: str | None = None,
     quality: Sequence[str] | None = ("ok",),
-    execute: bool = True,
-) -> pd.DataFrame | ir.Table:
+) -> pd.DataFrame:
     """Aggregate readings (e.g. hourly CEMS emission rates) to ``by`` × period.
+
+    Two stages: the database groups the raw readings by ``by`` × an integer time bucket (hour or day in
+    UTC — plain integer arithmetic on the epoch, which avoids DuckDB's per-row ICU calendar work on
+    TIMESTAMPTZ; 15-minute buckets when ``tz`` is given), then the small intermediate is rolled up to
+    calendar periods (month, year, local days) with exact sum/count/min/max and ``mean = sum / count``.
+    On PostgreSQL the first stage uses ``date_trunc`` directly.
 
     Parameters
     ----------
@@ -107,30 +134,67 @@ def aggregate_observations(
     by : sequence of str
         Grouping columns besides the period (default site × variable).
     stats : sequence of {"sum", "mean", "min", "max", "count"}
-        Statistics of ``value`` to return (column names ``value_<stat>``; ``n`` for count).
+        Statistics of ``value`` to return (columns ``value_<stat>``; ``n`` for count).
     tz : str, optional
-        Calendar time zone (default UTC).
+        IANA time zone of the calendar (default UTC), e.g. ``"Asia/Shanghai"`` for local days.
     quality : sequence of str or None
         Keep only readings with these quality flags (None: all).
 
     Returns
     -------
     pandas.DataFrame
-        ``*by, period, unit, value_sum, value_mean, n`` (as requested), sorted by keys.
+        ``*by, period, [unit,] value_sum, value_mean, n`` (as requested), sorted by ``*by, period``;
+        ``period`` is timezone-aware (UTC, or ``tz``).
     """
     t, _ = _as_table(observations)
     bad = [s for s in stats if s not in _STATS]
     if bad:
         raise CoreduceError(f"unknown statistic {bad[0]!r}; expected some of {', '.join(_STATS)}")
+    if freq not in _UNITS:
+        raise CoreduceError(f"unknown freq {freq!r}; expected one of {', '.join(_UNITS)}")
     if quality is not None and "quality" in t.columns:
         t = t.filter(t.quality.isin(list(quality)))
+    keys = [*by, *(["unit"] if "unit" in t.columns else [])]
     v = t.value
-    metrics = {("n" if s == "count" else f"value_{s}"): getattr(v, s)() for s in stats}
-    keys = [*[t[c] for c in by], _period(t.ts, freq, tz).name("period")]
-    if "unit" in t.columns:
-        keys.append(t.unit)
-    expr = t.group_by(keys).aggregate(**metrics)
-    return _to_frame(expr.order_by([*by, "period"]), tz) if execute else expr
+    parts = {"_sum": v.sum(), "_n": v.count(), "_min": v.min(), "_max": v.max()}
+    parts = {k: e for k, e in parts.items() if k in _needed(stats)}
+    if _backend_name(t) == "duckdb":
+        width = _QUARTER_HOUR_US if tz is not None else _BUCKET_US.get(freq, _BUCKET_US["day"])
+        bucket = _idiv(_epoch_us(t.ts), ibis.literal(width, type="int64")).name("_bucket")
+        stage1 = t.group_by([*[t[c] for c in keys], bucket]).aggregate(**parts).to_pandas()
+        stage1["period"] = pd.to_datetime(stage1.pop("_bucket") * (width // 1000), unit="ms", utc=True)
+    else:
+        stage1 = t.group_by([*[t[c] for c in keys], t.ts.truncate("h").name("period")]).aggregate(**parts)
+        stage1 = stage1.to_pandas()
+        stage1["period"] = pd.to_datetime(stage1["period"], utc=True)
+    if tz is not None:
+        local = stage1["period"].dt.tz_convert(tz)
+        stage1["period"] = local.dt.tz_localize(None).dt.to_period(_PANDAS_FREQ[freq]).dt.start_time.dt.tz_localize(tz)
+    elif freq in ("month", "year") or _backend_name(t) != "duckdb":
+        naive = stage1["period"].dt.tz_localize(None)
+        stage1["period"] = naive.dt.to_period(_PANDAS_FREQ[freq]).dt.start_time.dt.tz_localize("UTC")
+    agg = {"_sum": "sum", "_n": "sum", "_min": "min", "_max": "max"}
+    out = stage1.groupby([*keys, "period"], sort=True, observed=True).agg(
+        {k: agg[k] for k in parts}).reset_index()
+    res = out[[*by, "period", *(["unit"] if "unit" in keys else [])]].copy()
+    for s in stats:
+        if s == "count":
+            res["n"] = out["_n"].astype("int64")
+        elif s == "mean":
+            res["value_mean"] = out["_sum"] / out["_n"]
+        else:
+            res[f"value_{s}"] = out[f"_{s}"]
+    return res.sort_values([*by, "period"], kind="stable").reset_index(drop=True)
+
+
+_PANDAS_FREQ = {"hour": "h", "day": "D", "month": "M", "year": "Y"}
+
+
+def _needed(stats: Sequence[str]) -> set[str]:
+    need = set()
+    for s in stats:
+        need |= {"sum": {"_sum"}, "mean": {"_sum", "_n"}, "count": {"_n"}, "min": {"_min"}, "max": {"_max"}}[s]
+    return need
 
 
 def _to_frame(expr: ir.Table, tz: str | None = None) -> pd.DataFrame:
