@@ -1,0 +1,1 @@
+"""Ingest: read real and user data sets into the canonical tables (see :mod:`coreduce.schema`)."""

@@ -1,0 +1,320 @@
+"""CEADs China CO2 inventories 1997–2019: 30 provinces × 47 sectors × 17 fuels + process; cities; national."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from coreduce.errors import InputError
+from coreduce.ingest.loaders._common import validated
+from coreduce.ingest.loaders._paths import data_path
+from coreduce.units import conversion_factor
+
+DATA_DIR = "ceads_china_co2"
+PROVINCE_FILE = "ceads_province_sector_fuel_1997_2019.csv.gz"
+PROVINCE_TOTALS_FILE = "ceads_province_totals_1997_2019.csv"
+NATIONAL_FILE = "ceads_national_by_fuel_1997_2019.csv"
+CITY_FILE = "ceads_city_co2_1997_2019.csv"
+
+#: the 17 fuel columns of the CEADs inventories (Scope 1, energy combustion)
+FUELS: tuple[str, ...] = (
+    "Raw_Coal",
+    "Cleaned_Coal",
+    "Other_Washed_Coal",
+    "Briquettes",
+    "Coke",
+    "Coke_Oven_Gas",
+    "Other_Gas",
+    "Other_Coking_Products",
+    "Crude_Oil",
+    "Gasoline",
+    "Kerosene",
+    "Diesel_Oil",
+    "Fuel_Oil",
+    "LPG",
+    "Refinery_Gas",
+    "Other_Petroleum_Products",
+    "Natural_Gas",
+)
+#: value column -> scope; ``Process`` is cement process CO2 (Scope 1).  ``Other_Energy`` (0 everywhere)
+#: and ``Scope_1_Total`` (the sum of the 17 fuels + Process) are not loaded.
+SCOPES: dict[str, str] = {
+    **dict.fromkeys(FUELS, "1"),
+    "Process": "1",
+    "Scope_2_Heat": "2",
+    "Scope_2_Electricity": "2",
+}
+
+METHOD = "reported: CEADs"
+CITATION_PROVINCES = (
+    "CEADs provincial CO2 inventories 1997-2019 (ceads.net): Shan et al. (2018) Sci. Data 5:170201; "
+    "Shan et al. (2020) Sci. Data 7:54; Guan et al. (2021) Earth's Future 9:e2021EF002241"
+)
+CITATION_NATIONAL = (
+    "CEADs national CO2 inventory 1997-2019 (ceads.net): Shan et al. (2018) Sci. Data 5:170201; "
+    "Shan et al. (2020) Sci. Data 7:54; Guan et al. (2021) Earth's Future 9:e2021EF002241"
+)
+CITATION_CITIES = (
+    "CEADs city CO2 inventories 1997-2019 (ceads.net): Shan et al. (2022) Science Bulletin 67:1910-1920; "
+    "Shan et al. (2019) Sci. Data 6:190027; Shan et al. (2018) Sci. Adv. 4:eaaq0390"
+)
+_MT_TO_T = conversion_factor("Mt", "t")
+
+
+def snake(name: str) -> str:
+    """``'Raw_Coal'`` -> ``'raw_coal'``, ``'Scope_2_Heat'`` -> ``'scope_2_heat'``, ``'LPG'`` -> ``'lpg'``."""
+    return re.sub(r"[^0-9a-z]+", "_", name.strip().lower()).strip("_")
+
+
+def _read(path: Path, required: Iterable[str]) -> pd.DataFrame:
+    df = pd.read_csv(path)
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise InputError(str(path), f"column(s) {', '.join(missing)}", row=1, column=missing[0])
+    return df
+
+
+def _year_periods(years: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Calendar-year periods: 1 January of ``year`` 00:00 UTC (inclusive) to 1 January of the next year."""
+    y = years.astype("int64")
+    start = pd.to_datetime({"year": y, "month": 1, "day": 1}).dt.tz_localize("UTC")
+    end = pd.to_datetime({"year": y + 1, "month": 1, "day": 1}).dt.tz_localize("UTC")
+    return start, end
+
+
+def _melt_fuels(wide: pd.DataFrame, id_cols: list[str]) -> pd.DataFrame:
+    """Wide fuel columns (Mt) -> long rows with activity_type, scope and amount (t); zeros dropped."""
+    cols = list(SCOPES)
+    long = wide.melt(id_vars=id_cols, value_vars=cols, var_name="fuel", value_name="amount_mt")
+    long = long[long["amount_mt"].notna() & (long["amount_mt"] != 0)]
+    long = long.assign(
+        activity_type=long["fuel"].map({c: snake(c) for c in cols}),
+        scope=long["fuel"].map(SCOPES),
+        amount=long["amount_mt"] * _MT_TO_T,
+    )
+    return long.drop(columns=["fuel", "amount_mt"])
+
+
+def _filter(df: pd.DataFrame, column: str, wanted: Iterable | None) -> pd.DataFrame:
+    if wanted is None:
+        return df
+    wanted = [wanted] if isinstance(wanted, (str, int)) else list(wanted)
+    return df[df[column].isin(wanted)]
+
+
+def read_ceads_provinces(
+    path: str | Path | None = None,
+    years: Iterable[int] | None = None,
+    provinces: Iterable[str] | None = None,
+    include_total_rows: bool = False,
+) -> pd.DataFrame:
+    """Read the CEADs provincial inventories (province × sector × fuel, 1997–2019) as ``inventory`` rows.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        ``ceads_province_sector_fuel_1997_2019.csv[.gz]`` (tidy copy of the 690 province-year sheets).
+        Default: the copy in the shared data folder.
+    years : iterable of int, optional
+        Years to keep (1997–2019). Default: all.
+    provinces : iterable of str, optional
+        Provinces to keep, English names as in the file (``Beijing``, ``InnerMongolia``, ...).
+        Default: all 30.
+    include_total_rows : bool
+        Keep the ``Total`` sector rows (the sum of the 47 sectors). Default ``False``: they would double
+        count when summed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Canonical ``inventory``: ``entity`` and ``region`` = province, ``sector`` = CEADs sector label
+        (47 sectors, e.g. ``Production and Supply of Electric Power, Steam and Hot Water``, ``Urban``,
+        ``Rural``), ``period_start`` = 1 January of the year 00:00 UTC, ``period_end`` = 1 January of the
+        next year, ``activity_type`` = the fuel column in snake case (``raw_coal``, ..., ``natural_gas``),
+        ``process`` (cement process CO2), ``scope_2_heat`` and ``scope_2_electricity``; ``scope`` ``1`` for
+        the 17 fuels and ``process``, ``2`` for the two purchased-energy columns; ``pollutant`` ``CO2``;
+        ``amount`` in t (the workbooks give Mt CO2; converted with pint); ``method`` ``reported: CEADs``;
+        ``factor_source`` the CEADs citation. Zero cells, the all-zero ``Other_Energy`` column and the
+        ``Scope_1_Total`` column are not loaded. In this copy both ``Scope_2_*`` columns are 0
+        everywhere, so in practice every row is scope 1, and the sector "Logging and Transport of Wood
+        and Bamboo" is 0 everywhere, so 46 sectors appear. All of the file: 199,535 rows.
+
+    Notes
+    -----
+    Summing the scope-1 rows of one province-year gives the workbook's ``Scope_1_Total``
+    (see :func:`read_ceads_province_totals`) up to the rounding of the published cells: the workbooks
+    give every cell to 1e-6 Mt (1 t), so a sum over ~200 cells can drift by a few 1e-6 Mt. Over all
+    690 province-years the largest difference is 1.8e-5 Mt (18 t); Beijing 2019: 89.184471 Mt summed
+    vs 89.184484 Mt published (13 t, 1.5e-7 relative).
+
+    References
+    ----------
+    Shan, Y. et al. (2018). China CO2 emission accounts 1997–2015. Sci. Data 5:170201. Shan, Y. et al.
+    (2020). China CO2 emission accounts 2016–2017. Sci. Data 7:54. Guan, D. et al. (2021). Assessment to
+    China's recent emission pattern shifts. Earth's Future 9:e2021EF002241. Data: CEADs, ceads.net;
+    "freely available to the public and the scientific community", to be cited (no formal open licence).
+    """
+    p = Path(path) if path is not None else data_path(DATA_DIR, PROVINCE_FILE)
+    wide = _read(p, ["province", "year", "sector", *SCOPES])
+    wide = _filter(_filter(wide, "year", years), "province", provinces)
+    if not include_total_rows:
+        wide = wide[wide["sector"] != "Total"]
+    long = _melt_fuels(wide, ["province", "year", "sector"])
+    start, end = _year_periods(long["year"])
+    inv = pd.DataFrame(
+        {
+            "entity": long["province"],
+            "sector": long["sector"],
+            "region": long["province"],
+            "period_start": start,
+            "period_end": end,
+            "activity_type": long["activity_type"],
+            "scope": long["scope"],
+            "pollutant": "CO2",
+            "amount": long["amount"],
+            "unit": "t",
+            "method": METHOD,
+            "factor_source": CITATION_PROVINCES,
+        }
+    )
+    inv = inv.sort_values(["entity", "period_start", "sector", "activity_type"], kind="stable")
+    return validated(inv, "inventory", p)
+
+
+def read_ceads_province_totals(path: str | Path | None = None) -> pd.DataFrame:
+    """Scope-1 totals per province and year from CEADs, for reconciliation (not a canonical table).
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        ``ceads_province_totals_1997_2019.csv`` (the ``Total`` row of each province-year sheet).
+        Default: the copy in the shared data folder.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``province`` (string), ``year`` (int64), ``scope_1_total_t`` (float, t CO2: the workbook's
+        ``Scope_1_Total`` in Mt, converted with pint), sorted by province and year; 690 rows
+        (30 provinces × 23 years).
+
+    References
+    ----------
+    Shan, Y. et al. (2018). Sci. Data 5:170201; Shan, Y. et al. (2020). Sci. Data 7:54; Guan, D. et al.
+    (2021). Earth's Future 9:e2021EF002241. Data: CEADs, ceads.net (free with citation).
+    """
+    p = Path(path) if path is not None else data_path(DATA_DIR, PROVINCE_TOTALS_FILE)
+    df = _read(p, ["province", "year", "Scope_1_Total"])
+    out = pd.DataFrame(
+        {
+            "province": df["province"].astype("string"),
+            "year": df["year"].astype("int64"),
+            "scope_1_total_t": df["Scope_1_Total"].astype("float64") * _MT_TO_T,
+        }
+    )
+    if out.duplicated(["province", "year"]).any():
+        pos = int(np.flatnonzero(out.duplicated(["province", "year"]).to_numpy())[0])
+        raise InputError(
+            str(p),
+            "one row per province and year",
+            row=pos + 2,
+            column="province",
+            value=f"{out['province'].iloc[pos]} {out['year'].iloc[pos]}",
+        )
+    return out.sort_values(["province", "year"], ignore_index=True)
+
+
+def read_ceads_national(path: str | Path | None = None, years: Iterable[int] | None = None) -> pd.DataFrame:
+    """Read the CEADs national inventory by fuel (sheet ``sum``, 1997–2019) as ``inventory`` rows.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        ``ceads_national_by_fuel_1997_2019.csv``. Default: the copy in the shared data folder.
+    years : iterable of int, optional
+        Years to keep. Default: all 23.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Canonical ``inventory`` with ``entity`` and ``region`` ``China``, ``sector`` ``total``, one row per
+        year and fuel column (same ``activity_type`` / ``scope`` coding as :func:`read_ceads_provinces`),
+        ``amount`` in t CO2. Zero cells are dropped. The national energy balance is not the sum of the
+        provincial ones (ratio 0.90–1.01 by year), so national ≠ Σ provinces. 407 rows; scope-1 total
+        2019: 9794.756 Mt.
+
+    References
+    ----------
+    Shan, Y. et al. (2018). Sci. Data 5:170201; Shan, Y. et al. (2020). Sci. Data 7:54; Guan, D. et al.
+    (2021). Earth's Future 9:e2021EF002241. Data: CEADs, ceads.net (free with citation).
+    """
+    p = Path(path) if path is not None else data_path(DATA_DIR, NATIONAL_FILE)
+    wide = _filter(_read(p, ["year", *SCOPES]), "year", years)
+    long = _melt_fuels(wide, ["year"])
+    start, end = _year_periods(long["year"])
+    inv = pd.DataFrame(
+        {
+            "entity": "China",
+            "sector": "total",
+            "region": "China",
+            "period_start": start,
+            "period_end": end,
+            "activity_type": long["activity_type"],
+            "scope": long["scope"],
+            "pollutant": "CO2",
+            "amount": long["amount"],
+            "unit": "t",
+            "method": METHOD,
+            "factor_source": CITATION_NATIONAL,
+        }
+    )
+    return validated(inv.sort_values(["period_start", "activity_type"], kind="stable"), "inventory", p)
+
+
+def read_ceads_cities(path: str | Path | None = None) -> pd.DataFrame:
+    """Read the CEADs city CO2 totals (290 cities, 1997–2019, unbalanced) as ``inventory`` rows.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        ``ceads_city_co2_1997_2019.csv`` (sheet ``emission vector``). Default: the shared copy.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Canonical ``inventory``: ``entity`` = ``city_full_cn`` (Chinese: province prefix + city, e.g.
+        ``贵州贵阳``; the four municipalities are ``北京``, ``天津``, ``上海``, ``重庆``), ``region`` =
+        ``province_cn``, ``sector`` and ``activity_type`` ``total``, calendar-year periods in UTC,
+        ``pollutant`` ``CO2``, ``amount`` in t (file: Mt), ``method`` ``reported: CEADs``. 3,929 rows.
+        Coverage is unbalanced (7 cities in 1997, ~260 in 2010–2013, 170 in 2019) and includes one stray
+        1995 row (贵州贵阳), kept as published. No English names or administrative codes are in the source.
+
+    References
+    ----------
+    Shan, Y. et al. (2022). Science Bulletin 67:1910–1920; Shan, Y. et al. (2019). Sci. Data 6:190027;
+    Shan, Y. et al. (2018). Sci. Adv. 4:eaaq0390; Shan, Y. et al. (2017). J. Clean. Prod. 161:1215–1225.
+    Data: CEADs, ceads.net (free with citation).
+    """
+    p = Path(path) if path is not None else data_path(DATA_DIR, CITY_FILE)
+    df = _read(p, ["province_cn", "city_full_cn", "year", "co2_mt"])
+    start, end = _year_periods(df["year"])
+    inv = pd.DataFrame(
+        {
+            "entity": df["city_full_cn"],
+            "sector": "total",
+            "region": df["province_cn"],
+            "period_start": start,
+            "period_end": end,
+            "activity_type": "total",
+            "scope": "1",
+            "pollutant": "CO2",
+            "amount": df["co2_mt"] * _MT_TO_T,
+            "unit": "t",
+            "method": METHOD,
+            "factor_source": CITATION_CITIES,
+        }
+    )
+    return validated(inv, "inventory", p)
