@@ -158,8 +158,25 @@ def test_mass_activity_without_ncv_against_energy_factor_is_an_error():
     lib = FactorLibrary.default().with_factors(pd.DataFrame({
         "factor_set": ["t"], "activity_type": ["peat_x"], "pollutant": ["CO2"], "value": ["1"], "unit": ["kg/TJ"],
         "source": ["test"]}))
-    with pytest.raises(FactorError, match="no net calorific value for 'peat_x'"):
+    with pytest.raises(FactorError, match="row 2, column 'unit': got 'kt'; the factors for 'peat_x' are per TJ "
+                                          "and there is no net calorific value for 'peat_x'"):
         compute_inventory(_act(activity_type="peat_x"), lib)
+
+
+def test_gas_metered_in_volume(tmp_path):
+    act = _act(activity_type="natural_gas", amount=10.0, unit="1e6*ft^3", sector="power")
+    # the CO2 factors are per TJ and the bundled NCV of natural gas is per mass: CO2 must not vanish silently
+    with pytest.raises(FactorError, match="CO2 factors for 'natural_gas' cannot be applied to a volume"):
+        compute_inventory(act, gwp=None)
+    ncv = tmp_path / "ncv.csv"
+    ncv.write_text("activity_type,value,unit,source\nnatural_gas,38.931,MJ/m^3,user's gas supplier certificate\n")
+    inv = compute_inventory(act, FactorLibrary.from_csv(ncv), gwp=None)
+    # 10e6 ft³ = 283 168.4659 m³ × 38.931 MJ/m³ = 11 024.04 GJ = 11.02404 TJ × 56 100 kg/TJ = 618 448.6 kg
+    m3 = 10e6 * 0.3048**3
+    assert _get(inv, "CO2")["amount"] == pytest.approx(m3 * 38.931e-6 * 56_100 / 1000, rel=1e-12)
+    # SO2: the AP-42 per-volume factor 0.2722 kg/1e6 scf × 10 = 2.722 kg (EMEP's per-energy factor, higher in
+    # priority, now also reachable through the NCV, is chosen instead: 0.281 kg/TJ × 11.02404 TJ)
+    assert _get(inv, "SO2")["amount"] == pytest.approx(0.281 * m3 * 38.931e-6 / 1000, rel=1e-9)
 
 
 def test_invalid_activity_raises_input_error():

@@ -24,7 +24,7 @@ from coreduce.account.combustion import apply_controls
 from coreduce.account.factors import FactorLibrary
 from coreduce.account.sinks import sequestration, year_fraction
 from coreduce.errors import FactorError, InputError, UnitError
-from coreduce.units import conversion_factor, dimension, normalise_unit, split_rate, ureg
+from coreduce.units import conversion_factor, dimension, quantity, split_rate
 
 SCOPE2_TYPES = {"electricity_purchased": "electricity", "heat_purchased": "heat"}
 GHGS = ("CO2", "CH4", "N2O")
@@ -109,9 +109,9 @@ def resolve_factors(act: pd.DataFrame, lib: FactorLibrary) -> pd.DataFrame:
     """Pick one factor per (activity row, pollutant): set priority, then specificity, then latest year."""
     ef = lib.emission_factors
     rank = {s: i for i, s in enumerate(lib.priority)}
-    left = act[["_line", "activity_type", "region", "sector"]].assign(year=act["period_start"].dt.year)
+    left = act[["_line", "activity_type", "region", "sector", "unit"]].assign(year=act["period_start"].dt.year)
     m = left.merge(ef, on="activity_type", how="inner", suffixes=("", "_f"))
-    ok = (
+    ok = _convertible(m, lib) & (
         ((m["region_f"] == m["region"]) | (m["region_f"] == "*"))
         & ((m["sector_f"] == m["sector"]) | (m["sector_f"] == "*") | _sector_alias(m))
         & (m["year_from"] <= m["year"])
@@ -122,6 +122,28 @@ def resolve_factors(act: pd.DataFrame, lib: FactorLibrary) -> pd.DataFrame:
     m["_spec"] = 2 * (m["region_f"] == m["region"]).astype(int) + (m["sector_f"] == m["sector"]).astype(int)
     m = m.sort_values(["_line", "pollutant", "_rank", "_spec", "year_from"], ascending=[True, True, True, False, False])
     return m.drop_duplicates(["_line", "pollutant"], keep="first")
+
+
+def _convertible(m: pd.DataFrame, lib: FactorLibrary) -> pd.Series:
+    """Whether each candidate factor's denominator can be reached from the activity's unit.
+
+    Directly (same dimension: t → kg/t, MWh → kg/TJ) or through the fuel's NCV (t → kg/TJ when an
+    energy-per-mass NCV exists; m³ → kg/TJ only with an energy-per-volume NCV).  A factor that cannot be
+    reached is skipped, so a per-volume factor can serve gas metered in m³ while a per-energy factor of a
+    higher-priority set serves gas reported in TJ.
+    """
+    ncv_dims = {}
+    for at, u in zip(lib.ncv["activity_type"], lib.ncv["unit"], strict=True):
+        num, den = str(u).split("/", 1)
+        ncv_dims.setdefault(at, (dimension(num), dimension(den.strip("()"))))
+    keys = m[["activity_type", "unit", "unit_f"]].drop_duplicates()
+    ok = {}
+    for at, au, fu in keys.itertuples(index=False):
+        da, dd = dimension(au), dimension(split_rate(fu)[1])
+        nd = ncv_dims.get(at)
+        ok[(at, au, fu)] = da == dd or (nd is not None and {da, dd} == {nd[0], nd[1]})
+    return pd.Series([ok[k] for k in zip(m["activity_type"], m["unit"], m["unit_f"], strict=True)], index=m.index,
+                     dtype=bool)
 
 
 def _sector_alias(m: pd.DataFrame) -> pd.Series:
@@ -141,13 +163,14 @@ def _activity_multiplier(activity_type: str, act_unit: str, factor_unit: str, nc
     if ncv_value is None:
         raise UnitError(f"activity in {act_unit!r} ({d_act}) but factor per {den!r} ({d_den}) and no net "
                         f"calorific value for {activity_type!r} in the library's ncv table")
-    q_act = ureg.Quantity(1.0, normalise_unit(act_unit))
-    q_ncv = ureg.Quantity(ncv_value, normalise_unit(ncv_unit))
+    q_act = quantity(act_unit)  # keeps scale prefixes such as '1e6*ft^3'
+    q_ncv = ncv_value * quantity(ncv_unit)
+    q_den = quantity(den)
     try:
         if d_den == "energy":
-            k_act = (q_act * q_ncv).to(normalise_unit(den)).magnitude
+            k_act = ((q_act * q_ncv) / q_den).to("dimensionless").magnitude
         else:
-            k_act = (q_act / q_ncv).to(normalise_unit(den)).magnitude
+            k_act = ((q_act / q_ncv) / q_den).to("dimensionless").magnitude
     except Exception as exc:
         raise UnitError(f"cannot turn {act_unit!r} of {activity_type!r} into {den!r} with NCV {ncv_value} "
                         f"{ncv_unit}") from exc
@@ -159,14 +182,35 @@ def _direct(act: pd.DataFrame, lib: FactorLibrary, source: str) -> pd.DataFrame:
     missing = ~act["_line"].isin(m["_line"])
     if missing.any():
         row = act[missing].iloc[0]
-        known = sorted(set(lib.emission_factors["activity_type"]) | set(SCOPE2_TYPES) | set(lib.sink_rates["land_type"]))
+        ef = lib.emission_factors
+        cand = ef[ef["activity_type"] == row["activity_type"]]
+        if not cand.empty:
+            has_ncv = row["activity_type"] in set(lib.ncv["activity_type"])
+            raise FactorError(
+                f"{source}, row {row['_line']}, column 'unit': got {row['unit']!r}; the factors for "
+                f"{row['activity_type']!r} are per {', '.join(sorted({split_rate(u)[1] for u in cand['unit']}))}"
+                + ("" if has_ncv else f" and there is no net calorific value for {row['activity_type']!r} in "
+                   "the library's ncv table")
+                + " (or none is valid for this sector, region and year)"
+            )
+        known = sorted(set(ef["activity_type"]) | set(SCOPE2_TYPES) | set(lib.sink_rates["land_type"]))
         raise FactorError(
             f"{source}, row {row['_line']}, column 'activity_type': no emission factor for "
             f"{row['activity_type']!r} (sector {row['sector']!r}, region {row['region']!r}, year "
             f"{row['period_start'].year}); known activity types: {', '.join(known)}"
         )
-    m = m.merge(act[["_line", "entity", "period_start", "period_end", "amount", "unit", "control"]],
-                on="_line", suffixes=("_f", ""))
+    has_co2 = set(lib.emission_factors.loc[lib.emission_factors["pollutant"] == "CO2", "activity_type"])
+    lost = act["activity_type"].isin(has_co2) & ~act["_line"].isin(m.loc[m["pollutant"] == "CO2", "_line"])
+    if lost.any():  # CO2 must never silently vanish because of a unit the factors cannot reach
+        row = act[lost].iloc[0]
+        raise FactorError(
+            f"{source}, row {row['_line']}, column 'unit': got {row['unit']!r}; the CO2 factors for "
+            f"{row['activity_type']!r} cannot be applied to a {dimension(row['unit'])} (add a net calorific value "
+            f"per {dimension(row['unit'])} for it, e.g. a factor file with columns activity_type,value,unit,source "
+            "and unit MJ/m^3, or report the activity as energy or mass)"
+        )
+    # m carries the activity's unit as `unit` and the factor's as `unit_f` (resolve_factors)
+    m = m.merge(act[["_line", "entity", "period_start", "period_end", "amount", "control"]], on="_line")
     ncv = lib.ncv.drop_duplicates("activity_type").set_index("activity_type")
     ks = {}
     for key in m[["activity_type", "unit", "unit_f"]].drop_duplicates().itertuples(index=False):
