@@ -8,7 +8,8 @@
 
 Each returns the same DataFrame (site, day, pollutant, sum, mean, count), unsorted (all three skip the sort;
 results are compared after sorting); loading data into pandas is not timed. The readings live in a DuckDB
-workspace file, as they do in coreduce's embedded default store. Prints JSON with timings (best of ``--repeat``) and the ratios against the targets of issue 2
+workspace file, as they do in coreduce's embedded default store.
+Prints JSON with timings (best of ``--repeat``) and the ratios against the targets of issue 2
 (coreduce ≥ 5× faster than pandas, within 1.5× of the hand-written SQL).
 
 Usage::
@@ -74,22 +75,29 @@ def to_pandas(store: Store, categorical: bool) -> pd.DataFrame:
                 col = pc.dictionary_encode(col)
             cols[name] = col
         return pa.table(cols).to_pandas()
-    return tbl.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow"),
-                                       pa.large_string(): pd.StringDtype("pyarrow")}.get)
+    return tbl.to_pandas(
+        types_mapper={
+            pa.string(): pd.StringDtype("pyarrow"),
+            pa.large_string(): pd.StringDtype("pyarrow"),
+        }.get
+    )
 
 
 def run_coreduce(store: Store) -> pd.DataFrame:
     out = aggregate_observations(store.table("readings"), "day", stats=("sum", "mean", "count"), sort=False)
     return out.rename(columns={"variable": "pollutant", "period": "day"})[
-        ["site_id", "day", "pollutant", "value_sum", "value_mean", "n"]]
+        ["site_id", "day", "pollutant", "value_sum", "value_mean", "n"]
+    ]
 
 
 def run_pandas(df: pd.DataFrame) -> pd.DataFrame:
     ok = df[df["quality"] == "ok"]
-    g = ok.groupby([ok["site_id"], ok["ts"].dt.floor("D").rename("day"), ok["variable"]], observed=True,
-                   sort=False)["value"].agg(["sum", "mean", "count"])
-    g = g.reset_index().rename(columns={"variable": "pollutant", "sum": "value_sum", "mean": "value_mean",
-                                        "count": "n"})
+    g = ok.groupby(
+        [ok["site_id"], ok["ts"].dt.floor("D").rename("day"), ok["variable"]], observed=True, sort=False
+    )["value"].agg(["sum", "mean", "count"])
+    g = g.reset_index().rename(
+        columns={"variable": "pollutant", "sum": "value_sum", "mean": "value_mean", "count": "n"}
+    )
     g["site_id"] = g["site_id"].astype(str)
     g["pollutant"] = g["pollutant"].astype(str)
     return g
@@ -158,30 +166,52 @@ def main() -> None:
     df = to_pandas(store, categorical=False)
     t_load = time.perf_counter() - t0
     t_pd, r_pd = best_of(lambda: run_pandas(df), max(1, args.repeat - 1))
-    del df
     dfc = to_pandas(store, categorical=True)
     t_pdc, r_pdc = best_of(lambda: run_pandas(dfc), max(1, args.repeat - 1))
-    del dfc
 
     a = normalise(r_core)
     agree = {}
-    for name, other in (("sql", normalise(r_sql)), ("sql_expert", normalise(r_sqlx)), ("pandas", normalise(r_pd)),
-                        ("pandas_categorical", normalise(r_pdc))):
-        same_keys = (len(a) == len(other) and (a[["site_id", "day", "pollutant", "n"]].to_numpy()
-                                               == other[["site_id", "day", "pollutant", "n"]].to_numpy()).all())
-        close = same_keys and np.allclose(a["value_sum"], other["value_sum"], rtol=1e-9) and np.allclose(
-            a["value_mean"], other["value_mean"], rtol=1e-9)
+    for name, other in (
+        ("sql", normalise(r_sql)),
+        ("sql_expert", normalise(r_sqlx)),
+        ("pandas", normalise(r_pd)),
+        ("pandas_categorical", normalise(r_pdc)),
+    ):
+        same_keys = (
+            len(a) == len(other)
+            and (
+                a[["site_id", "day", "pollutant", "n"]].to_numpy()
+                == other[["site_id", "day", "pollutant", "n"]].to_numpy()
+            ).all()
+        )
+        close = (
+            same_keys
+            and np.allclose(a["value_sum"], other["value_sum"], rtol=1e-9)
+            and np.allclose(a["value_mean"], other["value_mean"], rtol=1e-9)
+        )
         agree[name] = bool(close)
 
     result = {
         "benchmark": "site x day x pollutant aggregation",
-        "rows": n, "sites": args.sites, "pollutants": len(POLLUTANTS), "groups": len(a),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "duckdb": duckdb.__version__,
-                    "pandas": pd.__version__},
-        "seconds": {"generate": round(t_gen, 3), "load_to_pandas_untimed": round(t_load, 3),
-                    "coreduce": round(t_core, 3), "hand_sql": round(t_sql, 3),
-                    "hand_sql_expert": round(t_sqlx, 3), "pandas": round(t_pd, 3),
-                    "pandas_categorical": round(t_pdc, 3)},
+        "rows": n,
+        "sites": args.sites,
+        "pollutants": len(POLLUTANTS),
+        "groups": len(a),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "duckdb": duckdb.__version__,
+            "pandas": pd.__version__,
+        },
+        "seconds": {
+            "generate": round(t_gen, 3),
+            "load_to_pandas_untimed": round(t_load, 3),
+            "coreduce": round(t_core, 3),
+            "hand_sql": round(t_sql, 3),
+            "hand_sql_expert": round(t_sqlx, 3),
+            "pandas": round(t_pd, 3),
+            "pandas_categorical": round(t_pdc, 3),
+        },
         "ratios": {
             "pandas_over_coreduce": round(t_pd / t_core, 2),
             "pandas_categorical_over_coreduce": round(t_pdc / t_core, 2),
@@ -196,8 +226,11 @@ def main() -> None:
     result["targets_met"] = {
         "vs_pandas_default": bool(r["pandas_over_coreduce"] >= 5.0),
         "vs_pandas_categorical": bool(r["pandas_categorical_over_coreduce"] >= 5.0),
-        "vs_best_hand_sql": bool(max(r["coreduce_over_hand_sql"], r["coreduce_over_hand_sql_expert"]) <= 1.5
-                                 and min(t_sql, t_sqlx) > 0 and t_core / min(t_sql, t_sqlx) <= 1.5),
+        "vs_best_hand_sql": bool(
+            max(r["coreduce_over_hand_sql"], r["coreduce_over_hand_sql_expert"]) <= 1.5
+            and min(t_sql, t_sqlx) > 0
+            and t_core / min(t_sql, t_sqlx) <= 1.5
+        ),
         "all_agree": bool(all(agree.values())),
     }
     print(json.dumps(result, indent=2))

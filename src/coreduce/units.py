@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-import numpy as np
 import pint
 
 from coreduce.errors import UnitError

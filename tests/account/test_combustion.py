@@ -4,7 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coreduce.account import combined_efficiency, combustion_emissions, sequestration, so2_mass_balance, year_fraction
+from coreduce.account import (
+    combined_efficiency,
+    combustion_emissions,
+    sequestration,
+    so2_mass_balance,
+    year_fraction,
+)
 
 
 def test_combustion_emissions_formula():

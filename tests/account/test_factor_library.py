@@ -24,14 +24,16 @@ def test_units_parse_and_values_are_plausible(lib):
     for u in pd.unique(lib.emission_factors["unit"]):
         split_rate(u)
     for u in pd.unique(lib.grid_factors["unit"]):
-        num, den = split_rate(u)
+        split_rate(u)
     assert lib.removal_efficiencies["efficiency"].between(0, 1).all()
     assert (lib.emission_factors["value"] >= 0).all()
 
 
 def test_keys_are_unique(lib):
     ef = lib.emission_factors
-    assert not ef.duplicated(["factor_set", "activity_type", "pollutant", "region", "sector", "year_from"]).any()
+    assert not ef.duplicated(
+        ["factor_set", "activity_type", "pollutant", "region", "sector", "year_from"]
+    ).any()
     assert not lib.grid_factors["factor_id"].duplicated().any()
 
 
@@ -56,8 +58,16 @@ def test_known_values(lib):
 def test_version_changes_with_content(lib):
     v0 = lib.version
     assert v0.startswith("2026.11+")
-    extra = pd.DataFrame({"factor_set": ["x"], "activity_type": ["a"], "pollutant": ["CO2"], "value": ["1"],
-                          "unit": ["kg/t"], "source": ["test"]})
+    extra = pd.DataFrame(
+        {
+            "factor_set": ["x"],
+            "activity_type": ["a"],
+            "pollutant": ["CO2"],
+            "value": ["1"],
+            "unit": ["kg/t"],
+            "source": ["test"],
+        }
+    )
     assert lib.with_factors(extra).version != v0
     assert FactorLibrary.default().version == v0  # deterministic
 

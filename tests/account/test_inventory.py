@@ -11,8 +11,13 @@ from coreduce.errors import FactorError, InputError
 
 def _act(**over):
     base = {
-        "entity": ["plant_a"], "sector": ["power"], "period_start": ["2022-01-01"],
-        "period_end": ["2023-01-01"], "activity_type": ["coal_bituminous"], "amount": [100.0], "unit": ["kt"],
+        "entity": ["plant_a"],
+        "sector": ["power"],
+        "period_start": ["2022-01-01"],
+        "period_end": ["2023-01-01"],
+        "activity_type": ["coal_bituminous"],
+        "amount": [100.0],
+        "unit": ["kt"],
     }
     base.update({k: [v] if not isinstance(v, list) else v for k, v in over.items()})
     return pd.DataFrame(base)
@@ -57,20 +62,37 @@ def test_controls_remove_pollutants_not_co2():
 
 def test_devices_in_series_combine_multiplicatively():
     lib = FactorLibrary.default()
-    ef = pd.DataFrame({"activity_type": ["widget_kiln"], "pollutant": ["PM10"], "value": ["2"], "unit": ["kg/t"],
-                       "source": ["hand-made test factor"]})
+    ef = pd.DataFrame(
+        {
+            "activity_type": ["widget_kiln"],
+            "pollutant": ["PM10"],
+            "value": ["2"],
+            "unit": ["kg/t"],
+            "source": ["hand-made test factor"],
+        }
+    )
     lib = lib.with_factors(ef.assign(factor_set="test"))
-    inv = compute_inventory(_act(activity_type="widget_kiln", amount=10.0, unit="t", control="ESP+bag_filter"),
-                            lib, gwp=None)
+    inv = compute_inventory(
+        _act(activity_type="widget_kiln", amount=10.0, unit="t", control="ESP+bag_filter"), lib, gwp=None
+    )
     # 10 t × 2 kg/t = 20 kg; η = 1 − (1 − 0.9765)(1 − 0.9957) = 1 − 0.0235 × 0.0043 = 0.99989895
     # E = 20 kg × 0.0235 × 0.0043 = 0.002021 kg = 2.021e-6 t
     assert _get(inv, "PM10")["amount"] == pytest.approx(2.021e-6, rel=1e-9)
 
 
 def test_user_factor_takes_priority_and_units_convert():
-    lib = FactorLibrary.default().with_factors(pd.DataFrame({
-        "factor_set": ["user"], "activity_type": ["coal_bituminous"], "pollutant": ["SO2"], "value": ["16"],
-        "unit": ["kg/t"], "source": ["2·S·k, S = 1 %, k = 0.8"]}))
+    lib = FactorLibrary.default().with_factors(
+        pd.DataFrame(
+            {
+                "factor_set": ["user"],
+                "activity_type": ["coal_bituminous"],
+                "pollutant": ["SO2"],
+                "value": ["16"],
+                "unit": ["kg/t"],
+                "source": ["2·S·k, S = 1 %, k = 0.8"],
+            }
+        )
+    )
     inv = compute_inventory(_act(amount=2.5, unit="Mt"), lib, gwp=None)
     # 2.5 Mt = 2.5e6 t × 16 kg/t = 4.0e7 kg = 40 000 t
     so2 = _get(inv, "SO2")
@@ -79,8 +101,9 @@ def test_user_factor_takes_priority_and_units_convert():
 
 
 def test_energy_activity_needs_no_ncv():
-    inv = compute_inventory(_act(activity_type="natural_gas", amount=500.0, unit="MWh", sector="residential"),
-                            gwp=None)
+    inv = compute_inventory(
+        _act(activity_type="natural_gas", amount=500.0, unit="MWh", sector="residential"), gwp=None
+    )
     # 500 MWh = 1800 GJ = 1.8 TJ × 56 100 kg/TJ = 100 980 kg = 100.98 t
     assert _get(inv, "CO2")["amount"] == pytest.approx(100.98, rel=1e-12)
     # residential natural gas CH4 5 kg/TJ (IPCC Table 2.5): 1.8 × 5 = 9 kg = 0.009 t
@@ -88,8 +111,14 @@ def test_energy_activity_needs_no_ncv():
 
 
 def test_scope2_location_market_and_carbon_market():
-    act = _act(entity="office", sector="commercial", activity_type="electricity_purchased", amount=1000.0,
-               unit="MWh", region="Hebei")
+    act = _act(
+        entity="office",
+        sector="commercial",
+        activity_type="electricity_purchased",
+        amount=1000.0,
+        unit="MWh",
+        region="Hebei",
+    )
     loc = _get(compute_inventory(act, gwp=None), "CO2")
     # Hebei 2022 provincial factor 0.7252 kg/kWh (MEE/NBS): 1000 MWh = 1e6 kWh × 0.7252 = 725.2 t
     assert loc["amount"] == pytest.approx(725.2, rel=1e-12)
@@ -104,8 +133,12 @@ def test_scope2_location_market_and_carbon_market():
     cm = _get(compute_inventory(act, gwp=None, electricity="carbon_market"), "CO2")
     assert cm["amount"] == pytest.approx(570.3, rel=1e-12)
     # 2023 activity uses the 2023 national factor 0.5306 when no 2023 provincial value exists
-    y23 = _get(compute_inventory(act.assign(period_start="2023-01-01", period_end="2024-01-01",
-                                            region="Atlantis"), gwp=None), "CO2")
+    y23 = _get(
+        compute_inventory(
+            act.assign(period_start="2023-01-01", period_end="2024-01-01", region="Atlantis"), gwp=None
+        ),
+        "CO2",
+    )
     assert y23["amount"] == pytest.approx(530.6, rel=1e-12)
 
 
@@ -125,12 +158,22 @@ def test_sinks_and_net_balance(tmp_path):
     rates = tmp_path / "rates.csv"
     rates.write_text("land_type,region,value,unit,source\nforest_test,*,4.0,t/ha,hand-made test rate\n")
     lib = FactorLibrary.from_csv(rates)
-    act = pd.concat([
-        _act(entity="county", sector="land", activity_type="forest_test", amount=1000.0, unit="ha"),
-        _act(entity="county", sector="land", activity_type="forest_test", amount=10.0, unit="km^2",
-             period_start="2020-01-01", period_end="2020-07-01"),
-        _act(entity="county", amount=1.0, unit="kt"),
-    ], ignore_index=True)
+    act = pd.concat(
+        [
+            _act(entity="county", sector="land", activity_type="forest_test", amount=1000.0, unit="ha"),
+            _act(
+                entity="county",
+                sector="land",
+                activity_type="forest_test",
+                amount=10.0,
+                unit="km^2",
+                period_start="2020-01-01",
+                period_end="2020-07-01",
+            ),
+            _act(entity="county", amount=1.0, unit="kt"),
+        ],
+        ignore_index=True,
+    )
     inv = compute_inventory(act, lib, gwp=None)
     sinks = inv[inv["scope"] == "sink"].sort_values("period_start")
     # 2020 H1: 10 km² = 1000 ha × 4 t/ha/yr × 182/366 yr = 1989.07... t removed (negative)
@@ -144,8 +187,11 @@ def test_sinks_and_net_balance(tmp_path):
 
 def test_missing_factor_names_row_and_known_types():
     act = pd.concat([_act(), _act(activity_type="unobtainium", entity="x")], ignore_index=True)
-    with pytest.raises(FactorError, match=r"act.csv, row 3, column 'activity_type': no emission factor for "
-                                          r"'unobtainium'.*known activity types: .*coal_bituminous"):
+    with pytest.raises(
+        FactorError,
+        match=r"act.csv, row 3, column 'activity_type': no emission factor for "
+        r"'unobtainium'.*known activity types: .*coal_bituminous",
+    ):
         compute_inventory(act, source="act.csv")
 
 
@@ -155,11 +201,23 @@ def test_unknown_control_is_an_error():
 
 
 def test_mass_activity_without_ncv_against_energy_factor_is_an_error():
-    lib = FactorLibrary.default().with_factors(pd.DataFrame({
-        "factor_set": ["t"], "activity_type": ["peat_x"], "pollutant": ["CO2"], "value": ["1"], "unit": ["kg/TJ"],
-        "source": ["test"]}))
-    with pytest.raises(FactorError, match="row 2, column 'unit': got 'kt'; the factors for 'peat_x' are per TJ "
-                                          "and there is no net calorific value for 'peat_x'"):
+    lib = FactorLibrary.default().with_factors(
+        pd.DataFrame(
+            {
+                "factor_set": ["t"],
+                "activity_type": ["peat_x"],
+                "pollutant": ["CO2"],
+                "value": ["1"],
+                "unit": ["kg/TJ"],
+                "source": ["test"],
+            }
+        )
+    )
+    with pytest.raises(
+        FactorError,
+        match="row 2, column 'unit': got 'kt'; the factors for 'peat_x' are per TJ "
+        "and there is no net calorific value for 'peat_x'",
+    ):
         compute_inventory(_act(activity_type="peat_x"), lib)
 
 
@@ -169,7 +227,9 @@ def test_gas_metered_in_volume(tmp_path):
     with pytest.raises(FactorError, match="CO2 factors for 'natural_gas' cannot be applied to a volume"):
         compute_inventory(act, gwp=None)
     ncv = tmp_path / "ncv.csv"
-    ncv.write_text("activity_type,value,unit,source\nnatural_gas,38.931,MJ/m^3,user's gas supplier certificate\n")
+    ncv.write_text(
+        "activity_type,value,unit,source\nnatural_gas,38.931,MJ/m^3,user's gas supplier certificate\n"
+    )
     inv = compute_inventory(act, FactorLibrary.from_csv(ncv), gwp=None)
     # 10e6 ft³ = 283 168.4659 m³ × 38.931 MJ/m³ = 11 024.04 GJ = 11.02404 TJ × 56 100 kg/TJ = 618 448.6 kg
     m3 = 10e6 * 0.3048**3
@@ -185,16 +245,22 @@ def test_invalid_activity_raises_input_error():
 
 
 def test_aggregate_by_sector_and_month_matches_pandas():
-    act = pd.concat([
-        _act(period_start="2022-01-01", period_end="2022-02-01", amount=10.0),
-        _act(period_start="2022-01-15", period_end="2022-02-01", amount=5.0, entity="plant_b"),
-        _act(period_start="2022-02-01", period_end="2022-03-01", amount=7.0),
-    ], ignore_index=True)
+    act = pd.concat(
+        [
+            _act(period_start="2022-01-01", period_end="2022-02-01", amount=10.0),
+            _act(period_start="2022-01-15", period_end="2022-02-01", amount=5.0, entity="plant_b"),
+            _act(period_start="2022-02-01", period_end="2022-03-01", amount=7.0),
+        ],
+        ignore_index=True,
+    )
     inv = compute_inventory(act, gwp=None)
     agg = aggregate(inv, by=["sector"], freq="month", pollutants=["CO2"])
     # Jan: (10 + 5) kt × 25.8 × 94.6 t/TJ... = 15 × 2440.68 = 36 610.2 t; Feb: 7 × 2440.68 = 17 084.76 t
     assert agg["amount"].tolist() == pytest.approx([36_610.2, 17_084.76], rel=1e-12)
-    assert agg["period"].tolist() == [pd.Timestamp("2022-01-01", tz="UTC"), pd.Timestamp("2022-02-01", tz="UTC")]
+    assert agg["period"].tolist() == [
+        pd.Timestamp("2022-01-01", tz="UTC"),
+        pd.Timestamp("2022-02-01", tz="UTC"),
+    ]
     yearly = aggregate(inv, by=["entity"], freq="year")
     assert set(yearly["pollutant"]) >= {"CO2", "SO2", "NOx"}
 

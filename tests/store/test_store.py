@@ -6,16 +6,18 @@ import pytest
 from coreduce.errors import InputError, StoreError
 from coreduce.store import Store, parse_url
 
-ACTIVITY = pd.DataFrame({
-    "entity": ["plant_a", "plant_a", "homes"],
-    "sector": ["power", "power", "residential"],
-    "period_start": ["2022-01-01", "2022-02-01", "2022-01-01"],
-    "period_end": ["2022-02-01", "2022-03-01", "2023-01-01"],
-    "activity_type": ["coal_bituminous", "coal_bituminous", "natural_gas"],
-    "amount": ["100", "50.5", "2"],
-    "unit": ["kt", "kt", "TJ"],
-    "source": ['meter "A", read 2022', None, None],
-})
+ACTIVITY = pd.DataFrame(
+    {
+        "entity": ["plant_a", "plant_a", "homes"],
+        "sector": ["power", "power", "residential"],
+        "period_start": ["2022-01-01", "2022-02-01", "2022-01-01"],
+        "period_end": ["2022-02-01", "2022-03-01", "2023-01-01"],
+        "activity_type": ["coal_bituminous", "coal_bituminous", "natural_gas"],
+        "amount": ["100", "50.5", "2"],
+        "unit": ["kt", "kt", "TJ"],
+        "source": ['meter "A", read 2022', None, None],
+    }
+)
 
 
 def test_ingest_roundtrip_and_types(store):
@@ -50,8 +52,15 @@ def test_corrected_value_replaces_row(store):
 
 def test_multi_table_ingest_is_one_transaction(store):
     sites = pd.DataFrame({"site_id": ["s1"], "name": ["Dongsi"], "kind": ["station"]})
-    bad_obs = pd.DataFrame({"site_id": ["s1", "s1"], "ts": ["2019-01-01T00:00:00Z", "2019-01-01T01:00:00Z"],
-                            "variable": ["PM2.5", "PM2.5"], "value": ["12", "-4"], "unit": ["ug/m3", "ug/m3"]})
+    bad_obs = pd.DataFrame(
+        {
+            "site_id": ["s1", "s1"],
+            "ts": ["2019-01-01T00:00:00Z", "2019-01-01T01:00:00Z"],
+            "variable": ["PM2.5", "PM2.5"],
+            "value": ["12", "-4"],
+            "unit": ["ug/m3", "ug/m3"],
+        }
+    )
     with pytest.raises(InputError, match="row 3, column 'value'"):
         store.ingest({"sites": sites, "observations": bad_obs}, source="obs.csv")
     assert store.count("sites") == 0  # the valid sites frame was not written either
@@ -87,10 +96,16 @@ def test_parse_url():
     assert parse_url(":memory:") == ("duckdb", {"database": ":memory:"})
     backend, args = parse_url("postgresql://alice:s%40cret@db.local:6543/carbon")
     assert backend == "postgres"
-    assert args == {"host": "db.local", "port": 6543, "user": "alice", "database": "carbon", "password": "s@cret"}
+    assert args == {
+        "host": "db.local",
+        "port": 6543,
+        "user": "alice",
+        "database": "carbon",
+        "password": "s@cret",
+    }
     with pytest.raises(StoreError, match="no database given"):
         parse_url("postgresql://postgres@127.0.0.1")
-    with pytest.raises(StoreError, match="expected a .duckdb path"):
+    with pytest.raises(StoreError, match=r"expected a \.duckdb path"):
         parse_url("mysql://x@y/z")
 
 

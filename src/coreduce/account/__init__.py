@@ -6,7 +6,12 @@ Three layers (pvlib style): pure functions of arrays (:mod:`.combustion`, :mod:`
 """
 
 from coreduce.account.aggregate import aggregate, aggregate_observations
-from coreduce.account.combustion import apply_controls, combined_efficiency, combustion_emissions, so2_mass_balance
+from coreduce.account.combustion import (
+    apply_controls,
+    combined_efficiency,
+    combustion_emissions,
+    so2_mass_balance,
+)
 from coreduce.account.factors import FactorLibrary
 from coreduce.account.inventory import compute_inventory, summarise
 from coreduce.account.sinks import sequestration, year_fraction

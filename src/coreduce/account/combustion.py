@@ -105,7 +105,10 @@ def apply_controls(
     (numpy.ndarray, list of str)
         Combined efficiency per row [-], and the control names that are not in ``table``.
     """
-    eff = {(c, p): float(e) for c, p, e in zip(table["control"], table["pollutant"], table["efficiency"], strict=True)}
+    eff = {
+        (c, p): float(e)
+        for c, p, e in zip(table["control"], table["pollutant"], table["efficiency"], strict=True)
+    }
     known = set(table["control"])
     unknown: list[str] = []
     out = np.zeros(len(controls))

@@ -31,10 +31,19 @@ _FILES = {
     "grid_factors": "grid_factors.csv",
     "sink_rates": "sink_rates.csv",
 }
-_AUX_KIND = {"land_type": "sink_rates", "control": "removal_efficiencies", "factor_id": "grid_factors",
-             "gwp_set": "gwp"}
-_AUX_KEYS = {"sink_rates": ["land_type", "region"], "removal_efficiencies": ["control", "pollutant"],
-             "grid_factors": ["factor_id"], "gwp": ["gwp_set", "gas"], "ncv": ["activity_type"]}
+_AUX_KIND = {
+    "land_type": "sink_rates",
+    "control": "removal_efficiencies",
+    "factor_id": "grid_factors",
+    "gwp_set": "gwp",
+}
+_AUX_KEYS = {
+    "sink_rates": ["land_type", "region"],
+    "removal_efficiencies": ["control", "pollutant"],
+    "grid_factors": ["factor_id"],
+    "gwp": ["gwp_set", "gas"],
+    "ncv": ["activity_type"],
+}
 _REQUIRED = {
     "ncv": ["activity_type", "value", "unit", "source"],
     "removal_efficiencies": ["control", "pollutant", "efficiency", "source"],
@@ -59,16 +68,27 @@ def _read_aux(path: str | Path, name: str) -> pd.DataFrame:
                 raise InputError(str(path), "a number", row=i + 2, column=col, value=df[col].iloc[i])
             if col == "efficiency" and ((num < 0) | (num > 1)).any():
                 i = int(((num < 0) | (num > 1)).to_numpy().nonzero()[0][0])
-                raise InputError(str(path), "a removal efficiency between 0 and 1", row=i + 2, column=col,
-                                 value=df[col].iloc[i])
+                raise InputError(
+                    str(path),
+                    "a removal efficiency between 0 and 1",
+                    row=i + 2,
+                    column=col,
+                    value=df[col].iloc[i],
+                )
             df[col] = num
     missing = [c for c in _REQUIRED[name] if c not in df.columns]
     if missing:
-        raise InputError(str(path), f"column(s) {', '.join(missing)} in a {name} table", row=1, column=missing[0])
+        raise InputError(
+            str(path), f"column(s) {', '.join(missing)} in a {name} table", row=1, column=missing[0]
+        )
     bad = df["source"].isna() | (df["source"].astype(str).str.strip() == "")
     if bad.any():
-        raise InputError(str(path), "a source (document, table, year) for every value",
-                         row=int(bad.to_numpy().nonzero()[0][0]) + 2, column="source")
+        raise InputError(
+            str(path),
+            "a source (document, table, year) for every value",
+            row=int(bad.to_numpy().nonzero()[0][0]) + 2,
+            column="source",
+        )
     return df
 
 
@@ -76,8 +96,11 @@ def _read_aux(path: str | Path, name: str) -> pd.DataFrame:
 def _bundled(name: str) -> pd.DataFrame:
     path = resources.files("coreduce.account").joinpath("data", _FILES[name])
     if name == "emission_factors":
-        return schema.validate(pd.read_csv(path, dtype=str, keep_default_na=False), "emission_factors",
-                               source=f"coreduce/account/data/{_FILES[name]}")
+        return schema.validate(
+            pd.read_csv(path, dtype=str, keep_default_na=False),
+            "emission_factors",
+            source=f"coreduce/account/data/{_FILES[name]}",
+        )
     return _read_aux(path, name)
 
 
@@ -130,7 +153,9 @@ class FactorLibrary:
         )
 
     @classmethod
-    def from_csv(cls, path: str | Path, *, base: FactorLibrary | None = None, factor_set: str = "user") -> FactorLibrary:
+    def from_csv(
+        cls, path: str | Path, *, base: FactorLibrary | None = None, factor_set: str = "user"
+    ) -> FactorLibrary:
         """Add a user table to ``base`` (the bundled library by default); user rows take priority.
 
         The kind of table is recognised by its columns, the same formats as the bundled files:
@@ -150,12 +175,21 @@ class FactorLibrary:
         base = base if base is not None else cls.default()
         cols = set(raw.columns)
         if "source" not in cols:
-            raise InputError(str(path), "a 'source' column (document, table, year) in every factor table",
-                             row=1, column="source")
+            raise InputError(
+                str(path),
+                "a 'source' column (document, table, year) in every factor table",
+                row=1,
+                column="source",
+            )
         blank = raw["source"].str.strip() == ""
         if blank.any():
-            raise InputError(str(path), "a source (document, table, year) for every factor",
-                             row=int(blank.to_numpy().nonzero()[0][0]) + 2, column="source", value="")
+            raise InputError(
+                str(path),
+                "a source (document, table, year) for every factor",
+                row=int(blank.to_numpy().nonzero()[0][0]) + 2,
+                column="source",
+                value="",
+            )
         kind = next((kind for col, kind in _AUX_KIND.items() if col in cols), None)
         if kind is None and "pollutant" not in cols and {"activity_type", "value", "unit"} <= cols:
             kind = "ncv"
@@ -190,8 +224,14 @@ class FactorLibrary:
     def version(self) -> str:
         """``<release>+<hash>``: the bundled release and a hash of the tables in use."""
         h = hashlib.sha256()
-        for df in (self.emission_factors, self.ncv, self.removal_efficiencies, self.gwp, self.grid_factors,
-                   self.sink_rates):
+        for df in (
+            self.emission_factors,
+            self.ncv,
+            self.removal_efficiencies,
+            self.gwp,
+            self.grid_factors,
+            self.sink_rates,
+        ):
             h.update(_hash_frame(df).encode())
         return f"{self.release}+{h.hexdigest()[:10]}"
 
@@ -200,7 +240,9 @@ class FactorLibrary:
         """GWP-100 values of one set (``AR4``, ``AR5``, ``AR6``) as ``{gas: value}``."""
         g = self.gwp[self.gwp["gwp_set"] == gwp_set]
         if g.empty:
-            raise FactorError(f"unknown GWP set {gwp_set!r}; known: {', '.join(pd.unique(self.gwp['gwp_set']))}")
+            raise FactorError(
+                f"unknown GWP set {gwp_set!r}; known: {', '.join(pd.unique(self.gwp['gwp_set']))}"
+            )
         return dict(zip(g["gas"], g["value"].astype(float), strict=True))
 
     def grid_factor(self, factor_id: str) -> pd.Series:

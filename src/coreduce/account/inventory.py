@@ -109,7 +109,9 @@ def resolve_factors(act: pd.DataFrame, lib: FactorLibrary) -> pd.DataFrame:
     """Pick one factor per (activity row, pollutant): set priority, then specificity, then latest year."""
     ef = lib.emission_factors
     rank = {s: i for i, s in enumerate(lib.priority)}
-    left = act[["_line", "activity_type", "region", "sector", "unit"]].assign(year=act["period_start"].dt.year)
+    left = act[["_line", "activity_type", "region", "sector", "unit"]].assign(
+        year=act["period_start"].dt.year
+    )
     m = left.merge(ef, on="activity_type", how="inner", suffixes=("", "_f"))
     ok = _convertible(m, lib) & (
         ((m["region_f"] == m["region"]) | (m["region_f"] == "*"))
@@ -120,7 +122,9 @@ def resolve_factors(act: pd.DataFrame, lib: FactorLibrary) -> pd.DataFrame:
     m = m[ok].copy()
     m["_rank"] = m["factor_set"].map(rank).fillna(len(rank))
     m["_spec"] = 2 * (m["region_f"] == m["region"]).astype(int) + (m["sector_f"] == m["sector"]).astype(int)
-    m = m.sort_values(["_line", "pollutant", "_rank", "_spec", "year_from"], ascending=[True, True, True, False, False])
+    m = m.sort_values(
+        ["_line", "pollutant", "_rank", "_spec", "year_from"], ascending=[True, True, True, False, False]
+    )
     return m.drop_duplicates(["_line", "pollutant"], keep="first")
 
 
@@ -142,8 +146,11 @@ def _convertible(m: pd.DataFrame, lib: FactorLibrary) -> pd.Series:
         da, dd = dimension(au), dimension(split_rate(fu)[1])
         nd = ncv_dims.get(at)
         ok[(at, au, fu)] = da == dd or (nd is not None and {da, dd} == {nd[0], nd[1]})
-    return pd.Series([ok[k] for k in zip(m["activity_type"], m["unit"], m["unit_f"], strict=True)], index=m.index,
-                     dtype=bool)
+    return pd.Series(
+        [ok[k] for k in zip(m["activity_type"], m["unit"], m["unit_f"], strict=True)],
+        index=m.index,
+        dtype=bool,
+    )
 
 
 def _sector_alias(m: pd.DataFrame) -> pd.Series:
@@ -152,8 +159,9 @@ def _sector_alias(m: pd.DataFrame) -> pd.Series:
 
 
 @cache
-def _activity_multiplier(activity_type: str, act_unit: str, factor_unit: str, ncv_value: float | None,
-                         ncv_unit: str | None) -> float:
+def _activity_multiplier(
+    activity_type: str, act_unit: str, factor_unit: str, ncv_value: float | None, ncv_unit: str | None
+) -> float:
     """k such that ``emission [t] = amount [act_unit] · factor [factor_unit] · k``."""
     num, den = split_rate(factor_unit)
     k_num = conversion_factor(num, "t")
@@ -161,8 +169,10 @@ def _activity_multiplier(activity_type: str, act_unit: str, factor_unit: str, nc
     if d_act == d_den:
         return conversion_factor(act_unit, den) * k_num
     if ncv_value is None:
-        raise UnitError(f"activity in {act_unit!r} ({d_act}) but factor per {den!r} ({d_den}) and no net "
-                        f"calorific value for {activity_type!r} in the library's ncv table")
+        raise UnitError(
+            f"activity in {act_unit!r} ({d_act}) but factor per {den!r} ({d_den}) and no net "
+            f"calorific value for {activity_type!r} in the library's ncv table"
+        )
     q_act = quantity(act_unit)  # keeps scale prefixes such as '1e6*ft^3'
     q_ncv = ncv_value * quantity(ncv_unit)
     q_den = quantity(den)
@@ -172,8 +182,9 @@ def _activity_multiplier(activity_type: str, act_unit: str, factor_unit: str, nc
         else:
             k_act = ((q_act / q_ncv) / q_den).to("dimensionless").magnitude
     except Exception as exc:
-        raise UnitError(f"cannot turn {act_unit!r} of {activity_type!r} into {den!r} with NCV {ncv_value} "
-                        f"{ncv_unit}") from exc
+        raise UnitError(
+            f"cannot turn {act_unit!r} of {activity_type!r} into {den!r} with NCV {ncv_value} {ncv_unit}"
+        ) from exc
     return float(k_act) * k_num
 
 
@@ -189,8 +200,12 @@ def _direct(act: pd.DataFrame, lib: FactorLibrary, source: str) -> pd.DataFrame:
             raise FactorError(
                 f"{source}, row {row['_line']}, column 'unit': got {row['unit']!r}; the factors for "
                 f"{row['activity_type']!r} are per {', '.join(sorted({split_rate(u)[1] for u in cand['unit']}))}"
-                + ("" if has_ncv else f" and there is no net calorific value for {row['activity_type']!r} in "
-                   "the library's ncv table")
+                + (
+                    ""
+                    if has_ncv
+                    else f" and there is no net calorific value for {row['activity_type']!r} in "
+                    "the library's ncv table"
+                )
                 + " (or none is valid for this sector, region and year)"
             )
         known = sorted(set(ef["activity_type"]) | set(SCOPE2_TYPES) | set(lib.sink_rates["land_type"]))
@@ -217,12 +232,19 @@ def _direct(act: pd.DataFrame, lib: FactorLibrary, source: str) -> pd.DataFrame:
         at, au, fu = key
         has = at in ncv.index
         try:
-            ks[key] = _activity_multiplier(at, au, fu, float(ncv.at[at, "value"]) if has else None,
-                                           str(ncv.at[at, "unit"]) if has else None)
+            ks[key] = _activity_multiplier(
+                at,
+                au,
+                fu,
+                float(ncv.at[at, "value"]) if has else None,
+                str(ncv.at[at, "unit"]) if has else None,
+            )
         except UnitError as exc:
             line = int(m.loc[(m["activity_type"] == at) & (m["unit"] == au), "_line"].iloc[0])
             raise FactorError(f"{source}, row {line}, column 'unit': got {au!r}; {exc}") from None
-    k = np.array([ks[t] for t in zip(m["activity_type"], m["unit"], m["unit_f"], strict=True)], dtype="float64")
+    k = np.array(
+        [ks[t] for t in zip(m["activity_type"], m["unit"], m["unit_f"], strict=True)], dtype="float64"
+    )
     eta, unknown = apply_controls(m["control"], m["pollutant"], lib.removal_efficiencies)
     if unknown:
         line = int(m.loc[m["control"].fillna("").str.contains(unknown[0], regex=False), "_line"].iloc[0])
@@ -231,22 +253,37 @@ def _direct(act: pd.DataFrame, lib: FactorLibrary, source: str) -> pd.DataFrame:
             f"{', '.join(sorted(set(lib.removal_efficiencies['control'])))}"
         )
     amount = m["amount"].to_numpy() * m["value"].to_numpy() * k * (1.0 - eta)
-    return pd.DataFrame({
-        "entity": m["entity"].to_numpy(), "sector": m["sector"].to_numpy(), "region": m["region"].to_numpy(),
-        "period_start": m["period_start"].to_numpy(), "period_end": m["period_end"].to_numpy(),
-        "activity_type": m["activity_type"].to_numpy(), "scope": "1", "pollutant": m["pollutant"].to_numpy(),
-        "amount": amount, "unit": "t", "method": METHOD_EF, "factor_source": m["source"].to_numpy(),
-        "factor_set": m["factor_set"].to_numpy(), "factor_value": m["value"].to_numpy(),
-        "factor_unit": m["unit_f"].to_numpy(), "removal_efficiency": eta,
-    })
+    return pd.DataFrame(
+        {
+            "entity": m["entity"].to_numpy(),
+            "sector": m["sector"].to_numpy(),
+            "region": m["region"].to_numpy(),
+            "period_start": m["period_start"].to_numpy(),
+            "period_end": m["period_end"].to_numpy(),
+            "activity_type": m["activity_type"].to_numpy(),
+            "scope": "1",
+            "pollutant": m["pollutant"].to_numpy(),
+            "amount": amount,
+            "unit": "t",
+            "method": METHOD_EF,
+            "factor_source": m["source"].to_numpy(),
+            "factor_set": m["factor_set"].to_numpy(),
+            "factor_value": m["value"].to_numpy(),
+            "factor_unit": m["unit_f"].to_numpy(),
+            "removal_efficiency": eta,
+        }
+    )
 
 
 def grid_factor_for(lib: FactorLibrary, electricity: str, kind: str, region: str, year: int) -> pd.Series:
     """The grid-factor row used for one scope-2 activity (see :func:`compute_inventory`)."""
     g = lib.grid_factors
     if kind == "heat":
-        rows = g[g["factor_id"] == "cn_heat_default"] if electricity in ("location", "market", "carbon_market") \
+        rows = (
+            g[g["factor_id"] == "cn_heat_default"]
+            if electricity in ("location", "market", "carbon_market")
             else g[g["factor_id"] == electricity]
+        )
         if rows.empty:
             raise FactorError("no heat factor 'cn_heat_default' in the grid-factor table")
         return rows.iloc[0]
@@ -274,14 +311,26 @@ def _scope2(act: pd.DataFrame, lib: FactorLibrary, electricity: str, source: str
             k = conversion_factor(r.unit, den) * conversion_factor(num, "t")
         except UnitError as exc:
             raise FactorError(f"{source}, row {r._line}, column 'unit': got {r.unit!r}; {exc}") from None
-        rows.append({
-            "entity": r.entity, "sector": r.sector, "region": r.region, "period_start": r.period_start,
-            "period_end": r.period_end, "activity_type": r.activity_type, "scope": "2", "pollutant": "CO2",
-            "amount": r.amount * float(gf["value"]) * k, "unit": "t",
-            "method": f"scope2 {gf['purpose']}: {gf['factor_id']}", "factor_source": gf["source"],
-            "factor_set": "grid_factors", "factor_value": float(gf["value"]), "factor_unit": gf["unit"],
-            "removal_efficiency": 0.0,
-        })
+        rows.append(
+            {
+                "entity": r.entity,
+                "sector": r.sector,
+                "region": r.region,
+                "period_start": r.period_start,
+                "period_end": r.period_end,
+                "activity_type": r.activity_type,
+                "scope": "2",
+                "pollutant": "CO2",
+                "amount": r.amount * float(gf["value"]) * k,
+                "unit": "t",
+                "method": f"scope2 {gf['purpose']}: {gf['factor_id']}",
+                "factor_source": gf["source"],
+                "factor_set": "grid_factors",
+                "factor_value": float(gf["value"]),
+                "factor_unit": gf["unit"],
+                "removal_efficiency": 0.0,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -296,13 +345,26 @@ def _sinks(act: pd.DataFrame, lib: FactorLibrary) -> pd.DataFrame:
         num, den = split_rate(rate["unit"])
         area = r.amount * conversion_factor(r.unit, den)
         removed = sequestration(area, float(rate["value"]), yrs) * conversion_factor(num, "t")
-        rows.append({
-            "entity": r.entity, "sector": r.sector, "region": r.region, "period_start": r.period_start,
-            "period_end": r.period_end, "activity_type": r.activity_type, "scope": "sink", "pollutant": "CO2",
-            "amount": -float(removed), "unit": "t", "method": "area*rate*years", "factor_source": rate["source"],
-            "factor_set": "sink_rates", "factor_value": float(rate["value"]), "factor_unit": rate["unit"],
-            "removal_efficiency": 0.0,
-        })
+        rows.append(
+            {
+                "entity": r.entity,
+                "sector": r.sector,
+                "region": r.region,
+                "period_start": r.period_start,
+                "period_end": r.period_end,
+                "activity_type": r.activity_type,
+                "scope": "sink",
+                "pollutant": "CO2",
+                "amount": -float(removed),
+                "unit": "t",
+                "method": "area*rate*years",
+                "factor_source": rate["source"],
+                "factor_set": "sink_rates",
+                "factor_value": float(rate["value"]),
+                "factor_unit": rate["unit"],
+                "removal_efficiency": 0.0,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -312,15 +374,35 @@ def _co2e(inv: pd.DataFrame, lib: FactorLibrary, gwp: str) -> pd.DataFrame:
     if ghg.empty:
         return inv.iloc[0:0]
     w = ghg["pollutant"].map(g).to_numpy(dtype="float64")
-    keys = ["entity", "sector", "region", "period_start", "period_end", "activity_type", "scope", "factor_version"]
+    keys = [
+        "entity",
+        "sector",
+        "region",
+        "period_start",
+        "period_end",
+        "activity_type",
+        "scope",
+        "factor_version",
+    ]
     c = ghg.assign(amount=ghg["amount"] * w).groupby(keys, as_index=False, sort=False)["amount"].sum()
     src = "; ".join(lib.gwp[(lib.gwp["gwp_set"] == gwp) & lib.gwp["gas"].isin(GHGS)]["source"].unique())
-    return c.assign(pollutant="CO2e", unit="t", method=f"GWP-100 {gwp}", factor_source=src, factor_set=gwp,
-                    factor_value=np.nan, factor_unit="", removal_efficiency=0.0)
+    return c.assign(
+        pollutant="CO2e",
+        unit="t",
+        method=f"GWP-100 {gwp}",
+        factor_source=src,
+        factor_set=gwp,
+        factor_value=np.nan,
+        factor_unit="",
+        removal_efficiency=0.0,
+    )
 
 
-def summarise(inventory: pd.DataFrame, by: list[str] | tuple[str, ...] = ("entity", "sector", "period_start"),
-              pollutants: list[str] | None = None) -> pd.DataFrame:
+def summarise(
+    inventory: pd.DataFrame,
+    by: list[str] | tuple[str, ...] = ("entity", "sector", "period_start"),
+    pollutants: list[str] | None = None,
+) -> pd.DataFrame:
     """Sum an inventory over everything not in ``by`` (keeps ``pollutant`` and ``unit``).
 
     The CLI's ``account`` output is ``summarise(inv)``: ``entity, sector, period_start, pollutant, amount, unit``.

@@ -57,21 +57,41 @@ def _ledger(store_url: str | None):
 @app.command()
 @user_errors
 def account(
-    activity: Path = typer.Option(..., "--activity", "-a", help="Activity CSV: entity, sector, period_start, "
-                                  "period_end, activity_type, amount, unit [, region, control]."),
+    activity: Path = typer.Option(
+        ...,
+        "--activity",
+        "-a",
+        help="Activity CSV: entity, sector, period_start, "
+        "period_end, activity_type, amount, unit [, region, control].",
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Inventory CSV to write."),
-    factors: list[Path] | None = typer.Option(None, "--factors", "-f", help="Factor CSV(s): activity_type, "
-                                              "pollutant, value, unit, source. Takes priority over the bundled "
-                                              "library."),
-    only_user_factors: bool = typer.Option(False, "--only-user-factors", help="Ignore the bundled emission "
-                                           "factors; use only --factors."),
+    factors: list[Path] | None = typer.Option(
+        None,
+        "--factors",
+        "-f",
+        help="Factor CSV(s): activity_type, "
+        "pollutant, value, unit, source. Takes priority over the bundled "
+        "library.",
+    ),
+    only_user_factors: bool = typer.Option(
+        False, "--only-user-factors", help="Ignore the bundled emission factors; use only --factors."
+    ),
     gwp: str = typer.Option("AR5", help="GWP-100 set for CO2e: AR4, AR5, AR6."),
-    electricity: str = typer.Option("location", help="Scope-2 electricity factor: location, market, "
-                                    "carbon_market or a grid factor id (e.g. cn_mee_2023_national)."),
-    detail: bool = typer.Option(False, help="Write one row per activity × pollutant with factor, source and "
-                                "removal efficiency instead of the summary."),
-    store: str | None = typer.Option(None, help="Also ingest activity + inventory into this store and record "
-                                     "the run on its ledger (e.g. coreduce.duckdb)."),
+    electricity: str = typer.Option(
+        "location",
+        help="Scope-2 electricity factor: location, market, "
+        "carbon_market or a grid factor id (e.g. cn_mee_2023_national).",
+    ),
+    detail: bool = typer.Option(
+        False,
+        help="Write one row per activity × pollutant with factor, source and "
+        "removal efficiency instead of the summary.",
+    ),
+    store: str | None = typer.Option(
+        None,
+        help="Also ingest activity + inventory into this store and record "
+        "the run on its ledger (e.g. coreduce.duckdb).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print totals by pollutant as JSON."),
 ) -> None:
     """Activity × emission factor → CO2, CH4, N2O, CO2e and SO2, NOx, PM2.5, PM10, CO, VOCs.
@@ -81,20 +101,29 @@ def account(
     from coreduce.account.jobs import account_files
 
     params = {
-        "activity": str(activity), "factors": [str(f) for f in factors or []],
-        "only_user_factors": only_user_factors, "gwp": gwp, "electricity": electricity, "detail": detail,
+        "activity": str(activity),
+        "factors": [str(f) for f in factors or []],
+        "only_user_factors": only_user_factors,
+        "gwp": gwp,
+        "electricity": electricity,
+        "detail": detail,
     }
     led = _ledger(store)
     if led is not None:
-        with led.run("account", entrypoint="coreduce.account.jobs:account_files", params=params,
-                     inputs={"activity": activity, **{f"factors_{i}": f for i, f in enumerate(factors or [])}}) as run:
+        with led.run(
+            "account",
+            entrypoint="coreduce.account.jobs:account_files",
+            params=params,
+            inputs={"activity": activity, **{f"factors_{i}": f for i, f in enumerate(factors or [])}},
+        ) as run:
             res = account_files(**params)
             run.output("inventory", res["inventory"])
             run.explain(res["explanation"])
         from coreduce.store import Store
 
-        Store(store).ingest({"activity": res["activity"], "inventory": res["detail"]}, source=str(activity),
-                            validate=True)
+        Store(store).ingest(
+            {"activity": res["activity"], "inventory": res["detail"]}, source=str(activity), validate=True
+        )
     else:
         res = account_files(**params)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -103,8 +132,17 @@ def account(
     tmp.replace(out)  # nothing half-written
     totals = res["explanation"]["totals_t"]
     if as_json:
-        typer.echo(json.dumps({"out": str(out), "rows": len(res["inventory"]), "totals_t": totals,
-                               "factor_version": res["explanation"]["factor_version"]}, indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "out": str(out),
+                    "rows": len(res["inventory"]),
+                    "totals_t": totals,
+                    "factor_version": res["explanation"]["factor_version"],
+                },
+                indent=2,
+            )
+        )
     else:
         console.print(f"wrote {len(res['inventory'])} rows to {out}")
         for p, v in totals.items():
@@ -115,8 +153,9 @@ def account(
 @user_errors
 def ingest(
     file: Path = typer.Argument(..., help="CSV / Parquet / Excel file of one canonical table."),
-    table: str = typer.Option(..., "--table", "-t", help="sites, observations, activity, emission_factors or "
-                              "inventory."),
+    table: str = typer.Option(
+        ..., "--table", "-t", help="sites, observations, activity, emission_factors or inventory."
+    ),
     store: str = typer.Option(DEFAULT_STORE, help="Store URL: a .duckdb path or postgresql://user@host/db."),
     as_json: bool = typer.Option(False, "--json", help="Print the ingest report as JSON."),
 ) -> None:
@@ -133,8 +172,10 @@ def ingest(
     if as_json:
         typer.echo(json.dumps(rep.as_dict(), indent=2))
     else:
-        console.print(f"{file}: {rep.rows[table]} rows read, {rep.inserted[table]} new, "
-                      f"{rep.matched[table]} already present ({table} in {store})")
+        console.print(
+            f"{file}: {rep.rows[table]} rows read, {rep.inserted[table]} new, "
+            f"{rep.matched[table]} already present ({table} in {store})"
+        )
 
 
 @app.command()
@@ -181,8 +222,11 @@ def factors(
         ef = ef[ef["activity_type"] == activity_type]
     cols = ["factor_set", "activity_type", "pollutant", "value", "unit", "sector", "source"]
     if as_json:
-        typer.echo(json.dumps({"version": lib.version, "factors": ef[cols].to_dict("records")}, indent=2,
-                              default=str))
+        typer.echo(
+            json.dumps(
+                {"version": lib.version, "factors": ef[cols].to_dict("records")}, indent=2, default=str
+            )
+        )
         return
     from rich.table import Table
 

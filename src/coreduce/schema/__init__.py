@@ -73,7 +73,9 @@ def spec(table: str) -> TableSpec:
     """Return the :class:`TableSpec` of a canonical table (read from ``tables.csv``)."""
     if table not in TABLES:
         raise KeyError(f"unknown table {table!r}; canonical tables are {', '.join(TABLES)}")
-    raw = pd.read_csv(resources.files("coreduce.schema").joinpath("tables.csv"), dtype=str, keep_default_na=False)
+    raw = pd.read_csv(
+        resources.files("coreduce.schema").joinpath("tables.csv"), dtype=str, keep_default_na=False
+    )
     rows = raw[raw["table"] == table]
     cols = tuple(
         Column(
@@ -118,7 +120,10 @@ def _parse_timestamps(
             raise InputError(
                 source,
                 "a timezone-aware timestamp (e.g. 2019-01-01T08:00:00+08:00 or ...Z)",
-                row=_line(s, bad, row_offset), column=column, value=str(s.iloc[bad]), table=table,
+                row=_line(s, bad, row_offset),
+                column=column,
+                value=str(s.iloc[bad]),
+                table=table,
             )
         return s.dt.tz_localize("UTC")
     text = s.astype("string").str.strip()
@@ -132,39 +137,81 @@ def _parse_timestamps(
             if allow_dates
             else "a timezone-aware timestamp (e.g. 2019-01-01T08:00:00+08:00 or ...Z)"
         )
-        raise InputError(source, expected, row=_line(s, bad, row_offset), column=column,
-                         value=str(text.iloc[bad]), table=table)
+        raise InputError(
+            source,
+            expected,
+            row=_line(s, bad, row_offset),
+            column=column,
+            value=str(text.iloc[bad]),
+            table=table,
+        )
     out = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
     bad = _first_bad(text.notna() & out.isna())
     if bad is not None:
-        raise InputError(source, "a valid ISO 8601 date/time", row=_line(s, bad, row_offset), column=column,
-                         value=str(text.iloc[bad]), table=table)
+        raise InputError(
+            source,
+            "a valid ISO 8601 date/time",
+            row=_line(s, bad, row_offset),
+            column=column,
+            value=str(text.iloc[bad]),
+            table=table,
+        )
     return out.astype("datetime64[ns, UTC]")
 
 
-def _parse_numbers(s: pd.Series, *, column: str, source: str, row_offset: int, table: str, kind: str) -> pd.Series:
+def _parse_numbers(
+    s: pd.Series, *, column: str, source: str, row_offset: int, table: str, kind: str
+) -> pd.Series:
     if pd.api.types.is_bool_dtype(s.dtype):
-        raise InputError(source, f"a number ({kind})", row=row_offset, column=column, value=str(s.iloc[0]), table=table)
+        raise InputError(
+            source, f"a number ({kind})", row=row_offset, column=column, value=str(s.iloc[0]), table=table
+        )
     out = pd.to_numeric(s, errors="coerce")
     bad = _first_bad(s.notna() & out.isna())
     if bad is not None:
-        raise InputError(source, f"a number ({kind})", row=_line(s, bad, row_offset), column=column,
-                         value=s.iloc[bad], table=table)
+        raise InputError(
+            source,
+            f"a number ({kind})",
+            row=_line(s, bad, row_offset),
+            column=column,
+            value=s.iloc[bad],
+            table=table,
+        )
     inf = _first_bad(np.isinf(out.to_numpy(dtype="float64", na_value=np.nan)))
     if inf is not None:
-        raise InputError(source, "a finite number", row=_line(s, inf, row_offset), column=column,
-                         value=s.iloc[inf], table=table)
+        raise InputError(
+            source,
+            "a finite number",
+            row=_line(s, inf, row_offset),
+            column=column,
+            value=s.iloc[inf],
+            table=table,
+        )
     if kind == "integer":
         frac = _first_bad(out.notna() & (out != out.round()))
         if frac is not None:
-            raise InputError(source, "an integer", row=_line(s, frac, row_offset), column=column,
-                             value=s.iloc[frac], table=table)
+            raise InputError(
+                source,
+                "an integer",
+                row=_line(s, frac, row_offset),
+                column=column,
+                value=s.iloc[frac],
+                table=table,
+            )
         return out.astype("Int64")
     return out.astype("float64")
 
 
-def _check_units(df: pd.DataFrame, column: str, *, source: str, row_offset: int, table: str,
-                 allowed: tuple[str, ...] | None = None, rate: bool = False) -> None:
+def _check_units(
+    df: pd.DataFrame,
+    column: str,
+    *,
+    source: str,
+    row_offset: int,
+    table: str,
+    allowed: tuple[str, ...] | None = None,
+    rate: bool = False,
+) -> None:
     """Every distinct unit must parse (and be of an allowed dimension); errors name the first row."""
     for u in pd.unique(df[column]):
         try:
@@ -174,28 +221,52 @@ def _check_units(df: pd.DataFrame, column: str, *, source: str, row_offset: int,
             dim = dimension(u)
         except UnitError as exc:
             pos = _first_bad(df[column] == u)
-            expected = ("a factor unit <mass>/<activity unit> such as kg/TJ or t/MWh" if rate
-                        else "a unit pint understands (t, kt, kg, MWh, GJ, TJ, m^3, ug/m^3, ...)")
-            raise InputError(source, f"{expected} ({exc})", row=_line(df, pos, row_offset), column=column,
-                             value=u, table=table) from None
+            expected = (
+                "a factor unit <mass>/<activity unit> such as kg/TJ or t/MWh"
+                if rate
+                else "a unit pint understands (t, kt, kg, MWh, GJ, TJ, m^3, ug/m^3, ...)"
+            )
+            raise InputError(
+                source,
+                f"{expected} ({exc})",
+                row=_line(df, pos, row_offset),
+                column=column,
+                value=u,
+                table=table,
+            ) from None
         if allowed is not None and dim not in allowed:
             pos = _first_bad(df[column] == u)
-            raise InputError(source, f"a unit of {' or '.join(allowed)} (this one is {dim})",
-                             row=_line(df, pos, row_offset), column=column, value=u, table=table)
+            raise InputError(
+                source,
+                f"a unit of {' or '.join(allowed)} (this one is {dim})",
+                row=_line(df, pos, row_offset),
+                column=column,
+                value=u,
+                table=table,
+            )
 
 
-def _check_range(df: pd.DataFrame, column: str, mask: pd.Series, expected: str, *, source: str,
-                 row_offset: int, table: str) -> None:
+def _check_range(
+    df: pd.DataFrame, column: str, mask: pd.Series, expected: str, *, source: str, row_offset: int, table: str
+) -> None:
     bad = _first_bad(mask.fillna(False))
     if bad is not None:
-        raise InputError(source, expected, row=_line(df, bad, row_offset), column=column,
-                         value=df[column].iloc[bad], table=table)
+        raise InputError(
+            source,
+            expected,
+            row=_line(df, bad, row_offset),
+            column=column,
+            value=df[column].iloc[bad],
+            table=table,
+        )
 
 
 ACTIVITY_DIMENSIONS = ("mass", "energy", "volume", "livestock", "area")
 
 
-def validate(df: pd.DataFrame, table: str, *, source: str = "<DataFrame>", row_offset: int = 2) -> pd.DataFrame:
+def validate(
+    df: pd.DataFrame, table: str, *, source: str = "<DataFrame>", row_offset: int = 2
+) -> pd.DataFrame:
     """Validate ``df`` against canonical ``table`` and return it in canonical form.
 
     Parameters
@@ -227,8 +298,13 @@ def validate(df: pd.DataFrame, table: str, *, source: str = "<DataFrame>", row_o
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c.name for c in ts.columns if c.required and c.name not in df.columns]
     if missing:
-        raise InputError(source, f"required column(s) {', '.join(missing)} (found: {', '.join(df.columns)})",
-                         row=1, column=missing[0], table=table)
+        raise InputError(
+            source,
+            f"required column(s) {', '.join(missing)} (found: {', '.join(df.columns)})",
+            row=1,
+            column=missing[0],
+            table=table,
+        )
     if len(df) == 0:
         raise InputError(source, "at least one data row", table=table)
     df = df.reset_index(drop=True)
@@ -246,16 +322,34 @@ def validate(df: pd.DataFrame, table: str, *, source: str = "<DataFrame>", row_o
         elif col.type in ("float", "int"):
             if col.default is not None:
                 s = s.where(s.notna(), col.default)
-            s = _parse_numbers(s, column=col.name, source=source, row_offset=row_offset, table=table,
-                               kind="integer" if col.type == "int" else "float")
+            s = _parse_numbers(
+                s,
+                column=col.name,
+                source=source,
+                row_offset=row_offset,
+                table=table,
+                kind="integer" if col.type == "int" else "float",
+            )
         elif col.type == "timestamp":
-            s = _parse_timestamps(s, column=col.name, source=source, row_offset=row_offset, table=table,
-                                  allow_dates=(col.name != "ts"))
+            s = _parse_timestamps(
+                s,
+                column=col.name,
+                source=source,
+                row_offset=row_offset,
+                table=table,
+                allow_dates=(col.name != "ts"),
+            )
         if col.required:
             bad = _first_bad(s.isna())
             if bad is not None:
-                raise InputError(source, "a value (this column is required)", row=_line(df, bad, row_offset),
-                                 column=col.name, value=None, table=table)
+                raise InputError(
+                    source,
+                    "a value (this column is required)",
+                    row=_line(df, bad, row_offset),
+                    column=col.name,
+                    value=None,
+                    table=table,
+                )
         out[col.name] = s
     res = pd.DataFrame(out)
     _check_table(res, table, source=source, row_offset=row_offset)
@@ -264,9 +358,14 @@ def validate(df: pd.DataFrame, table: str, *, source: str = "<DataFrame>", row_o
         pos = _first_bad(dup)
         first = _first_bad((res[ts.keys] == res[ts.keys].iloc[pos]).all(axis=1))
         key = ", ".join(f"{k}={res[k].iloc[pos]}" for k in ts.keys)
-        raise InputError(source, f"one row per key ({', '.join(ts.keys)}); same key as row "
-                         f"{_line(res, first, row_offset)}", row=_line(res, pos, row_offset), column=ts.keys[0],
-                         value=key, table=table)
+        raise InputError(
+            source,
+            f"one row per key ({', '.join(ts.keys)}); same key as row {_line(res, first, row_offset)}",
+            row=_line(res, pos, row_offset),
+            column=ts.keys[0],
+            value=key,
+            table=table,
+        )
     return res
 
 
@@ -280,25 +379,41 @@ def _check_table(res: pd.DataFrame, table: str, *, source: str, row_offset: int)
         _check_units(res, "unit", **kw)
         _check_observation_bounds(res, **kw)
         _convert_concentrations(res)
-        _check_range(res, "quality", ~res["quality"].isin(["ok", "missing", "suspect", "invalid"]),
-                     "a quality flag: ok, missing, suspect or invalid", **kw)
+        _check_range(
+            res,
+            "quality",
+            ~res["quality"].isin(["ok", "missing", "suspect", "invalid"]),
+            "a quality flag: ok, missing, suspect or invalid",
+            **kw,
+        )
     elif table == "activity":
         _check_units(res, "unit", allowed=ACTIVITY_DIMENSIONS, **kw)
         _check_range(res, "amount", res["amount"] < 0, "a non-negative activity amount", **kw)
-        _check_range(res, "period_end", res["period_end"] <= res["period_start"],
-                     "period_end after period_start", **kw)
+        _check_range(
+            res, "period_end", res["period_end"] <= res["period_start"], "period_end after period_start", **kw
+        )
     elif table == "emission_factors":
         _check_units(res, "unit", rate=True, **kw)
         _check_range(res, "value", res["value"] < 0, "a non-negative factor (sinks are given as rates)", **kw)
-        _check_range(res, "pollutant", ~res["pollutant"].isin(POLLUTANTS), f"one of {', '.join(POLLUTANTS)}", **kw)
+        _check_range(
+            res, "pollutant", ~res["pollutant"].isin(POLLUTANTS), f"one of {', '.join(POLLUTANTS)}", **kw
+        )
         _check_range(res, "year_to", res["year_to"] < res["year_from"], "year_to >= year_from", **kw)
     elif table == "inventory":
         _check_units(res, "unit", allowed=("mass",), **kw)
-        _check_range(res, "pollutant", ~res["pollutant"].isin(POLLUTANTS), f"one of {', '.join(POLLUTANTS)}", **kw)
-        _check_range(res, "amount", (res["amount"] < 0) & (res["scope"] != "sink"),
-                     "a non-negative emission (only scope 'sink' rows may be negative)", **kw)
-        _check_range(res, "period_end", res["period_end"] <= res["period_start"],
-                     "period_end after period_start", **kw)
+        _check_range(
+            res, "pollutant", ~res["pollutant"].isin(POLLUTANTS), f"one of {', '.join(POLLUTANTS)}", **kw
+        )
+        _check_range(
+            res,
+            "amount",
+            (res["amount"] < 0) & (res["scope"] != "sink"),
+            "a non-negative emission (only scope 'sink' rows may be negative)",
+            **kw,
+        )
+        _check_range(
+            res, "period_end", res["period_end"] <= res["period_start"], "period_end after period_start", **kw
+        )
 
 
 def _convert_concentrations(res: pd.DataFrame) -> None:
@@ -323,16 +438,30 @@ def _check_observation_bounds(res: pd.DataFrame, **kw) -> None:
             mu = m & (res["unit"] == u)
             if dimension(u) != dimension(unit):
                 pos = _first_bad(mu)
-                raise InputError(kw["source"], f"a unit of {dimension(unit)} for {var}",
-                                 row=_line(res, pos, kw["row_offset"]), column="unit", value=u,
-                                 table=kw["table"])
+                raise InputError(
+                    kw["source"],
+                    f"a unit of {dimension(unit)} for {var}",
+                    row=_line(res, pos, kw["row_offset"]),
+                    column="unit",
+                    value=u,
+                    table=kw["table"],
+                )
             # pint's Quantity handles offset units (degC <-> K) as well as plain scaling
-            v = ureg.Quantity(res.loc[mu, "value"].to_numpy(), normalise_unit(u)).to(normalise_unit(unit)).magnitude
+            v = (
+                ureg.Quantity(res.loc[mu, "value"].to_numpy(), normalise_unit(u))
+                .to(normalise_unit(unit))
+                .magnitude
+            )
             badm = pd.Series(False, index=res.index)
             badm.loc[mu] = (v < lo) | (v > hi)
-            _check_range(res, "value", badm,
-                         f"{var} within plausible bounds [{lo:g}, {hi:g}] {unit}, value read in {u} "
-                         "(see coreduce/schema/bounds.csv)", **kw)
+            _check_range(
+                res,
+                "value",
+                badm,
+                f"{var} within plausible bounds [{lo:g}, {hi:g}] {unit}, value read in {u} "
+                "(see coreduce/schema/bounds.csv)",
+                **kw,
+            )
 
 
 def empty(table: str) -> pd.DataFrame:

@@ -65,7 +65,9 @@ def parse_url(url: str | Path) -> tuple[Backend, dict[str, Any]]:
     if s.startswith(("postgresql://", "postgres://")):
         u = urlparse(s)
         if not u.path.strip("/"):
-            raise StoreError(f"store URL {s!r}: expected postgresql://user@host:port/database (no database given)")
+            raise StoreError(
+                f"store URL {s!r}: expected postgresql://user@host:port/database (no database given)"
+            )
         args: dict[str, Any] = {
             "host": u.hostname or "127.0.0.1",
             "port": u.port or 5432,
@@ -232,7 +234,9 @@ class Store:
         """
         unknown = [t for t in frames if t not in schema.TABLES]
         if unknown:
-            raise StoreError(f"unknown table(s) {', '.join(unknown)}; canonical tables: {', '.join(schema.TABLES)}")
+            raise StoreError(
+                f"unknown table(s) {', '.join(unknown)}; canonical tables: {', '.join(schema.TABLES)}"
+            )
         clean = {t: (schema.validate(df, t, source=source) if validate else df) for t, df in frames.items()}
         report = IngestReport(source)
         with self.transaction() as tx:
@@ -250,8 +254,11 @@ class Store:
         """Drop every table (tests and ``--fresh`` workspaces)."""
         with self.transaction() as tx:
             for t in self.tables():
-                tx.execute(f"DROP TABLE IF EXISTS {_q(t)} CASCADE" if self.backend == "postgres"
-                           else f"DROP TABLE IF EXISTS {_q(t)}")
+                tx.execute(
+                    f"DROP TABLE IF EXISTS {_q(t)} CASCADE"
+                    if self.backend == "postgres"
+                    else f"DROP TABLE IF EXISTS {_q(t)}"
+                )
 
 
 class _Tx:
@@ -283,7 +290,9 @@ class _Tx:
         if s.backend == "duckdb":
             s.raw.register("_coreduce_stage", df[cols])
             try:
-                s.raw.execute(f"INSERT INTO {_q(table)} ({collist}) SELECT {collist} FROM _coreduce_stage {conflict}")
+                s.raw.execute(
+                    f"INSERT INTO {_q(table)} ({collist}) SELECT {collist} FROM _coreduce_stage {conflict}"
+                )
             finally:
                 s.raw.unregister("_coreduce_stage")
             return
@@ -296,5 +305,7 @@ class _Tx:
                         buf, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%dT%H:%M:%S.%f%z"
                     )
                     cp.write(buf.getvalue())
-            cur.execute(f"INSERT INTO {_q(table)} ({collist}) SELECT {collist} FROM _coreduce_stage {conflict}")
+            cur.execute(
+                f"INSERT INTO {_q(table)} ({collist}) SELECT {collist} FROM _coreduce_stage {conflict}"
+            )
             cur.execute("DROP TABLE _coreduce_stage")
