@@ -10,6 +10,14 @@ import pytest
 PG_ADMIN = os.environ.get("COREDUCE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+@pytest.fixture(autouse=True)
+def _fast_deterministic_footprint(monkeypatch):
+    """Tests measure the runs' own footprint with the documented fallback power model (fast, deterministic);
+    the CodeCarbon path has its own test in tests/ledger/test_footprint.py."""
+    monkeypatch.setenv("COREDUCE_FOOTPRINT", "fallback")
+    monkeypatch.setenv("COREDUCE_USER", "tester")
+
+
 @pytest.fixture(scope="session")
 def pg_url():
     """URL of a throw-away database on the local PostgreSQL server (dropped at the end of the session)."""

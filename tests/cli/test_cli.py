@@ -15,11 +15,6 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def _no_ledger(monkeypatch):
-    monkeypatch.setenv("COREDUCE_FOOTPRINT", "fallback")
-
-
 def test_account_writes_the_documented_columns(tmp_path):
     act = tmp_path / "a.csv"
     act.write_text(
@@ -121,6 +116,27 @@ def test_ingest_is_idempotent_via_cli(tmp_path):
     second = runner.invoke(app, args)
     assert json.loads(second.stdout)["inserted"] == {"activity": 0}
     assert json.loads(second.stdout)["matched"] == {"activity": 8}
+
+
+def test_account_with_store_records_a_reproducible_run(tmp_path):
+    db = tmp_path / "ws.duckdb"
+    out = tmp_path / "inv.csv"
+    res = runner.invoke(app, ["account", "--activity", str(EXAMPLES / "activity.csv"), "--out", str(out),
+                              "--store", str(db)])
+    assert res.exit_code == 0, res.output
+    runs = json.loads(runner.invoke(app, ["ledger", "list", "--store", str(db), "--json"]).stdout)
+    assert len(runs) == 1 and runs[0]["kind"] == "account" and runs[0]["status"] == "ok"
+    rep = runner.invoke(app, ["ledger", "reproduce", runs[0]["run_id"], "--store", str(db), "--json"])
+    assert rep.exit_code == 0, rep.output
+    assert json.loads(rep.stdout)["matched"] is True
+    from coreduce.store import Store
+
+    with Store(db) as st:
+        assert st.count("activity") == 8
+        inv = st.read("inventory")
+    # the stored detail equals the CLI's summary when summed: CO2 of the whole example
+    total = pd.read_csv(out).query("pollutant == 'CO2'")["amount"].sum()
+    assert inv.loc[inv["pollutant"] == "CO2", "amount"].sum() == pytest.approx(total, rel=1e-12)
 
 
 def test_factors_listing_json():

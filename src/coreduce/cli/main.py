@@ -117,7 +117,7 @@ def account(
             inputs={"activity": activity, **{f"factors_{i}": f for i, f in enumerate(factors or [])}},
         ) as run:
             res = account_files(**params)
-            run.output("inventory", res["inventory"])
+            run.outputs(res)  # every output the entrypoint returns, so `ledger reproduce` can compare them all
             run.explain(res["explanation"])
         from coreduce.store import Store
 
