@@ -92,9 +92,9 @@ def run_coreduce(store: Store) -> pd.DataFrame:
 
 def run_pandas(df: pd.DataFrame) -> pd.DataFrame:
     ok = df[df["quality"] == "ok"]
-    g = ok.groupby(
-        [ok["site_id"], ok["ts"].dt.floor("D").rename("day"), ok["variable"]], observed=True, sort=False
-    )["value"].agg(["sum", "mean", "count"])
+    g = ok.groupby([ok["site_id"], ok["ts"].dt.floor("D").rename("day"), ok["variable"]], observed=True, sort=False)[
+        "value"
+    ].agg(["sum", "mean", "count"])
     g = g.reset_index().rename(
         columns={"variable": "pollutant", "sum": "value_sum", "mean": "value_mean", "count": "n"}
     )

@@ -31,9 +31,7 @@ def test_units_parse_and_values_are_plausible(lib):
 
 def test_keys_are_unique(lib):
     ef = lib.emission_factors
-    assert not ef.duplicated(
-        ["factor_set", "activity_type", "pollutant", "region", "sector", "year_from"]
-    ).any()
+    assert not ef.duplicated(["factor_set", "activity_type", "pollutant", "region", "sector", "year_from"]).any()
     assert not lib.grid_factors["factor_id"].duplicated().any()
 
 

@@ -101,9 +101,7 @@ def test_user_factor_takes_priority_and_units_convert():
 
 
 def test_energy_activity_needs_no_ncv():
-    inv = compute_inventory(
-        _act(activity_type="natural_gas", amount=500.0, unit="MWh", sector="residential"), gwp=None
-    )
+    inv = compute_inventory(_act(activity_type="natural_gas", amount=500.0, unit="MWh", sector="residential"), gwp=None)
     # 500 MWh = 1800 GJ = 1.8 TJ × 56 100 kg/TJ = 100 980 kg = 100.98 t
     assert _get(inv, "CO2")["amount"] == pytest.approx(100.98, rel=1e-12)
     # residential natural gas CH4 5 kg/TJ (IPCC Table 2.5): 1.8 × 5 = 9 kg = 0.009 t
@@ -134,9 +132,7 @@ def test_scope2_location_market_and_carbon_market():
     assert cm["amount"] == pytest.approx(570.3, rel=1e-12)
     # 2023 activity uses the 2023 national factor 0.5306 when no 2023 provincial value exists
     y23 = _get(
-        compute_inventory(
-            act.assign(period_start="2023-01-01", period_end="2024-01-01", region="Atlantis"), gwp=None
-        ),
+        compute_inventory(act.assign(period_start="2023-01-01", period_end="2024-01-01", region="Atlantis"), gwp=None),
         "CO2",
     )
     assert y23["amount"] == pytest.approx(530.6, rel=1e-12)
@@ -227,9 +223,7 @@ def test_gas_metered_in_volume(tmp_path):
     with pytest.raises(FactorError, match="CO2 factors for 'natural_gas' cannot be applied to a volume"):
         compute_inventory(act, gwp=None)
     ncv = tmp_path / "ncv.csv"
-    ncv.write_text(
-        "activity_type,value,unit,source\nnatural_gas,38.931,MJ/m^3,user's gas supplier certificate\n"
-    )
+    ncv.write_text("activity_type,value,unit,source\nnatural_gas,38.931,MJ/m^3,user's gas supplier certificate\n")
     inv = compute_inventory(act, FactorLibrary.from_csv(ncv), gwp=None)
     # 10e6 ft³ = 283 168.4659 m³ × 38.931 MJ/m³ = 11 024.04 GJ = 11.02404 TJ × 56 100 kg/TJ = 618 448.6 kg
     m3 = 10e6 * 0.3048**3

@@ -23,13 +23,9 @@ def test_account_writes_the_documented_columns(tmp_path):
         "plant_a,power,2022-01-01,2023-01-01,natural_gas,2000,GJ\n"
     )
     fac = tmp_path / "f.csv"
-    fac.write_text(
-        "activity_type,pollutant,value,unit,source\ncoal_bituminous,SO2,16,kg/t,2*S*k S=1% k=0.8\n"
-    )
+    fac.write_text("activity_type,pollutant,value,unit,source\ncoal_bituminous,SO2,16,kg/t,2*S*k S=1% k=0.8\n")
     out = tmp_path / "inv.csv"
-    res = runner.invoke(
-        app, ["account", "--activity", str(act), "--factors", str(fac), "--out", str(out), "--json"]
-    )
+    res = runner.invoke(app, ["account", "--activity", str(act), "--factors", str(fac), "--out", str(out), "--json"])
     assert res.exit_code == 0, res.output
     inv = pd.read_csv(out)
     assert list(inv.columns) == ["entity", "sector", "period_start", "pollutant", "amount", "unit"]
@@ -43,10 +39,7 @@ def test_account_writes_the_documented_columns(tmp_path):
 
     ef = FactorLibrary.default().emission_factors
     gas = ef[
-        (ef.activity_type == "natural_gas")
-        & (ef.pollutant == "SO2")
-        & (ef.sector == "power")
-        & (ef.unit == "kg/TJ")
+        (ef.activity_type == "natural_gas") & (ef.pollutant == "SO2") & (ef.sector == "power") & (ef.unit == "kg/TJ")
     ]
     assert so2 == pytest.approx(1600.0 + 2 * gas["value"].iloc[0] / 1000, rel=1e-12)
     payload = json.loads(res.stdout)
@@ -64,17 +57,13 @@ def test_account_bad_input_is_one_line_exit_2(tmp_path):
     res = runner.invoke(app, ["account", "--activity", str(act), "--out", str(out)])
     assert res.exit_code == 2
     err = res.stderr.strip()
-    assert err == (
-        f"error: {act}, row 2, column 'amount': got -100.0, expected a non-negative activity amount"
-    )
+    assert err == (f"error: {act}, row 2, column 'amount': got -100.0, expected a non-negative activity amount")
     assert "Traceback" not in res.output
     assert not out.exists()  # nothing half-written
 
 
 def test_account_missing_file(tmp_path):
-    res = runner.invoke(
-        app, ["account", "--activity", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o.csv")]
-    )
+    res = runner.invoke(app, ["account", "--activity", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o.csv")])
     assert res.exit_code == 2
     assert "nope.csv: expected an existing file" in res.stderr
 
@@ -98,11 +87,7 @@ def test_examples_run(tmp_path):
     det = pd.read_csv(out)
     # plant_a: 1200 kt coal with ESP+FGD+SCR; SO2 from the example's user factor 16 kg/t × (1 − 0.95):
     # 1.2e6 t × 16 kg/t × 0.05 = 960 000 kg = 960 t
-    so2 = det[
-        (det["entity"] == "plant_a")
-        & (det["activity_type"] == "coal_bituminous")
-        & (det["pollutant"] == "SO2")
-    ]
+    so2 = det[(det["entity"] == "plant_a") & (det["activity_type"] == "coal_bituminous") & (det["pollutant"] == "SO2")]
     assert so2["amount"].item() == pytest.approx(960.0, rel=1e-12)
     assert so2["factor_set"].item() == "user"
 
@@ -121,8 +106,9 @@ def test_ingest_is_idempotent_via_cli(tmp_path):
 def test_account_with_store_records_a_reproducible_run(tmp_path):
     db = tmp_path / "ws.duckdb"
     out = tmp_path / "inv.csv"
-    res = runner.invoke(app, ["account", "--activity", str(EXAMPLES / "activity.csv"), "--out", str(out),
-                              "--store", str(db)])
+    res = runner.invoke(
+        app, ["account", "--activity", str(EXAMPLES / "activity.csv"), "--out", str(out), "--store", str(db)]
+    )
     assert res.exit_code == 0, res.output
     runs = json.loads(runner.invoke(app, ["ledger", "list", "--store", str(db), "--json"]).stdout)
     assert len(runs) == 1 and runs[0]["kind"] == "account" and runs[0]["status"] == "ok"
@@ -140,9 +126,7 @@ def test_account_with_store_records_a_reproducible_run(tmp_path):
 
 
 def test_factors_listing_json():
-    res = runner.invoke(
-        app, ["factors", "--activity-type", "coal_bituminous", "--pollutant", "CO2", "--json"]
-    )
+    res = runner.invoke(app, ["factors", "--activity-type", "coal_bituminous", "--pollutant", "CO2", "--json"])
     assert res.exit_code == 0
     rows = json.loads(res.stdout)["factors"]
     assert rows[0]["value"] == 94600.0 and "IPCC 2006" in rows[0]["source"]

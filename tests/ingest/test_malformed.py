@@ -231,12 +231,8 @@ def _snapshot(store) -> dict[str, pd.DataFrame]:
     return {t: store.read(t) for t in ("sites", "observations", "activity", "emission_factors")}
 
 
-@pytest.mark.parametrize(
-    ("case", "table", "text", "row", "column", "needle"), CASES, ids=[c[0] for c in CASES]
-)
-def test_malformed_input_is_rejected_and_store_unchanged(
-    store, tmp_path, case, table, text, row, column, needle
-):
+@pytest.mark.parametrize(("case", "table", "text", "row", "column", "needle"), CASES, ids=[c[0] for c in CASES])
+def test_malformed_input_is_rejected_and_store_unchanged(store, tmp_path, case, table, text, row, column, needle):
     # the store already holds good data; the bad file must not change it
     good = tmp_path / "good.csv"
     good.write_text(f"{ACT_HEAD}\n{OK_ACT}\n")

@@ -185,11 +185,7 @@ def aggregate_observations(
             naive = stage1["period"].dt.tz_localize(None)
             stage1["period"] = naive.dt.to_period(_PANDAS_FREQ[freq]).dt.start_time.dt.tz_localize("UTC")
         agg = {"_sum": "sum", "_n": "sum", "_min": "min", "_max": "max"}
-        out = (
-            stage1.groupby([*keys, "period"], sort=sort, observed=True)
-            .agg({k: agg[k] for k in parts})
-            .reset_index()
-        )
+        out = stage1.groupby([*keys, "period"], sort=sort, observed=True).agg({k: agg[k] for k in parts}).reset_index()
     res = out[[*by, "period", *(["unit"] if "unit" in keys else [])]].copy()
     for s in stats:
         if s == "count":
@@ -209,9 +205,7 @@ _PANDAS_FREQ = {"hour": "h", "day": "D", "month": "M", "year": "Y"}
 def _needed(stats: Sequence[str]) -> set[str]:
     need = set()
     for s in stats:
-        need |= {"sum": {"_sum"}, "mean": {"_sum", "_n"}, "count": {"_n"}, "min": {"_min"}, "max": {"_max"}}[
-            s
-        ]
+        need |= {"sum": {"_sum"}, "mean": {"_sum", "_n"}, "count": {"_n"}, "min": {"_min"}, "max": {"_max"}}[s]
     return need
 
 

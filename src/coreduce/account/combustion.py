@@ -86,9 +86,7 @@ def combined_efficiency(efficiencies: Iterable[float]) -> float:
     return 1.0 - keep
 
 
-def apply_controls(
-    controls: pd.Series, pollutants: pd.Series, table: pd.DataFrame
-) -> tuple[np.ndarray, list[str]]:
+def apply_controls(controls: pd.Series, pollutants: pd.Series, table: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
     """Removal fraction per row from ``'+'``-separated control lists.
 
     Parameters
@@ -105,10 +103,7 @@ def apply_controls(
     (numpy.ndarray, list of str)
         Combined efficiency per row [-], and the control names that are not in ``table``.
     """
-    eff = {
-        (c, p): float(e)
-        for c, p, e in zip(table["control"], table["pollutant"], table["efficiency"], strict=True)
-    }
+    eff = {(c, p): float(e) for c, p, e in zip(table["control"], table["pollutant"], table["efficiency"], strict=True)}
     known = set(table["control"])
     unknown: list[str] = []
     out = np.zeros(len(controls))

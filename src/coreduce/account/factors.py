@@ -78,9 +78,7 @@ def _read_aux(path: str | Path, name: str) -> pd.DataFrame:
             df[col] = num
     missing = [c for c in _REQUIRED[name] if c not in df.columns]
     if missing:
-        raise InputError(
-            str(path), f"column(s) {', '.join(missing)} in a {name} table", row=1, column=missing[0]
-        )
+        raise InputError(str(path), f"column(s) {', '.join(missing)} in a {name} table", row=1, column=missing[0])
     bad = df["source"].isna() | (df["source"].astype(str).str.strip() == "")
     if bad.any():
         raise InputError(
@@ -240,9 +238,7 @@ class FactorLibrary:
         """GWP-100 values of one set (``AR4``, ``AR5``, ``AR6``) as ``{gas: value}``."""
         g = self.gwp[self.gwp["gwp_set"] == gwp_set]
         if g.empty:
-            raise FactorError(
-                f"unknown GWP set {gwp_set!r}; known: {', '.join(pd.unique(self.gwp['gwp_set']))}"
-            )
+            raise FactorError(f"unknown GWP set {gwp_set!r}; known: {', '.join(pd.unique(self.gwp['gwp_set']))}")
         return dict(zip(g["gas"], g["value"].astype(float), strict=True))
 
     def grid_factor(self, factor_id: str) -> pd.Series:

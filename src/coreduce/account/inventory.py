@@ -109,9 +109,7 @@ def resolve_factors(act: pd.DataFrame, lib: FactorLibrary) -> pd.DataFrame:
     """Pick one factor per (activity row, pollutant): set priority, then specificity, then latest year."""
     ef = lib.emission_factors
     rank = {s: i for i, s in enumerate(lib.priority)}
-    left = act[["_line", "activity_type", "region", "sector", "unit"]].assign(
-        year=act["period_start"].dt.year
-    )
+    left = act[["_line", "activity_type", "region", "sector", "unit"]].assign(year=act["period_start"].dt.year)
     m = left.merge(ef, on="activity_type", how="inner", suffixes=("", "_f"))
     ok = _convertible(m, lib) & (
         ((m["region_f"] == m["region"]) | (m["region_f"] == "*"))
@@ -122,9 +120,7 @@ def resolve_factors(act: pd.DataFrame, lib: FactorLibrary) -> pd.DataFrame:
     m = m[ok].copy()
     m["_rank"] = m["factor_set"].map(rank).fillna(len(rank))
     m["_spec"] = 2 * (m["region_f"] == m["region"]).astype(int) + (m["sector_f"] == m["sector"]).astype(int)
-    m = m.sort_values(
-        ["_line", "pollutant", "_rank", "_spec", "year_from"], ascending=[True, True, True, False, False]
-    )
+    m = m.sort_values(["_line", "pollutant", "_rank", "_spec", "year_from"], ascending=[True, True, True, False, False])
     return m.drop_duplicates(["_line", "pollutant"], keep="first")
 
 
@@ -203,8 +199,7 @@ def _direct(act: pd.DataFrame, lib: FactorLibrary, source: str) -> pd.DataFrame:
                 + (
                     ""
                     if has_ncv
-                    else f" and there is no net calorific value for {row['activity_type']!r} in "
-                    "the library's ncv table"
+                    else f" and there is no net calorific value for {row['activity_type']!r} in the library's ncv table"
                 )
                 + " (or none is valid for this sector, region and year)"
             )
@@ -242,9 +237,7 @@ def _direct(act: pd.DataFrame, lib: FactorLibrary, source: str) -> pd.DataFrame:
         except UnitError as exc:
             line = int(m.loc[(m["activity_type"] == at) & (m["unit"] == au), "_line"].iloc[0])
             raise FactorError(f"{source}, row {line}, column 'unit': got {au!r}; {exc}") from None
-    k = np.array(
-        [ks[t] for t in zip(m["activity_type"], m["unit"], m["unit_f"], strict=True)], dtype="float64"
-    )
+    k = np.array([ks[t] for t in zip(m["activity_type"], m["unit"], m["unit_f"], strict=True)], dtype="float64")
     eta, unknown = apply_controls(m["control"], m["pollutant"], lib.removal_efficiencies)
     if unknown:
         line = int(m.loc[m["control"].fillna("").str.contains(unknown[0], regex=False), "_line"].iloc[0])

@@ -63,8 +63,7 @@ def account_files(
     out = inv if detail else summarise(inv)
     totals = inv.groupby("pollutant", sort=True)["amount"].sum()
     explanation = {
-        "what": "activity x emission factor x (1 - removal efficiency), scope 2 by grid factor, sinks by "
-        "area x rate",
+        "what": "activity x emission factor x (1 - removal efficiency), scope 2 by grid factor, sinks by area x rate",
         "totals_t": {k: round(float(v), 9) for k, v in totals.items()},
         "factor_sets_used": sorted(pd.unique(inv["factor_set"]).tolist()),
         "factor_version": lib.version,

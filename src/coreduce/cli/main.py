@@ -61,17 +61,14 @@ def account(
         ...,
         "--activity",
         "-a",
-        help="Activity CSV: entity, sector, period_start, "
-        "period_end, activity_type, amount, unit [, region, control].",
+        help="Activity CSV: entity, sector, period_start, period_end, activity_type, amount, unit [, region, control].",
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Inventory CSV to write."),
     factors: list[Path] | None = typer.Option(
         None,
         "--factors",
         "-f",
-        help="Factor CSV(s): activity_type, "
-        "pollutant, value, unit, source. Takes priority over the bundled "
-        "library.",
+        help="Factor CSV(s): activity_type, pollutant, value, unit, source. Takes priority over the bundled library.",
     ),
     only_user_factors: bool = typer.Option(
         False, "--only-user-factors", help="Ignore the bundled emission factors; use only --factors."
@@ -222,11 +219,7 @@ def factors(
         ef = ef[ef["activity_type"] == activity_type]
     cols = ["factor_set", "activity_type", "pollutant", "value", "unit", "sector", "source"]
     if as_json:
-        typer.echo(
-            json.dumps(
-                {"version": lib.version, "factors": ef[cols].to_dict("records")}, indent=2, default=str
-            )
-        )
+        typer.echo(json.dumps({"version": lib.version, "factors": ef[cols].to_dict("records")}, indent=2, default=str))
         return
     from rich.table import Table
 

@@ -73,9 +73,7 @@ def spec(table: str) -> TableSpec:
     """Return the :class:`TableSpec` of a canonical table (read from ``tables.csv``)."""
     if table not in TABLES:
         raise KeyError(f"unknown table {table!r}; canonical tables are {', '.join(TABLES)}")
-    raw = pd.read_csv(
-        resources.files("coreduce.schema").joinpath("tables.csv"), dtype=str, keep_default_na=False
-    )
+    raw = pd.read_csv(resources.files("coreduce.schema").joinpath("tables.csv"), dtype=str, keep_default_na=False)
     rows = raw[raw["table"] == table]
     cols = tuple(
         Column(
@@ -159,13 +157,9 @@ def _parse_timestamps(
     return out.astype("datetime64[ns, UTC]")
 
 
-def _parse_numbers(
-    s: pd.Series, *, column: str, source: str, row_offset: int, table: str, kind: str
-) -> pd.Series:
+def _parse_numbers(s: pd.Series, *, column: str, source: str, row_offset: int, table: str, kind: str) -> pd.Series:
     if pd.api.types.is_bool_dtype(s.dtype):
-        raise InputError(
-            source, f"a number ({kind})", row=row_offset, column=column, value=str(s.iloc[0]), table=table
-        )
+        raise InputError(source, f"a number ({kind})", row=row_offset, column=column, value=str(s.iloc[0]), table=table)
     out = pd.to_numeric(s, errors="coerce")
     bad = _first_bad(s.notna() & out.isna())
     if bad is not None:
@@ -264,9 +258,7 @@ def _check_range(
 ACTIVITY_DIMENSIONS = ("mass", "energy", "volume", "livestock", "area")
 
 
-def validate(
-    df: pd.DataFrame, table: str, *, source: str = "<DataFrame>", row_offset: int = 2
-) -> pd.DataFrame:
+def validate(df: pd.DataFrame, table: str, *, source: str = "<DataFrame>", row_offset: int = 2) -> pd.DataFrame:
     """Validate ``df`` against canonical ``table`` and return it in canonical form.
 
     Parameters
@@ -389,21 +381,15 @@ def _check_table(res: pd.DataFrame, table: str, *, source: str, row_offset: int)
     elif table == "activity":
         _check_units(res, "unit", allowed=ACTIVITY_DIMENSIONS, **kw)
         _check_range(res, "amount", res["amount"] < 0, "a non-negative activity amount", **kw)
-        _check_range(
-            res, "period_end", res["period_end"] <= res["period_start"], "period_end after period_start", **kw
-        )
+        _check_range(res, "period_end", res["period_end"] <= res["period_start"], "period_end after period_start", **kw)
     elif table == "emission_factors":
         _check_units(res, "unit", rate=True, **kw)
         _check_range(res, "value", res["value"] < 0, "a non-negative factor (sinks are given as rates)", **kw)
-        _check_range(
-            res, "pollutant", ~res["pollutant"].isin(POLLUTANTS), f"one of {', '.join(POLLUTANTS)}", **kw
-        )
+        _check_range(res, "pollutant", ~res["pollutant"].isin(POLLUTANTS), f"one of {', '.join(POLLUTANTS)}", **kw)
         _check_range(res, "year_to", res["year_to"] < res["year_from"], "year_to >= year_from", **kw)
     elif table == "inventory":
         _check_units(res, "unit", allowed=("mass",), **kw)
-        _check_range(
-            res, "pollutant", ~res["pollutant"].isin(POLLUTANTS), f"one of {', '.join(POLLUTANTS)}", **kw
-        )
+        _check_range(res, "pollutant", ~res["pollutant"].isin(POLLUTANTS), f"one of {', '.join(POLLUTANTS)}", **kw)
         _check_range(
             res,
             "amount",
@@ -411,9 +397,7 @@ def _check_table(res: pd.DataFrame, table: str, *, source: str, row_offset: int)
             "a non-negative emission (only scope 'sink' rows may be negative)",
             **kw,
         )
-        _check_range(
-            res, "period_end", res["period_end"] <= res["period_start"], "period_end after period_start", **kw
-        )
+        _check_range(res, "period_end", res["period_end"] <= res["period_start"], "period_end after period_start", **kw)
 
 
 def _convert_concentrations(res: pd.DataFrame) -> None:
@@ -447,11 +431,7 @@ def _check_observation_bounds(res: pd.DataFrame, **kw) -> None:
                     table=kw["table"],
                 )
             # pint's Quantity handles offset units (degC <-> K) as well as plain scaling
-            v = (
-                ureg.Quantity(res.loc[mu, "value"].to_numpy(), normalise_unit(u))
-                .to(normalise_unit(unit))
-                .magnitude
-            )
+            v = ureg.Quantity(res.loc[mu, "value"].to_numpy(), normalise_unit(u)).to(normalise_unit(unit)).magnitude
             badm = pd.Series(False, index=res.index)
             badm.loc[mu] = (v < lo) | (v > hi)
             _check_range(

@@ -65,9 +65,7 @@ def parse_url(url: str | Path) -> tuple[Backend, dict[str, Any]]:
     if s.startswith(("postgresql://", "postgres://")):
         u = urlparse(s)
         if not u.path.strip("/"):
-            raise StoreError(
-                f"store URL {s!r}: expected postgresql://user@host:port/database (no database given)"
-            )
+            raise StoreError(f"store URL {s!r}: expected postgresql://user@host:port/database (no database given)")
         args: dict[str, Any] = {
             "host": u.hostname or "127.0.0.1",
             "port": u.port or 5432,
@@ -88,9 +86,7 @@ def parse_url(url: str | Path) -> tuple[Backend, dict[str, Any]]:
 def ddl(table: str) -> str:
     """``CREATE TABLE IF NOT EXISTS`` for a canonical table, portable between DuckDB and PostgreSQL."""
     sp = schema.spec(table)
-    cols = [
-        f"{_q(c.name)} {_SQL_TYPES[c.type]}{' NOT NULL' if (c.required or c.key) else ''}" for c in sp.columns
-    ]
+    cols = [f"{_q(c.name)} {_SQL_TYPES[c.type]}{' NOT NULL' if (c.required or c.key) else ''}" for c in sp.columns]
     cols.append(f"PRIMARY KEY ({', '.join(_q(k) for k in sp.keys)})")
     return f"CREATE TABLE IF NOT EXISTS {_q(table)} (\n  " + ",\n  ".join(cols) + "\n)"
 
@@ -234,9 +230,7 @@ class Store:
         """
         unknown = [t for t in frames if t not in schema.TABLES]
         if unknown:
-            raise StoreError(
-                f"unknown table(s) {', '.join(unknown)}; canonical tables: {', '.join(schema.TABLES)}"
-            )
+            raise StoreError(f"unknown table(s) {', '.join(unknown)}; canonical tables: {', '.join(schema.TABLES)}")
         clean = {t: (schema.validate(df, t, source=source) if validate else df) for t, df in frames.items()}
         report = IngestReport(source)
         with self.transaction() as tx:
@@ -290,9 +284,7 @@ class _Tx:
         if s.backend == "duckdb":
             s.raw.register("_coreduce_stage", df[cols])
             try:
-                s.raw.execute(
-                    f"INSERT INTO {_q(table)} ({collist}) SELECT {collist} FROM _coreduce_stage {conflict}"
-                )
+                s.raw.execute(f"INSERT INTO {_q(table)} ({collist}) SELECT {collist} FROM _coreduce_stage {conflict}")
             finally:
                 s.raw.unregister("_coreduce_stage")
             return
@@ -305,7 +297,5 @@ class _Tx:
                         buf, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%dT%H:%M:%S.%f%z"
                     )
                     cp.write(buf.getvalue())
-            cur.execute(
-                f"INSERT INTO {_q(table)} ({collist}) SELECT {collist} FROM _coreduce_stage {conflict}"
-            )
+            cur.execute(f"INSERT INTO {_q(table)} ({collist}) SELECT {collist} FROM _coreduce_stage {conflict}")
             cur.execute("DROP TABLE _coreduce_stage")

@@ -144,17 +144,13 @@ def read_beijing_aq(
     frames = []
     for f in files.values():
         try:
-            frames.append(
-                pd.read_csv(f, usecols=usecols, na_values=["NA"], keep_default_na=False, engine="pyarrow")
-            )
+            frames.append(pd.read_csv(f, usecols=usecols, na_values=["NA"], keep_default_na=False, engine="pyarrow"))
         except ValueError as exc:  # pandas names the missing usecols
             raise InputError(str(f), f"columns {', '.join(usecols)} ({exc})", row=1) from None
     wide = pd.concat(frames, ignore_index=True)
     ts = _utc_from_local(wide)
     site_ids = ("bj_" + wide["station"].str.lower()).to_numpy()
-    obs = melt_wide(
-        wide, ts, site_ids, list(MULTISITE_VARIABLES), list(MULTISITE_VARIABLES.values()), MULTISITE_SOURCE
-    )
+    obs = melt_wide(wide, ts, site_ids, list(MULTISITE_VARIABLES), list(MULTISITE_VARIABLES.values()), MULTISITE_SOURCE)
     names = list(dict.fromkeys(wide["station"]))
     sites = pd.DataFrame(
         {

@@ -103,9 +103,7 @@ def read_city_panel(path: str | Path | None = None) -> pd.DataFrame:
     year = pd.to_numeric(df["year"], errors="coerce")
     bad = np.flatnonzero((year.isna() | (year != year.round())).to_numpy())
     if bad.size:
-        raise InputError(
-            str(p), "an integer year", row=int(bad[0]) + 2, column="year", value=df["year"].iloc[bad[0]]
-        )
+        raise InputError(str(p), "an integer year", row=int(bad[0]) + 2, column="year", value=df["year"].iloc[bad[0]])
     df["year"] = year.astype("int64")
     dup = df.duplicated(["city_code", "year"])
     if dup.any():

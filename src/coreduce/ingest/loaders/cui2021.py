@@ -21,9 +21,7 @@ CITATION = (
 COLUMNS = ("date", "province_code", "province", "sector", "co2_mt")
 
 
-def read_cui2021_daily(
-    path: str | Path | None = None, provinces: Iterable[str] | None = None
-) -> pd.DataFrame:
+def read_cui2021_daily(path: str | Path | None = None, provinces: Iterable[str] | None = None) -> pd.DataFrame:
     """Read the daily provincial CO2 of Cui et al. (2021) as ``inventory`` rows.
 
     Parameters

@@ -61,13 +61,9 @@ def _ghg(path: Path) -> pd.DataFrame:
     df = df[df["source"] != "no EF"]
     unknown = sorted(set(df["source"]) - set(GHG_SOURCES))
     if unknown:
-        raise InputError(
-            str(path), f"a source among {', '.join(GHG_SOURCES)}", column="source", value=unknown[0]
-        )
+        raise InputError(str(path), f"a source among {', '.join(GHG_SOURCES)}", column="source", value=unknown[0])
     df = df.assign(
-        activity_type=[
-            _activity_type(f, c) for f, c in zip(df["fuel_type"], df["eia_fuel_code"], strict=True)
-        ]
+        activity_type=[_activity_type(f, c) for f, c in zip(df["fuel_type"], df["eia_fuel_code"], strict=True)]
     )
     rows = []
     for col, (pollutant, unit) in GHG_UNITS.items():
@@ -178,9 +174,7 @@ def read_egrid_factors(path: str | Path | None = None) -> pd.DataFrame:
     ghg = _ghg(d / GHG_FILE)
     raw = pd.read_csv(d / GHG_FILE, encoding="utf-8-sig", keep_default_na=False, na_values=[""])
     names = dict(zip(raw["eia_fuel_code"], raw["fuel_type"], strict=True))
-    ef = pd.concat(
-        [ghg, _heat_input(d / HEAT_INPUT_FILE, names), _geothermal(d / GEOTHERMAL_FILE)], ignore_index=True
-    )
+    ef = pd.concat([ghg, _heat_input(d / HEAT_INPUT_FILE, names), _geothermal(d / GEOTHERMAL_FILE)], ignore_index=True)
     ef.insert(0, "factor_set", FACTOR_SET)
     ef["region"] = "*"
     return validated(ef, "emission_factors", d)
