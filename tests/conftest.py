@@ -11,6 +11,12 @@ PG_ADMIN = os.environ.get("COREDUCE_TEST_PG", "postgresql://postgres@127.0.0.1:5
 
 
 @pytest.fixture(autouse=True)
+def _workspace_in_tmp(monkeypatch, tmp_path):
+    """CLI commands default to the workspace $COREDUCE_STORE: keep it out of the checkout."""
+    monkeypatch.setenv("COREDUCE_STORE", str(tmp_path / "default-workspace.duckdb"))
+
+
+@pytest.fixture(autouse=True)
 def _fast_deterministic_footprint(monkeypatch):
     """Tests measure the runs' own footprint with the documented fallback power model (fast, deterministic);
     the CodeCarbon path has its own test in tests/ledger/test_footprint.py."""

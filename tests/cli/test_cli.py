@@ -125,6 +125,22 @@ def test_account_with_store_records_a_reproducible_run(tmp_path):
     assert inv.loc[inv["pollutant"] == "CO2", "amount"].sum() == pytest.approx(total, rel=1e-12)
 
 
+def test_account_records_on_the_default_workspace_unless_no_store(tmp_path, monkeypatch):
+    import os
+
+    out = tmp_path / "inv.csv"
+    args = ["account", "--activity", str(EXAMPLES / "activity.csv"), "--out", str(out)]
+    assert runner.invoke(app, [*args, "--no-store"]).exit_code == 0
+    ws = os.environ["COREDUCE_STORE"]
+    assert not Path(ws).exists()  # --no-store: nothing but the CSV
+    assert runner.invoke(app, args).exit_code == 0
+    runs = json.loads(runner.invoke(app, ["ledger", "list", "--store", ws, "--json"]).stdout)
+    assert [r["kind"] for r in runs] == ["account"]
+    rec = json.loads(runner.invoke(app, ["ledger", "show", runs[0]["run_id"], "--store", ws, "--json"]).stdout)
+    assert rec["factor_version"].startswith("2026.11+")
+    assert rec["explanation"]["totals_t"]["CO2"] > 0
+
+
 def test_factors_listing_json():
     res = runner.invoke(app, ["factors", "--activity-type", "coal_bituminous", "--pollutant", "CO2", "--json"])
     assert res.exit_code == 0

@@ -17,7 +17,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from coreduce.errors import CoreduceError
+from coreduce.errors import CoreduceError, InputError
 
 app = typer.Typer(
     name="coreduce",
@@ -27,7 +27,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True)
-DEFAULT_STORE = os.environ.get("COREDUCE_STORE", "coreduce.duckdb")
+
+
+def default_store() -> str:
+    """The workspace store: ``$COREDUCE_STORE`` or ``coreduce.duckdb`` in the current directory."""
+    return os.environ.get("COREDUCE_STORE", "coreduce.duckdb")
 
 
 def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -86,8 +90,11 @@ def account(
     ),
     store: str | None = typer.Option(
         None,
-        help="Also ingest activity + inventory into this store and record "
-        "the run on its ledger (e.g. coreduce.duckdb).",
+        help="Workspace store (default: $COREDUCE_STORE or coreduce.duckdb): the activity and the inventory are "
+        "upserted there and the run is recorded on its ledger.",
+    ),
+    no_store: bool = typer.Option(
+        False, "--no-store", help="Only write --out: no workspace, no ledger record (nothing to audit later)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print totals by pollutant as JSON."),
 ) -> None:
@@ -95,7 +102,7 @@ def account(
 
     Example: coreduce account --activity examples/activity.csv --factors examples/factors.csv --out inventory.csv
     """
-    from coreduce.account.jobs import account_files
+    from coreduce.account.jobs import account_files, load_library
 
     params = {
         "activity": str(activity),
@@ -105,24 +112,30 @@ def account(
         "electricity": electricity,
         "detail": detail,
     }
-    led = _ledger(store)
+    for f in [activity, *(factors or [])]:
+        if not Path(f).exists():
+            raise InputError(str(f), "an existing file")
+    url = None if no_store else (store or default_store())
+    led = _ledger(url)
     if led is not None:
+        version = load_library(params["factors"], only_user_factors).version
         with led.run(
             "account",
             entrypoint="coreduce.account.jobs:account_files",
             params=params,
             inputs={"activity": activity, **{f"factors_{i}": f for i, f in enumerate(factors or [])}},
+            factor_version=version,
         ) as run:
             res = account_files(**params)
             run.outputs(res)  # every output the entrypoint returns, so `ledger reproduce` can compare them all
             run.explain(res["explanation"])
-        from coreduce.store import Store
-
-        Store(store).ingest(
-            {"activity": res["activity"], "inventory": res["detail"]}, source=str(activity), validate=True
-        )
     else:
         res = account_files(**params)
+    if url is not None:
+        from coreduce.store import Store
+
+        with Store(url) as st:
+            st.ingest({"activity": res["activity"], "inventory": res["detail"]}, source=str(activity))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".tmp")
     res["inventory"].to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
@@ -153,7 +166,10 @@ def ingest(
     table: str = typer.Option(
         ..., "--table", "-t", help="sites, observations, activity, emission_factors or inventory."
     ),
-    store: str = typer.Option(DEFAULT_STORE, help="Store URL: a .duckdb path or postgresql://user@host/db."),
+    store: str | None = typer.Option(
+        None,
+        help="Store URL: a .duckdb path or postgresql://user@host/db (default: $COREDUCE_STORE or coreduce.duckdb).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the ingest report as JSON."),
 ) -> None:
     """Validate a file and upsert it into the store in one transaction (re-ingesting changes nothing).
@@ -163,15 +179,18 @@ def ingest(
     from coreduce.ingest.files import read_table
     from coreduce.store import Store
 
-    df = read_table(file, table)
-    with Store(store) as st:
-        rep = st.ingest({table: df}, source=str(file), validate=False)
+    url = store or default_store()
+    with console.status(f"reading and validating {file} …", spinner="dots") as status:
+        df = read_table(file, table)
+        status.update(f"writing {len(df):,} {table} rows to {url} in one transaction …")
+        with Store(url) as st:
+            rep = st.ingest({table: df}, source=str(file), validate=False)
     if as_json:
         typer.echo(json.dumps(rep.as_dict(), indent=2))
     else:
         console.print(
             f"{file}: {rep.rows[table]} rows read, {rep.inserted[table]} new, "
-            f"{rep.matched[table]} already present ({table} in {store})"
+            f"{rep.matched[table]} already present ({table} in {url})"
         )
 
 
