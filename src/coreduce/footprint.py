@@ -343,8 +343,10 @@ def shared_tracker() -> Any:
         if _TRACKER is not None or _TRACKER_FAILED is not None:
             return _TRACKER
         try:
-            logging.getLogger("codecarbon").setLevel(logging.ERROR)
+            os.environ.setdefault("CODECARBON_LOG_LEVEL", "error")  # read once when codecarbon is imported
             from codecarbon import OfflineEmissionsTracker
+
+            logging.getLogger("codecarbon").setLevel(logging.ERROR)  # its import resets the level
 
             common = {"country_iso_code": "CHN", "log_level": "error", "tracking_mode": "process",
                       "allow_multiple_runs": True}  # fmt: skip
