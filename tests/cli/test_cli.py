@@ -146,3 +146,23 @@ def test_factors_listing_json():
     assert res.exit_code == 0
     rows = json.loads(res.stdout)["factors"]
     assert rows[0]["value"] == 94600.0 and "IPCC 2006" in rows[0]["source"]
+
+
+def test_load_dataset_into_workspace_is_idempotent(tmp_path):
+    db = tmp_path / "ws.duckdb"
+    first = runner.invoke(app, ["load", "ceads-national", "--store", str(db), "--json"])
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["inserted"] == {"inventory": 407}
+    again = runner.invoke(app, ["load", "ceads-national", "--store", str(db), "--json"])
+    assert json.loads(again.stdout)["inserted"] == {"inventory": 0}
+    from coreduce.account import aggregate
+    from coreduce.store import Store
+
+    with Store(db) as st:
+        tot = aggregate(st.table("inventory"), by=["entity"], freq="year", pollutants=["CO2"])
+    y2019 = tot[tot["period"].dt.year == 2019]["amount"].item()
+    # CEADs national 2019 Scope_1_Total = 9794.756 Mt (PROVENANCE.md spot value; cells rounded to 1 t)
+    assert y2019 == pytest.approx(9794.756e6, abs=500.0)
+    bad = runner.invoke(app, ["load", "nope", "--store", str(db)])
+    assert bad.exit_code == 2
+    assert "expected a data set name" in bad.stderr

@@ -196,6 +196,41 @@ def ingest(
 
 @app.command()
 @user_errors
+def load(
+    dataset: str = typer.Argument(..., help="Data set name (see --list), e.g. beijing-aq, ceads-provinces."),
+    store: str | None = typer.Option(None, help="Store URL (default: $COREDUCE_STORE or coreduce.duckdb)."),
+    path: Path | None = typer.Option(None, help="Read this file instead of the copy in ../shared/data."),
+    as_json: bool = typer.Option(False, "--json", help="Print the ingest report as JSON."),
+) -> None:
+    """Load one of the real public data sets into the workspace (validated, one transaction, idempotent).
+
+    Example: coreduce load ceads-provinces --store coreduce.duckdb   (coreduce load list: the names)
+    """
+    from coreduce.ingest.loaders import DATASETS
+    from coreduce.store import Store
+
+    if dataset == "list":
+        for name, (desc, _) in DATASETS.items():
+            typer.echo(f"{name:16} {desc}")
+        return
+    if dataset not in DATASETS:
+        raise InputError("<command line>", f"a data set name: {', '.join(DATASETS)}", column="DATASET", value=dataset)
+    url = store or default_store()
+    with console.status(f"reading {dataset} …", spinner="dots") as status:
+        frames = DATASETS[dataset][1](path)
+        n = sum(len(f) for f in frames.values())
+        status.update(f"writing {n:,} rows to {url} in one transaction …")
+        with Store(url) as st:
+            rep = st.ingest(frames, source=str(path or dataset), validate=False)
+    if as_json:
+        typer.echo(json.dumps(rep.as_dict(), indent=2))
+    else:
+        for t in rep.rows:
+            console.print(f"{dataset}: {t}: {rep.rows[t]:,} rows read, {rep.inserted[t]:,} new ({url})")
+
+
+@app.command()
+@user_errors
 def demo(
     out: Path = typer.Option(Path("coreduce-demo"), "--out", "-o", help="Output directory."),
     store: str | None = typer.Option(None, help="Store URL (default: OUT/workspace.duckdb)."),

@@ -34,3 +34,39 @@ __all__ = [
     "read_owid_co2",
     "shared_data_dir",
 ]
+
+
+def _sites_obs(fn):
+    def load(path=None):
+        sites, obs = fn(path)
+        return {"sites": sites, "observations": obs}
+
+    return load
+
+
+#: Loaders that yield canonical tables, by data-set name: ``name -> (description, function returning
+#: {table: frame})``.  Used by ``coreduce load NAME``.
+DATASETS = {
+    "beijing-aq": ("UCI Beijing multi-site air quality, 12 stations, hourly 2013-2017", _sites_obs(read_beijing_aq)),
+    "beijing-pm25": ("UCI Beijing PM2.5 (US Embassy), hourly 2010-2014", _sites_obs(read_beijing_pm25_embassy)),
+    "gas-turbine": ("UCI gas-turbine stack CO/NOx (CEMS-like), 2011-2015", _sites_obs(read_gas_turbine)),
+    "ceads-provinces": (
+        "CEADs CO2, 30 provinces x 47 sectors x fuels, 1997-2019",
+        lambda path=None: {"inventory": read_ceads_provinces(path)},
+    ),
+    "ceads-cities": (
+        "CEADs CO2 totals of 290 cities, 1997-2019",
+        lambda path=None: {"inventory": read_ceads_cities(path)},
+    ),
+    "ceads-national": (
+        "CEADs national CO2 by fuel, 1997-2019",
+        lambda path=None: {"inventory": read_ceads_national(path)},
+    ),
+    "cui2021": (
+        "Cui et al. 2021 daily provincial CO2 by sector, 2019-2020",
+        lambda path=None: {"inventory": read_cui2021_daily(path)},
+    ),
+    "owid": ("Our World in Data CO2 by country-year", lambda path=None: {"inventory": read_owid_co2(path)}),
+    "egrid": ("EPA eGRID emission factors", lambda path=None: {"emission_factors": read_egrid_factors(path)}),
+}
+__all__ += ["DATASETS"]
