@@ -294,6 +294,16 @@ def grid_factor_for(lib: FactorLibrary, electricity: str, kind: str, region: str
     return (past if not past.empty else rows).sort_values("year").iloc[-1]
 
 
+def _co2_row(r, scope: str, amount: float, method: str, source: str, factor_set: str, value: float, unit: str) -> dict:
+    """One CO2 inventory row (scope 2 or sink) for activity row ``r``."""
+    return {
+        "entity": r.entity, "sector": r.sector, "region": r.region, "period_start": r.period_start,
+        "period_end": r.period_end, "activity_type": r.activity_type, "scope": scope, "pollutant": "CO2",
+        "amount": amount, "unit": "t", "method": method, "factor_source": source, "factor_set": factor_set,
+        "factor_value": value, "factor_unit": unit, "removal_efficiency": 0.0,
+    }  # fmt: skip
+
+
 def _scope2(act: pd.DataFrame, lib: FactorLibrary, electricity: str, source: str) -> pd.DataFrame:
     rows = []
     for r in act.itertuples(index=False):
@@ -305,24 +315,16 @@ def _scope2(act: pd.DataFrame, lib: FactorLibrary, electricity: str, source: str
         except UnitError as exc:
             raise FactorError(f"{source}, row {r._line}, column 'unit': got {r.unit!r}; {exc}") from None
         rows.append(
-            {
-                "entity": r.entity,
-                "sector": r.sector,
-                "region": r.region,
-                "period_start": r.period_start,
-                "period_end": r.period_end,
-                "activity_type": r.activity_type,
-                "scope": "2",
-                "pollutant": "CO2",
-                "amount": r.amount * float(gf["value"]) * k,
-                "unit": "t",
-                "method": f"scope2 {gf['purpose']}: {gf['factor_id']}",
-                "factor_source": gf["source"],
-                "factor_set": "grid_factors",
-                "factor_value": float(gf["value"]),
-                "factor_unit": gf["unit"],
-                "removal_efficiency": 0.0,
-            }
+            _co2_row(
+                r,
+                "2",
+                r.amount * float(gf["value"]) * k,
+                f"scope2 {gf['purpose']}: {gf['factor_id']}",
+                gf["source"],
+                "grid_factors",
+                float(gf["value"]),
+                gf["unit"],
+            )
         )
     return pd.DataFrame(rows)
 
@@ -339,24 +341,16 @@ def _sinks(act: pd.DataFrame, lib: FactorLibrary) -> pd.DataFrame:
         area = r.amount * conversion_factor(r.unit, den)
         removed = sequestration(area, float(rate["value"]), yrs) * conversion_factor(num, "t")
         rows.append(
-            {
-                "entity": r.entity,
-                "sector": r.sector,
-                "region": r.region,
-                "period_start": r.period_start,
-                "period_end": r.period_end,
-                "activity_type": r.activity_type,
-                "scope": "sink",
-                "pollutant": "CO2",
-                "amount": -float(removed),
-                "unit": "t",
-                "method": "area*rate*years",
-                "factor_source": rate["source"],
-                "factor_set": "sink_rates",
-                "factor_value": float(rate["value"]),
-                "factor_unit": rate["unit"],
-                "removal_efficiency": 0.0,
-            }
+            _co2_row(
+                r,
+                "sink",
+                -float(removed),
+                "area*rate*years",
+                rate["source"],
+                "sink_rates",
+                float(rate["value"]),
+                rate["unit"],
+            )
         )
     return pd.DataFrame(rows)
 

@@ -153,11 +153,11 @@ class Store:
                 tx.execute(ddl(t))
 
     def _sql(self, sql: str) -> str:
-        """Portable placeholders: write ``?``; PostgreSQL gets ``%s``."""
+        """Portable parameter markers: write ``?``; PostgreSQL gets ``%s``."""
         return sql if self.backend == "duckdb" else re.sub(r"\?", "%s", sql)
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
-        """Run one statement (``?`` placeholders) outside a transaction and return its rows (if any)."""
+        """Run one statement (``?`` parameter markers) outside a transaction and return its rows (if any)."""
         with self.transaction() as tx:
             return tx.execute(sql, params)
 
