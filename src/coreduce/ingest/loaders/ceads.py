@@ -106,6 +106,20 @@ def _filter(df: pd.DataFrame, column: str, wanted: Iterable | None) -> pd.DataFr
     return df[df[column].isin(wanted)]
 
 
+def _co2_inventory(
+    years: pd.Series, *, entity, sector, region, activity_type, scope, amount_t, citation: str
+) -> pd.DataFrame:
+    """CEADs CO2 rows [t] in canonical ``inventory`` columns, one calendar year per row (UTC)."""
+    start, end = _year_periods(years)
+    return pd.DataFrame(
+        {
+            "entity": entity, "sector": sector, "region": region, "period_start": start, "period_end": end,
+            "activity_type": activity_type, "scope": scope, "pollutant": "CO2", "amount": amount_t,
+            "unit": "t", "method": METHOD, "factor_source": citation,
+        }
+    )  # fmt: skip
+
+
 def read_ceads_provinces(
     path: str | Path | None = None,
     years: Iterable[int] | None = None,
@@ -164,23 +178,11 @@ def read_ceads_provinces(
     if not include_total_rows:
         wide = wide[wide["sector"] != "Total"]
     long = _melt_fuels(wide, ["province", "year", "sector"])
-    start, end = _year_periods(long["year"])
-    inv = pd.DataFrame(
-        {
-            "entity": long["province"],
-            "sector": long["sector"],
-            "region": long["province"],
-            "period_start": start,
-            "period_end": end,
-            "activity_type": long["activity_type"],
-            "scope": long["scope"],
-            "pollutant": "CO2",
-            "amount": long["amount"],
-            "unit": "t",
-            "method": METHOD,
-            "factor_source": CITATION_PROVINCES,
-        }
-    )
+    inv = _co2_inventory(
+        long["year"], entity=long["province"], sector=long["sector"], region=long["province"],
+        activity_type=long["activity_type"], scope=long["scope"], amount_t=long["amount"],
+        citation=CITATION_PROVINCES,
+    )  # fmt: skip
     inv = inv.sort_values(["entity", "period_start", "sector", "activity_type"], kind="stable")
     return validated(inv, "inventory", p)
 
@@ -254,23 +256,10 @@ def read_ceads_national(path: str | Path | None = None, years: Iterable[int] | N
     p = Path(path) if path is not None else data_path(DATA_DIR, NATIONAL_FILE)
     wide = _filter(_read(p, ["year", *SCOPES]), "year", years)
     long = _melt_fuels(wide, ["year"])
-    start, end = _year_periods(long["year"])
-    inv = pd.DataFrame(
-        {
-            "entity": "China",
-            "sector": "total",
-            "region": "China",
-            "period_start": start,
-            "period_end": end,
-            "activity_type": long["activity_type"],
-            "scope": long["scope"],
-            "pollutant": "CO2",
-            "amount": long["amount"],
-            "unit": "t",
-            "method": METHOD,
-            "factor_source": CITATION_NATIONAL,
-        }
-    )
+    inv = _co2_inventory(
+        long["year"], entity="China", sector="total", region="China", activity_type=long["activity_type"],
+        scope=long["scope"], amount_t=long["amount"], citation=CITATION_NATIONAL,
+    )  # fmt: skip
     return validated(inv.sort_values(["period_start", "activity_type"], kind="stable"), "inventory", p)
 
 
@@ -300,21 +289,8 @@ def read_ceads_cities(path: str | Path | None = None) -> pd.DataFrame:
     """
     p = Path(path) if path is not None else data_path(DATA_DIR, CITY_FILE)
     df = _read(p, ["province_cn", "city_full_cn", "year", "co2_mt"])
-    start, end = _year_periods(df["year"])
-    inv = pd.DataFrame(
-        {
-            "entity": df["city_full_cn"],
-            "sector": "total",
-            "region": df["province_cn"],
-            "period_start": start,
-            "period_end": end,
-            "activity_type": "total",
-            "scope": "1",
-            "pollutant": "CO2",
-            "amount": df["co2_mt"] * _MT_TO_T,
-            "unit": "t",
-            "method": METHOD,
-            "factor_source": CITATION_CITIES,
-        }
-    )
+    inv = _co2_inventory(
+        df["year"], entity=df["city_full_cn"], sector="total", region=df["province_cn"], activity_type="total",
+        scope="1", amount_t=df["co2_mt"] * _MT_TO_T, citation=CITATION_CITIES,
+    )  # fmt: skip
     return validated(inv, "inventory", p)
