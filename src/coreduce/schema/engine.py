@@ -251,7 +251,8 @@ def _column_exprs(col: Any, x: str | None, intype: str) -> tuple[list[str], list
             items.append(f"CASE WHEN {t} IS NULL THEN {dflt or 'NULL'} WHEN {naive} THEN NULL ELSE {parsed} END AS {qn}")
             rules.append(
                 Rule(name, q("__naive_" + name),
-                     "an ISO date (2019-01-01) or a timezone-aware timestamp (2019-01-01T08:00:00+08:00)", "raw")  # fmt: skip
+                     "a timezone-aware timestamp (e.g. 2019-01-01T08:00:00+08:00 or ...Z), not a naive date-time",
+                     "raw")  # fmt: skip
             )
             rules.append(Rule(name, q("__bad_" + name), "a valid ISO 8601 date/time", "raw"))
         rules.append(
