@@ -125,7 +125,16 @@ class Staged:
         return self.con.execute(self.select_sql()).fetch_arrow_table()
 
     def drop(self) -> None:
-        self.con.execute(f"DROP TABLE IF EXISTS {q(self.name)}")
+        _drop(self.con, self.name)
+
+
+def _drop(con: Any, name: str) -> None:
+    """Drop a staging table and its flag tables."""
+    con.execute(f"DROP TABLE IF EXISTS {q(name)}")
+    for (t,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, ?)", [f"__flags_{name}_"]
+    ).fetchall():
+        con.execute(f"DROP TABLE IF EXISTS {q(t)}")
 
 
 class Checks:
@@ -136,14 +145,14 @@ class Checks:
     Column names in SQL come from ``col``; ``date_only`` is the flag "this timestamp was written as a bare date".
     """
 
-    def __init__(self, con: Any, staged: str, spec: Any, columns_typed_from: dict[str, str]) -> None:
+    def __init__(self, con: Any, staged: str, spec: Any, date_only: dict[str, str]) -> None:
         self.con = con
         self.staged = staged
         self.spec = spec
         self.table = spec.name
         self.rules: list[Rule] = []
         self.transforms: dict[str, str] = {}
-        self._typed_from = columns_typed_from
+        self._date_only = date_only
 
     @staticmethod
     def col(name: str) -> str:
@@ -151,7 +160,7 @@ class Checks:
 
     def date_only(self, name: str) -> str:
         """SQL: the timestamp column ``name`` was written as a date without a clock time."""
-        return q(f"__dateonly_{name}") if self._typed_from.get(name) == "text" else "FALSE"
+        return self._date_only.get(name, "FALSE")
 
     def rule(self, column: str | None, bad: str, expected: str, *, value: str = "typed") -> None:
         """Rows where SQL ``bad`` is true are errors in ``column`` (message: got <value>, expected ``expected``)."""
@@ -169,9 +178,17 @@ class Checks:
         self.transforms[column] = sql
 
 
+def _as_text(x: str, intype: str) -> str:
+    return x if intype.startswith("VARCHAR") else f"CAST({x} AS VARCHAR)"
+
+
 def _text(x: str, intype: str) -> str:
-    s = x if intype.startswith("VARCHAR") else f"CAST({x} AS VARCHAR)"
-    return f"NULLIF(trim({s}, ' \t\r\n'), '')"
+    return f"NULLIF(trim({_as_text(x, intype)}), '')"
+
+
+def _lenient_cast(x: str, sql_type: str) -> str:
+    """``TRY_CAST`` of text, trimming only the values that do not parse as they are (cheap on clean input)."""
+    return f"COALESCE(TRY_CAST({x} AS {sql_type}), TRY_CAST(trim({x}) AS {sql_type}))"
 
 
 def _column_exprs(col: Any, x: str | None, intype: str) -> tuple[list[str], list[Rule], str]:
@@ -200,10 +217,13 @@ def _column_exprs(col: Any, x: str | None, intype: str) -> tuple[list[str], list
             items.append(f"{('COALESCE(' + base + ', ' + dflt + ')') if dflt else base} AS {qn}")
         else:
             how = "text"
-            t = _text(x, intype)
-            items.append(f"{t} IS NOT NULL AND TRY_CAST({t} AS DOUBLE) IS NULL AS {q('__bad_' + name)}")
-            parsed = f"TRY_CAST({t} AS DOUBLE)"
-            items.append(f"CASE WHEN {t} IS NULL THEN {dflt or 'NULL'} ELSE {parsed} END AS {qn}")
+            r = _as_text(x, intype)
+            parsed = _lenient_cast(r, "DOUBLE")
+            blank = f"trim({r}) = ''"
+            items.append(f"CASE WHEN {r} IS NULL THEN FALSE WHEN {parsed} IS NOT NULL THEN FALSE ELSE NOT {blank} END "
+                         f"AS {q('__bad_' + name)}")  # fmt: skip
+            items.append(f"CASE WHEN {r} IS NULL THEN {dflt or 'NULL'} ELSE coalesce({parsed}, CASE WHEN {blank} THEN "
+                         f"{dflt or 'NULL'} END) END AS {qn}")  # fmt: skip
             rules.append(Rule(name, q("__bad_" + name), "a number (float)", "raw"))
         rules.append(Rule(name, f"NOT isfinite({qn})", "a finite number", "raw"))
     elif typ == "int":
@@ -236,25 +256,12 @@ def _column_exprs(col: Any, x: str | None, intype: str) -> tuple[list[str], list
                      "a timezone-aware timestamp (e.g. 2019-01-01T08:00:00+08:00 or ...Z)", "raw")  # fmt: skip
             )
         else:
+            # the raw text is kept; whether it is naive, a bare date or unparseable is decided once per distinct
+            # value after staging (see _timestamp_flags): timestamps repeat across sites and variables
             how = "text"
-            t = _text(x, intype)
-            offset = (
-                f"(right({t}, 1) IN ('Z', 'z') OR substr({t}, -6, 1) IN ('+', '-') "
-                f"OR substr({t}, -5, 1) IN ('+', '-') OR substr({t}, -3, 1) IN ('+', '-'))"
-            )
-            date_only = f"(length({t}) = 10 AND NOT {offset})"
-            naive = f"({t} IS NOT NULL AND length({t}) > 10 AND NOT {offset})"
-            parsed = f"TRY_CAST({t} AS TIMESTAMPTZ)"
-            items.append(f"{naive} AS {q('__naive_' + name)}")
-            items.append(f"COALESCE({date_only}, FALSE) AS {q('__dateonly_' + name)}")
-            items.append(f"{t} IS NOT NULL AND NOT {naive} AND {parsed} IS NULL AS {q('__bad_' + name)}")
-            items.append(f"CASE WHEN {t} IS NULL THEN {dflt or 'NULL'} WHEN {naive} THEN NULL ELSE {parsed} END AS {qn}")
-            rules.append(
-                Rule(name, q("__naive_" + name),
-                     "a timezone-aware timestamp (e.g. 2019-01-01T08:00:00+08:00 or ...Z), not a naive date-time",
-                     "raw")  # fmt: skip
-            )
-            rules.append(Rule(name, q("__bad_" + name), "a valid ISO 8601 date/time", "raw"))
+            r = _as_text(x, intype)
+            items.append(f"{r} AS {q('__raw_' + name)}")
+            items.append(f"CASE WHEN {r} IS NULL THEN {dflt or 'NULL'} ELSE {_lenient_cast(r, 'TIMESTAMPTZ')} END AS {qn}")
         rules.append(
             Rule(name, f"{qn} < TIMESTAMPTZ '{TIME_MIN} 00:00:00+00' OR {qn} > TIMESTAMPTZ '{TIME_MAX} 00:00:00+00'",
                  f"a date/time between {TIME_MIN} and {TIME_MAX} (out of the supported range: coreduce keeps "
@@ -265,8 +272,47 @@ def _column_exprs(col: Any, x: str | None, intype: str) -> tuple[list[str], list
     if needs_value:
         flags = [r.bad for r in rules if r.bad.startswith('"__')]
         cond = f"{qn} IS NULL" + "".join(f" AND NOT {f}" for f in flags)
+        if typ == "timestamp" and how == "text":  # a value that does not parse is reported as such, not as missing
+            cond += f" AND ({q('__raw_' + name)} IS NULL OR trim({q('__raw_' + name)}) = '')"
         rules.insert(0, Rule(name, cond, "a value (this column is required)", "typed"))
     return items, rules, how
+
+
+_OFFSET = (
+    "(right(v, 1) IN ('Z', 'z') OR substr(v, -6, 1) IN ('+', '-') OR substr(v, -5, 1) IN ('+', '-') "
+    "OR substr(v, -3, 1) IN ('+', '-'))"
+)
+
+
+def _timestamp_flags(con: Any, staged: str, column: str) -> tuple[list[Rule], str]:
+    """Rules for a timestamp column staged from text, judged once per distinct written value.
+
+    Returns the rules (naive date-time, unparseable) and the SQL of the "written as a bare date" flag.
+    """
+    raw = q("__raw_" + column)
+    flags = f"__flags_{staged}_{column}"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {q(flags)} AS
+        SELECT raw, length(v) > 10 AND NOT {_OFFSET} AS naive,
+               length(v) = 10 AND NOT {_OFFSET} AS date_only,
+               TRY_CAST(v AS TIMESTAMPTZ) IS NULL AS bad
+        FROM (SELECT raw, trim(raw) AS v FROM (SELECT DISTINCT {raw} AS raw FROM {q(staged)} WHERE {raw} IS NOT NULL)
+              WHERE trim(raw) <> '')
+    """)
+    n_naive, n_date, n_bad = con.execute(
+        f"SELECT count(*) FILTER (WHERE naive), count(*) FILTER (WHERE date_only), "
+        f"count(*) FILTER (WHERE bad AND NOT naive) FROM {q(flags)}"
+    ).fetchone()
+    rules = []
+    if n_naive:
+        rules.append(Rule(column, f"{raw} IN (SELECT raw FROM {q(flags)} WHERE naive)",
+                          "a timezone-aware timestamp (e.g. 2019-01-01T08:00:00+08:00 or ...Z), not a naive date-time",
+                          "raw"))  # fmt: skip
+    if n_bad:
+        rules.append(Rule(column, f"{raw} IN (SELECT raw FROM {q(flags)} WHERE bad AND NOT naive)",
+                          "a valid ISO 8601 date/time", "raw"))  # fmt: skip
+    date_only = f"{raw} IN (SELECT raw FROM {q(flags)} WHERE date_only)" if n_date else "FALSE"
+    return rules, date_only
 
 
 _SEQ = itertools.count()
@@ -349,7 +395,12 @@ def stage(
         n, base = int(n), int(base)  # rowids are contiguous in input order, from base (large inside a transaction)
         if n == 0:
             raise InputErrors([InputError(source, "at least one data row", table=spec.name)])
-        ctx = Checks(con, name, spec, how)
+        date_only: dict[str, str] = {}
+        for c in spec.columns:
+            if c.type == "timestamp" and how[c.name] == "text":
+                ts_rules, date_only[c.name] = _timestamp_flags(con, name, c.name)
+                rules += ts_rules
+        ctx = Checks(con, name, spec, date_only)
         if validate:
             for fn in checks:
                 fn(ctx)
@@ -366,7 +417,7 @@ def stage(
         out = [f"{ctx.transforms.get(c.name, q(c.name))} AS {q(c.name)}" for c in spec.columns]
         return Staged(con, name, spec.name, n, out)
     except BaseException:
-        con.execute(f"DROP TABLE IF EXISTS {q(name)}")
+        _drop(con, name)
         raise
 
 
