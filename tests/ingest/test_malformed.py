@@ -236,7 +236,8 @@ GOOD = {
     "observations": f"{OBS_HEAD}\n{OK_OBS}\n",
     "activity": f"{ACT_HEAD}\n{OK_ACT}\n",
     "emission_factors": f"{EF_HEAD}\ncoal_bituminous,SO2,16,kg/t,AP-42\n",
-    "inventory": "entity,sector,period_start,period_end,pollutant,amount,unit\nplant_a,power,2022-01-01,2023-01-01,CO2,5,t\n",
+    "inventory": "entity,sector,period_start,period_end,pollutant,amount,unit\n"
+    "plant_a,power,2022-01-01,2023-01-01,CO2,5,t\n",
 }
 
 

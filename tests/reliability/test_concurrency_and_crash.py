@@ -46,8 +46,13 @@ def _run_together(url: str, n: int, timeout: float = 120) -> list[subprocess.Com
     env = {**os.environ, "PYTHONPATH": SRC, "COREDUCE_LOCK_TIMEOUT": "60"}
     t0 = time.time() + 4.0  # time for every interpreter to import
     procs = [
-        subprocess.Popen([sys.executable, "-c", WORKER, url, str(i), str(t0)], env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, url, str(i), str(t0)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for i in range(n)
     ]
     out = []

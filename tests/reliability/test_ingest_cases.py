@@ -26,7 +26,8 @@ SEED = {
     "observations": f"{OBS}\ndongsi,2016-01-01T08:00:00+08:00,PM2.5,35,ug/m3\n",
     "activity": f"{ACT}\nplant_a,power,2022-01-01,2023-01-01,coal_bituminous,100,kt\n",
     "emission_factors": "activity_type,pollutant,value,unit,source\ncoal_bituminous,SO2,16,kg/t,AP-42\n",
-    "inventory": "entity,sector,period_start,period_end,pollutant,amount,unit\nplant_a,power,2022-01-01,2023-01-01,CO2,5,t\n",
+    "inventory": "entity,sector,period_start,period_end,pollutant,amount,unit\n"
+    "plant_a,power,2022-01-01,2023-01-01,CO2,5,t\n",
 }
 
 # (id, table, file bytes, expected row, column, text in the message)
@@ -59,7 +60,8 @@ CASES = [
     ("quoted_line_break_then_bad_row", "activity",
      f'{ACT}\n"plant\nA",power,2022-01-01,2023-01-01,coal,1,t\nplant_b,power,2022-01-01,2023-01-01,coal,x,t\n'.encode(),
      4, "amount", "got 'x', expected a number"),
-    ("not_utf8", "activity", f"{ACT}\nplant,power,2022-01-01,2023-01-01,coal,1,t\n".encode() + b"pl\xffant,p,2022-01-01,2023-01-01,c,1,t\n",
+    ("not_utf8", "activity",
+     f"{ACT}\nplant,power,2022-01-01,2023-01-01,coal,1,t\n".encode() + b"pl\xffant,p,2022-01-01,2023-01-01,c,1,t\n",
      3, "entity", "UTF-8 text"),
 ]  # fmt: skip
 
@@ -137,7 +139,9 @@ def test_long_entity(store, tmp_path):
     server's ProgramLimitExceeded before); DuckDB stores it."""
     before = _seed(store, tmp_path)
     p = tmp_path / "long.csv"
-    p.write_text(f"{ACT}\nplant,power,2022-01-01,2023-01-01,coal,1,t\n{'x' * 3000},power,2022-01-01,2023-01-01,coal,1,t\n")
+    p.write_text(
+        f"{ACT}\nplant,power,2022-01-01,2023-01-01,coal,1,t\n{'x' * 3000},power,2022-01-01,2023-01-01,coal,1,t\n"
+    )
     if store.backend == "postgres":
         with pytest.raises(InputError) as err:
             store.ingest_csv(p, "activity")
@@ -165,7 +169,7 @@ def test_unknown_table_is_a_store_error(store, tmp_path):
     p.write_text(SEED["activity"])
     for call in (lambda: store.ingest_csv(p, "activites"), lambda: read_table(p, "activites"),
                  lambda: store.ingest({"activites": read_raw(p)})):  # fmt: skip
-        with pytest.raises(StoreError, match="unknown table.*activites.*canonical tables"):
+        with pytest.raises(StoreError, match=r"unknown table.*activites.*canonical tables"):
             call()
 
 

@@ -19,7 +19,7 @@ SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 def test_sslmode_require_is_honoured(pg_url):
     """The local server has no TLS: sslmode=require must refuse to connect, not connect in plain text."""
-    with pytest.raises(StoreError, match="cannot open store.*SSL"):
+    with pytest.raises(StoreError, match=r"cannot open store.*SSL"):
         Store(pg_url + "?sslmode=require")
     with Store(pg_url + "?sslmode=disable&application_name=coreduce-test", create=False) as st:
         assert st.execute("SELECT current_setting('application_name')") == [("coreduce-test",)]
@@ -36,7 +36,10 @@ def test_unix_socket_host(pg_url):
 def test_password_masked_everywhere():
     url = "postgresql://alice:s3cr%40t@127.0.0.1:1/none?connect_timeout=2"
     assert mask_url(url) == "postgresql://alice:***@127.0.0.1:1/none?connect_timeout=2"
-    assert mask_url("postgresql://a@h/db?password=pw&sslmode=require") == "postgresql://a@h/db?password=***&sslmode=require"
+    assert (
+        mask_url("postgresql://a@h/db?password=pw&sslmode=require")
+        == "postgresql://a@h/db?password=***&sslmode=require"
+    )
     with pytest.raises(StoreError) as err:
         Store(url)
     assert "s3cr" not in str(err.value) and "alice:***@" in str(err.value)

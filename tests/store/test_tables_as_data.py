@@ -73,7 +73,12 @@ def test_adding_a_table_is_adding_rows(extra_spec, tmp_path):
     with pytest.raises(InputErrors) as err:
         schema.validate(bad, "forecasts", source="f.csv")
     got_errs = [(e.row, e.column, e.value) for e in err.value.errors]
-    assert got_errs == [(2, "horizon_h", "1.5"), (2, "calibrated", "maybe"), (2, "params", "{oops"), (3, "horizon_h", "x")]
+    assert got_errs == [
+        (2, "horizon_h", "1.5"),
+        (2, "calibrated", "maybe"),
+        (2, "params", "{oops"),
+        (3, "horizon_h", "x"),
+    ]
     with Store(tmp_path / "ws.duckdb") as st:
         rep = st.ingest({"forecasts": df, "sites": pd.DataFrame({"site_id": ["s1"], "kind": ["station"]})})
         assert rep.inserted == {"sites": 1, "forecasts": 2}
@@ -90,9 +95,7 @@ def test_spec_errors_are_located(tmp_path):
         schema.load_spec(bad)
     assert (err.value.row, err.value.column, err.value.value) == (n, "type", "decimal")
     cyc = tmp_path / "cyc.csv"
-    cyc.write_text(
-        ",".join(schema.SPEC_COLUMNS) + "\na,id,string,,yes,,yes,b.id,\nb,id,string,,yes,,yes,a.id,\n"
-    )
+    cyc.write_text(",".join(schema.SPEC_COLUMNS) + "\na,id,string,,yes,,yes,b.id,\nb,id,string,,yes,,yes,a.id,\n")
     with pytest.raises(InputError, match="without a cycle"):
         schema.load_spec(cyc)
     schema.load_spec()

@@ -69,7 +69,7 @@ def check_regular_file(path: str | Path) -> Path:
 
 
 def _open_text(p: Path) -> io.TextIOBase:
-    raw = gzip.open(p, "rb") if p.suffix.lower() == ".gz" else open(p, "rb")  # noqa: SIM115
+    raw = gzip.open(p, "rb") if p.suffix.lower() == ".gz" else open(p, "rb")
     return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
 
 

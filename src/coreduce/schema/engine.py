@@ -152,6 +152,7 @@ class Checks:
         self.table = spec.name
         self.rules: list[Rule] = []
         self.transforms: dict[str, str] = {}
+        self._distinct: dict[tuple[tuple[str, ...], str | None], list[tuple]] = {}
         self._date_only = date_only
 
     @staticmethod
@@ -168,10 +169,18 @@ class Checks:
 
     def distinct(self, *columns: str, where: str | None = None) -> list[tuple]:
         """Distinct non-null value combinations of ``columns`` in the staged rows."""
+        if (columns, where) in self._distinct:
+            return self._distinct[(columns, where)]
+        for (cached, w), rows in self._distinct.items():  # a projection of a wider distinct already read
+            if w == where and set(columns) <= set(cached):
+                idx = [cached.index(c) for c in columns]
+                return sorted({tuple(r[i] for i in idx) for r in rows if all(r[i] is not None for i in idx)})
         cols = ", ".join(q(c) for c in columns)
         notnull = " AND ".join(f"{q(c)} IS NOT NULL" for c in columns)
         cond = f"{notnull} AND ({where})" if where else notnull
-        return self.con.execute(f"SELECT DISTINCT {cols} FROM {q(self.staged)} WHERE {cond}").fetchall()
+        rows = self.con.execute(f"SELECT DISTINCT {cols} FROM {q(self.staged)} WHERE {cond}").fetchall()
+        self._distinct[(tuple(columns), where)] = rows
+        return rows
 
     def transform(self, column: str, sql: str) -> None:
         """Write ``sql`` (over the staged columns) instead of ``column`` (e.g. a unit conversion)."""
@@ -249,11 +258,17 @@ def _column_exprs(col: Any, x: str | None, intype: str) -> tuple[list[str], list
         elif base == "DATE":
             items.append(f"CAST({x} AS TIMESTAMPTZ) AS {qn}")
         elif base.startswith("TIMESTAMP"):  # naive date-times: only whole dates are unambiguous
-            items.append(f"{x} IS NOT NULL AND CAST({x} AS TIMESTAMP) <> date_trunc('day', {x}) AS {q('__naive_' + name)}")
+            items.append(
+                f"{x} IS NOT NULL AND CAST({x} AS TIMESTAMP) <> date_trunc('day', {x}) AS {q('__naive_' + name)}"
+            )
             items.append(f"CAST(CAST({x} AS TIMESTAMP) AS TIMESTAMPTZ) AS {qn}")
             rules.append(
-                Rule(name, q("__naive_" + name),
-                     "a timezone-aware timestamp (e.g. 2019-01-01T08:00:00+08:00 or ...Z)", "raw")  # fmt: skip
+                Rule(
+                    name,
+                    q("__naive_" + name),
+                    "a timezone-aware timestamp (e.g. 2019-01-01T08:00:00+08:00 or ...Z)",
+                    "raw",
+                )
             )
         else:
             # the raw text is kept; whether it is naive, a bare date or unparseable is decided once per distinct
@@ -261,11 +276,17 @@ def _column_exprs(col: Any, x: str | None, intype: str) -> tuple[list[str], list
             how = "text"
             r = _as_text(x, intype)
             items.append(f"{r} AS {q('__raw_' + name)}")
-            items.append(f"CASE WHEN {r} IS NULL THEN {dflt or 'NULL'} ELSE {_lenient_cast(r, 'TIMESTAMPTZ')} END AS {qn}")
+            items.append(
+                f"CASE WHEN {r} IS NULL THEN {dflt or 'NULL'} ELSE {_lenient_cast(r, 'TIMESTAMPTZ')} END AS {qn}"
+            )
         rules.append(
-            Rule(name, f"{qn} < TIMESTAMPTZ '{TIME_MIN} 00:00:00+00' OR {qn} > TIMESTAMPTZ '{TIME_MAX} 00:00:00+00'",
-                 f"a date/time between {TIME_MIN} and {TIME_MAX} (out of the supported range: coreduce keeps "
-                 "times as pandas datetime64[ns])", "raw")  # fmt: skip
+            Rule(
+                name,
+                f"{qn} < TIMESTAMPTZ '{TIME_MIN} 00:00:00+00' OR {qn} > TIMESTAMPTZ '{TIME_MAX} 00:00:00+00'",
+                f"a date/time between {TIME_MIN} and {TIME_MAX} (out of the supported range: coreduce keeps "
+                "times as pandas datetime64[ns])",
+                "raw",
+            )
         )
     else:  # pragma: no cover - load_spec refuses unknown types
         raise ValueError(f"unknown column type {typ!r}")
@@ -273,7 +294,8 @@ def _column_exprs(col: Any, x: str | None, intype: str) -> tuple[list[str], list
         flags = [r.bad for r in rules if r.bad.startswith('"__')]
         cond = f"{qn} IS NULL" + "".join(f" AND NOT {f}" for f in flags)
         if typ == "timestamp" and how == "text":  # a value that does not parse is reported as such, not as missing
-            cond += f" AND ({q('__raw_' + name)} IS NULL OR trim({q('__raw_' + name)}) = '')"
+            raw = q("__raw_" + name)
+            cond = f"CASE WHEN {cond} THEN ({raw} IS NULL OR trim({raw}) = '') ELSE FALSE END"
         rules.insert(0, Rule(name, cond, "a value (this column is required)", "typed"))
     return items, rules, how
 
@@ -431,6 +453,10 @@ def _evaluate(
 ) -> tuple[list[InputError], int]:
     if not rules:
         return [], 0
+    # one filtered scan (cheap: DuckDB short-circuits the OR per row) says whether anything is wrong at all;
+    # only then is each rule counted
+    if not con.execute(f"SELECT count(*) FROM {q(name)} WHERE " + " OR ".join(r.bad for r in rules)).fetchone()[0]:
+        return [], 0
     counts = con.execute(
         "SELECT " + ", ".join(f"count(*) FILTER (WHERE {r.bad})" for r in rules) + f" FROM {q(name)}"
     ).fetchone()
@@ -469,22 +495,33 @@ def _duplicates(
     keys = ", ".join(q(k) for k in spec.keys)
     if not keys:
         return [], 0
+    # distinct key hashes prove distinct keys (a cheap integer count); only a collision or a real duplicate
+    # pays for grouping on the key columns themselves
+    if con.execute(f"SELECT count(*) = count(DISTINCT hash({keys})) FROM {q(name)}").fetchone()[0]:
+        return [], 0
     n = con.execute(
         f"SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM {q(name)} GROUP BY {keys} HAVING count(*) > 1)"
     ).fetchone()[0]
     if not n:
         return [], 0
     rows = con.execute(
-        f"SELECT pos - {base}, first - {base}, {keys} FROM (SELECT rowid AS pos, min(rowid) OVER (PARTITION BY {keys}) AS first, "
-        f"{keys} FROM {q(name)}) WHERE pos <> first ORDER BY pos LIMIT {InputErrors.LIMIT}"
+        f"SELECT pos - {base}, first - {base}, {keys} FROM (SELECT rowid AS pos, "
+        f"min(rowid) OVER (PARTITION BY {keys}) AS first, {keys} FROM {q(name)}) "
+        f"WHERE pos <> first ORDER BY pos LIMIT {InputErrors.LIMIT}"
     ).fetchall()
     lines = locator.lines(sorted({int(r[0]) for r in rows} | {int(r[1]) for r in rows}))
     errors = []
     for r in rows:
         key = ", ".join(f"{k}={_plain(v)}" for k, v in zip(spec.keys, r[2:], strict=True))
         errors.append(
-            InputError(source, f"one row per key ({', '.join(spec.keys)}); same key as row {lines[int(r[1])]}",
-                       row=lines[int(r[0])], column=spec.keys[0], value=key, table=spec.name)  # fmt: skip
+            InputError(
+                source,
+                f"one row per key ({', '.join(spec.keys)}); same key as row {lines[int(r[1])]}",
+                row=lines[int(r[0])],
+                column=spec.keys[0],
+                value=key,
+                table=spec.name,
+            )
         )
     return errors, int(n)
 

@@ -115,6 +115,7 @@ class Backend(ABC):
 
     def lock(self, table: str) -> None:
         """Exclusive append lock on ``table`` until the transaction ends (default: the engine has one writer)."""
+        return None
 
     # -- schema
     def ddl(self, table: str) -> str:
@@ -423,7 +424,9 @@ class Tx:
         self.store._check_tables([table])
         b = self.store._b
         with b.staging() as con:
-            st = schema.stage_frame(con, df, table, validate=False, extra_rules=tuple(b.extra_rules(schema.spec(table))))
+            st = schema.stage_frame(
+                con, df, table, validate=False, extra_rules=tuple(b.extra_rules(schema.spec(table)))
+            )
             try:
                 inserted, _ = b.write(st)
             finally:
