@@ -101,10 +101,9 @@ def _observations(ctx: Checks) -> None:
     factors = {u: conversion_factor(u, CONCENTRATION_UNIT) for u in conc if u != CONCENTRATION_UNIT}
     if factors:
         cases = " ".join(f"WHEN {lit(u)} THEN {f!r}" for u, f in factors.items())
-        ctx.transform("value", f'"value" * CASE "unit" {cases} ELSE 1.0 END')
-        ctx.transform(
-            "unit", f'CASE WHEN {isin(q("unit"), list(factors))} THEN {lit(CONCENTRATION_UNIT)} ELSE "unit" END'
-        )
+        where = isin(q("unit"), list(factors))
+        ctx.transform("value", f'"value" * CASE "unit" {cases} ELSE 1.0 END', where)
+        ctx.transform("unit", f'CASE WHEN {where} THEN {lit(CONCENTRATION_UNIT)} ELSE "unit" END', where)
 
 
 @check("activity")

@@ -152,6 +152,7 @@ class Checks:
         self.table = spec.name
         self.rules: list[Rule] = []
         self.transforms: dict[str, str] = {}
+        self.transform_where: dict[str, str] = {}
         self._distinct: dict[tuple[tuple[str, ...], str | None], list[tuple]] = {}
         self._date_only = date_only
 
@@ -182,9 +183,11 @@ class Checks:
         self._distinct[(tuple(columns), where)] = rows
         return rows
 
-    def transform(self, column: str, sql: str) -> None:
-        """Write ``sql`` (over the staged columns) instead of ``column`` (e.g. a unit conversion)."""
+    def transform(self, column: str, sql: str, where: str | None = None) -> None:
+        """Write ``sql`` (over the staged columns) instead of ``column`` (e.g. a unit conversion); ``where``
+        (SQL) names the rows it changes, so that a stored table can be converted in place."""
         self.transforms[column] = sql
+        self.transform_where[column] = where or "TRUE"
 
 
 def _as_text(x: str, intype: str) -> str:
@@ -301,8 +304,8 @@ def _column_exprs(col: Any, x: str | None, intype: str) -> tuple[list[str], list
 
 
 _OFFSET = (
-    "(right(v, 1) IN ('Z', 'z') OR substr(v, -6, 1) IN ('+', '-') OR substr(v, -5, 1) IN ('+', '-') "
-    "OR substr(v, -3, 1) IN ('+', '-'))"
+    "(right(@, 1) IN ('Z', 'z') OR substr(@, -6, 1) IN ('+', '-') OR substr(@, -5, 1) IN ('+', '-') "
+    "OR substr(@, -3, 1) IN ('+', '-'))"
 )
 
 
@@ -315,8 +318,8 @@ def _timestamp_flags(con: Any, staged: str, column: str) -> tuple[list[Rule], st
     flags = f"__flags_{staged}_{column}"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {q(flags)} AS
-        SELECT raw, length(v) > 10 AND NOT {_OFFSET} AS naive,
-               length(v) = 10 AND NOT {_OFFSET} AS date_only,
+        SELECT raw, length(v) > 10 AND NOT {_OFFSET.replace("@", "v")} AS naive,
+               length(v) = 10 AND NOT {_OFFSET.replace("@", "v")} AS date_only,
                TRY_CAST(v AS TIMESTAMPTZ) IS NULL AS bad
         FROM (SELECT raw, trim(raw) AS v FROM (SELECT DISTINCT {raw} AS raw FROM {q(staged)} WHERE {raw} IS NOT NULL)
               WHERE trim(raw) <> '')
@@ -338,6 +341,70 @@ def _timestamp_flags(con: Any, staged: str, column: str) -> tuple[list[Rule], st
 
 
 _SEQ = itertools.count()
+
+
+def describe_input(con: Any, from_sql: str, spec: Any, *, source: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Input column names (stripped → as written) and DuckDB types; errors for repeated or missing columns."""
+    desc = con.execute(f"DESCRIBE SELECT * FROM {from_sql}").fetchall()
+    intypes: dict[str, str] = {}
+    inname: dict[str, str] = {}
+    for row in desc:
+        raw_name = str(row[0])
+        key = raw_name.strip()
+        if key in inname:
+            raise InputErrors(
+                [InputError(source, "a header with unique column names", row=1, column=key, value=key, table=spec.name)]
+            )
+        inname[key] = raw_name
+        intypes[key] = str(row[1])
+    missing = [c.name for c in spec.columns if c.required and c.name not in inname]
+    if missing:
+        found = ", ".join(inname)
+        raise InputErrors(
+            [
+                InputError(
+                    source,
+                    f"required column(s) {', '.join(missing)} (found: {found})",
+                    row=1,
+                    column=missing[0],
+                    table=spec.name,
+                )
+            ]
+        )
+    return inname, intypes
+
+
+def strict_select(spec: Any, inname: dict[str, str], intypes: dict[str, str]) -> tuple[list[str], list[Rule]] | None:
+    """The optimistic form of staging: SELECT items that *raise* on any value that would need its raw text
+    to be reported (unparseable, naive or bare-date timestamps), and the rules checkable on typed columns.
+
+    None when a column type has no strict form here (the caller stages as usual).
+    """
+    items: list[str] = []
+    rules: list[Rule] = []
+    for c in spec.columns:
+        x = q(inname[c.name]) if c.name in inname else None
+        intype = intypes.get(c.name, "")
+        if x is not None and not intype.startswith("VARCHAR"):
+            return None
+        if x is not None and c.type not in ("string", "float", "timestamp"):
+            return None
+        it, rs, _ = _column_exprs(c, x, intype)
+        rules += [r for r in rs if '"__' not in r.bad]
+        if x is None or c.type == "string":
+            items += it
+            continue
+        sql_t = DUCK_TYPES[c.type]
+        dflt = f"CAST({lit(c.default)} AS {sql_t})" if c.default is not None else "NULL"
+        if c.type == "float":
+            items.append(f"CASE WHEN {x} IS NULL THEN {dflt} ELSE CAST({x} AS DOUBLE) END AS {q(c.name)}")
+        else:  # timestamps must carry a clock time and an offset here; anything else takes the careful path
+            offset = _OFFSET.replace("@", x)
+            items.append(
+                f"CASE WHEN {x} IS NULL THEN {dflt} WHEN length({x}) <= 10 OR NOT {offset} "
+                f"THEN error('not a timezone-aware timestamp') ELSE CAST({x} AS TIMESTAMPTZ) END AS {q(c.name)}"
+            )
+    return items, rules
 
 
 def stage(
@@ -385,21 +452,7 @@ def stage(
     """
     locator = locator or RowLocator()
     name = name or f"__coreduce_stage_{next(_SEQ)}"
-    desc = con.execute(f"DESCRIBE SELECT * FROM {from_sql}").fetchall()
-    intypes: dict[str, str] = {}
-    inname: dict[str, str] = {}
-    for row in desc:
-        raw_name = str(row[0])
-        key = raw_name.strip()
-        if key in inname:
-            raise InputErrors([InputError(source, "a header with unique column names", row=1, column=key,
-                                          value=key, table=spec.name)])  # fmt: skip
-        inname[key] = raw_name
-        intypes[key] = str(row[1])
-    missing = [c.name for c in spec.columns if c.required and c.name not in inname]
-    if missing:
-        raise InputErrors([InputError(source, f"required column(s) {', '.join(missing)} (found: "
-                                      f"{', '.join(inname)})", row=1, column=missing[0], table=spec.name)])  # fmt: skip
+    inname, intypes = describe_input(con, from_sql, spec, source=source)
     items: list[str] = []
     rules: list[Rule] = []
     how: dict[str, str] = {}
@@ -441,6 +494,66 @@ def stage(
     except BaseException:
         _drop(con, name)
         raise
+
+
+def load_strict(
+    con: Any,
+    from_sql: str,
+    spec: Any,
+    target: str,
+    *,
+    source: str,
+    checks: Sequence[Callable[[Checks], None]] = (),
+    extra_rules: Sequence[Rule] = (),
+    after_load: Callable[[], None] | None = None,
+) -> int | None:
+    """Optimistic load into an EMPTY table: insert with strict casts, check the stored rows, convert in place.
+
+    For clean input this is one pass over the source plus a few scans, with no staging copy.  It returns the
+    number of rows loaded, or None as soon as anything is wrong (a value that does not cast, a rejected line,
+    a violated rule, a repeated key): the caller then rolls the transaction back and stages the input the
+    careful way (:func:`stage`), which reports every error with its line and value.  Must run inside a
+    transaction the caller rolls back on None.
+    """
+    import duckdb
+
+    inname, intypes = describe_input(con, from_sql, spec, source=source)
+    sel = strict_select(spec, inname, intypes)
+    if sel is None:
+        return None
+    items, rules = sel
+    cols = ", ".join(q(c.name) for c in spec.columns)
+    try:
+        n = int(
+            con.execute(f"INSERT INTO {q(target)} ({cols}) SELECT {', '.join(items)} FROM {from_sql}").fetchone()[0]
+        )
+    except duckdb.Error:
+        return None
+    if after_load is not None:
+        try:
+            after_load()
+        except InputError:
+            return None
+    if n == 0:
+        return None
+    ctx = Checks(con, target, spec, {})
+    for fn in checks:
+        fn(ctx)
+    rules = rules + ctx.rules + list(extra_rules)
+    if (
+        rules
+        and con.execute(f"SELECT count(*) FROM {q(target)} WHERE " + " OR ".join(r.bad for r in rules)).fetchone()[0]
+    ):
+        return None
+    keys = ", ".join(q(k) for k in spec.keys)
+    if not con.execute(f"SELECT count(*) = count(DISTINCT hash({keys})) FROM {q(target)}").fetchone()[0]:
+        return None  # a repeated key (or a hash collision): the careful path decides and reports
+    by_where: dict[str, list[str]] = {}
+    for col, sql in ctx.transforms.items():
+        by_where.setdefault(ctx.transform_where.get(col, "TRUE"), []).append(f"{q(col)} = {sql}")
+    for where, sets in by_where.items():
+        con.execute(f"UPDATE {q(target)} SET {', '.join(sets)} WHERE {where}")
+    return n
 
 
 def _col_pos(spec: Any, column: str | None) -> int:
