@@ -152,3 +152,41 @@ def test_ingest_csv_matches_frame_ingest(store, tmp_path):
 def test_display_url_masks_password(tmp_path):
     with Store(tmp_path / "ws.duckdb") as st:
         assert st.display_url == str(tmp_path / "ws.duckdb")
+
+
+OBS_CSV = """site_id,ts,variable,value,unit
+s1,2019-01-01T08:00:00+08:00,PM2.5,12,ug/m3
+s1,2019-01-01T08:00:00+08:00,CO,0.8,mg/m3
+s1,2019-01-01T09:00:00+08:00,PM2.5,15,µg/m³
+s1,2019-01-01T09:00:00+08:00,NO2,0.00004,g/m^3
+s1,2019-01-01T01:00:00Z,TEMP, -3.5 ,degC
+"""
+
+
+def test_optimistic_and_staged_loads_agree(store, tmp_path):
+    """ingest_csv into an empty table (DuckDB: the optimistic load) and into a table holding rows (staging)
+    give the same rows: 0.8 mg/m3 = 800 ug/m3; 0.00004 g/m^3 = 40 ug/m3; 12 ug/m3 stays 12, unit ug/m^3."""
+    p = tmp_path / "obs.csv"
+    p.write_text(OBS_CSV)
+    store.ingest_csv(p, "observations")
+    fresh = store.read("observations")
+    # key order: ts (UTC: 00:00 CO, PM2.5; 01:00 NO2, PM2.5, TEMP) then variable
+    assert fresh["value"].tolist() == pytest.approx([800.0, 12.0, 40.0, 15.0, -3.5])
+    assert fresh["unit"].tolist() == ["ug/m^3", "ug/m^3", "ug/m^3", "ug/m^3", "degC"]
+    store.drop_all()
+    store.create_tables()
+    seed = tmp_path / "seed.csv"
+    seed.write_text("site_id,ts,variable,value,unit\ns0,2000-01-01T00:00:00Z,PM2.5,1,ug/m3\n")
+    store.ingest_csv(seed, "observations")
+    store.ingest_csv(p, "observations")
+    staged = store.read("observations")
+    staged = staged[staged["site_id"] != "s0"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(staged, fresh)
+
+
+def test_bare_date_in_observation_ts_rejected_on_empty_table(store, tmp_path):
+    p = tmp_path / "obs.csv"
+    p.write_text("site_id,ts,variable,value,unit\ns1,2019-01-01T00:00:00Z,PM2.5,1,ug/m3\ns1,2019-01-02,PM2.5,1,ug/m3\n")
+    with pytest.raises(InputError, match="row 3, column 'ts': got '2019-01-02', expected a timezone-aware timestamp"):
+        store.ingest_csv(p, "observations")
+    assert store.count("observations") == 0

@@ -218,6 +218,29 @@ def check(table: str) -> Callable[[Callable[[Checks], None]], Callable[[Checks],
     return deco
 
 
+_NORMALISERS: dict[str, list[Callable[[], dict[str, str]]]] = {}
+
+
+def normaliser(table: str) -> Callable[[Callable[[], dict[str, str]]], Callable[[], dict[str, str]]]:
+    """Register ``fn() -> {column: sql}``: conversions that can be applied while rows are loaded, before any
+    check (SQL over the typed columns; e.g. the common spellings of concentration units to ug/m^3).  The
+    per-table checks must give the same result on rows so converted (they convert what is left)."""
+
+    def deco(fn: Callable[[], dict[str, str]]) -> Callable[[], dict[str, str]]:
+        _NORMALISERS.setdefault(table, []).append(fn)
+        return fn
+
+    return deco
+
+
+def normalisers_for(table: str) -> dict[str, str]:
+    """The load-time conversions of ``table`` (column → SQL)."""
+    out: dict[str, str] = {}
+    for fn in _NORMALISERS.get(table, []):
+        out.update(fn())
+    return out
+
+
 def checks_for(table: str) -> list[Callable[[Checks], None]]:
     """The checks registered for ``table``."""
     return list(_CHECKS.get(table, []))

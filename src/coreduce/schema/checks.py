@@ -16,6 +16,7 @@ from coreduce.schema import (
     SITE_KINDS,
     bounds,
     check,
+    normaliser,
 )
 from coreduce.schema.engine import Checks, isin, lit, q
 from coreduce.units import conversion_factor, dimension, normalise_unit, split_rate, ureg
@@ -104,6 +105,21 @@ def _observations(ctx: Checks) -> None:
         where = isin(q("unit"), list(factors))
         ctx.transform("value", f'"value" * CASE "unit" {cases} ELSE 1.0 END', where)
         ctx.transform("unit", f'CASE WHEN {where} THEN {lit(CONCENTRATION_UNIT)} ELSE "unit" END', where)
+
+
+# the usual spellings of mass concentrations, converted while a file is loaded (others by the check above)
+_CONC_SPELLINGS = [f"{m}/{v}" for m in ("ug", "µg", "μg", "mg", "ng") for v in ("m3", "m^3", "m³", "Nm3", "Nm^3")]
+
+
+@normaliser("observations")
+def _usual_concentration_units() -> dict[str, str]:
+    factors = {u: conversion_factor(u, CONCENTRATION_UNIT) for u in _CONC_SPELLINGS if u != CONCENTRATION_UNIT}
+    cases = " ".join(f"WHEN {lit(u)} THEN {f!r}" for u, f in factors.items())
+    where = isin(q("unit"), list(factors))
+    return {
+        "value": f'"value" * CASE "unit" {cases} ELSE 1.0 END',
+        "unit": f'CASE WHEN {where} THEN {lit(CONCENTRATION_UNIT)} ELSE "unit" END',
+    }
 
 
 @check("activity")

@@ -195,7 +195,9 @@ def _as_text(x: str, intype: str) -> str:
 
 
 def _text(x: str, intype: str) -> str:
-    return f"NULLIF(trim({_as_text(x, intype)}), '')"
+    t = _as_text(x, intype)
+    # trim only what needs it (most values have no surrounding spaces; a prefix/suffix test is cheap)
+    return f"NULLIF(CASE WHEN starts_with({t}, ' ') OR ends_with({t}, ' ') THEN trim({t}) ELSE {t} END, '')"
 
 
 def _lenient_cast(x: str, sql_type: str) -> str:
@@ -303,9 +305,10 @@ def _column_exprs(col: Any, x: str | None, intype: str) -> tuple[list[str], list
     return items, rules, how
 
 
+# "ends with a UTC offset": Z, +HH:MM, +HHMM or +HH (or -); suffix tests are cheap per row
 _OFFSET = (
-    "(right(@, 1) IN ('Z', 'z') OR substr(@, -6, 1) IN ('+', '-') OR substr(@, -5, 1) IN ('+', '-') "
-    "OR substr(@, -3, 1) IN ('+', '-'))"
+    "(ends_with(@, 'Z') OR ends_with(@, 'z') OR @ LIKE '%+__:__' OR @ LIKE '%-__:__' OR @ LIKE '%+____' "
+    "OR @ LIKE '%-____' OR @ LIKE '%+__' OR @ LIKE '%-__')"
 )
 
 
@@ -319,7 +322,7 @@ def _timestamp_flags(con: Any, staged: str, column: str) -> tuple[list[Rule], st
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {q(flags)} AS
         SELECT raw, length(v) > 10 AND NOT {_OFFSET.replace("@", "v")} AS naive,
-               length(v) = 10 AND NOT {_OFFSET.replace("@", "v")} AS date_only,
+               length(v) = 10 AND v LIKE '____-__-__' AS date_only,
                TRY_CAST(v AS TIMESTAMPTZ) IS NULL AS bad
         FROM (SELECT raw, trim(raw) AS v FROM (SELECT DISTINCT {raw} AS raw FROM {q(staged)} WHERE {raw} IS NOT NULL)
               WHERE trim(raw) <> '')
@@ -506,6 +509,7 @@ def load_strict(
     checks: Sequence[Callable[[Checks], None]] = (),
     extra_rules: Sequence[Rule] = (),
     after_load: Callable[[], None] | None = None,
+    normalise: dict[str, str] | None = None,
 ) -> int | None:
     """Optimistic load into an EMPTY table: insert with strict casts, check the stored rows, convert in place.
 
@@ -513,7 +517,8 @@ def load_strict(
     number of rows loaded, or None as soon as anything is wrong (a value that does not cast, a rejected line,
     a violated rule, a repeated key): the caller then rolls the transaction back and stages the input the
     careful way (:func:`stage`), which reports every error with its line and value.  Must run inside a
-    transaction the caller rolls back on None.
+    transaction the caller rolls back on None.  ``normalise`` (column → SQL over the typed columns) converts
+    while loading (:func:`coreduce.schema.normaliser`).
     """
     import duckdb
 
@@ -523,9 +528,13 @@ def load_strict(
         return None
     items, rules = sel
     cols = ", ".join(q(c.name) for c in spec.columns)
+    conv = dict(normalise or {})
+    outer = ", ".join(f"{conv.get(c.name, q(c.name))} AS {q(c.name)}" for c in spec.columns)
     try:
         n = int(
-            con.execute(f"INSERT INTO {q(target)} ({cols}) SELECT {', '.join(items)} FROM {from_sql}").fetchone()[0]
+            con.execute(
+                f"INSERT INTO {q(target)} ({cols}) SELECT {outer} FROM (SELECT {', '.join(items)} FROM {from_sql})"
+            ).fetchone()[0]
         )
     except duckdb.Error:
         return None

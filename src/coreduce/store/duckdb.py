@@ -138,7 +138,7 @@ class DuckDBBackend(Backend):
             return None
         return engine.load_strict(
             self.raw, rel, spec, spec.name, source=source, checks=schema.checks_for(spec.name),
-            extra_rules=self.extra_rules(spec), after_load=after_load,
+            extra_rules=self.extra_rules(spec), after_load=after_load, normalise=schema.normalisers_for(spec.name),
         )  # fmt: skip
 
     def write(self, staged: engine.Staged) -> tuple[int, int]:
