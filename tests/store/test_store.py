@@ -190,3 +190,12 @@ def test_bare_date_in_observation_ts_rejected_on_empty_table(store, tmp_path):
     with pytest.raises(InputError, match="row 3, column 'ts': got '2019-01-02', expected a timezone-aware timestamp"):
         store.ingest_csv(p, "observations")
     assert store.count("observations") == 0
+
+
+def test_exists_without_creating(tmp_path, pg_url):
+    from coreduce.store import exists
+
+    path = tmp_path / "ws.duckdb"
+    assert not exists(path) and not path.exists()
+    Store(path).close()
+    assert exists(path) and exists(":memory:") and exists(pg_url)

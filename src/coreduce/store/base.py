@@ -99,6 +99,11 @@ class Backend(ABC):
     def parse(cls, url: str) -> dict[str, Any] | None:
         """Connection arguments if this backend serves ``url``, else None (or StoreError if it is malformed)."""
 
+    @classmethod
+    def exists(cls, args: dict[str, Any]) -> bool:
+        """Whether the store behind ``args`` exists already (a server database is assumed to)."""
+        return True
+
     # -- transactions and statements
     @abstractmethod
     def begin(self) -> None: ...
@@ -180,6 +185,13 @@ def parse_url(url: str | Path) -> tuple[str, dict[str, Any]]:
         if args is not None:
             return cls.name, args
     raise StoreError(f"store URL {mask_url(s)!r}: expected a .duckdb path, duckdb:///path or postgresql://…")
+
+
+def exists(url: str | Path) -> bool:
+    """Whether a store URL names an existing store (False for a DuckDB file not created yet), without
+    creating or opening it — for commands that only read (``ledger list``)."""
+    name, args = parse_url(url)
+    return next(c for c in _backends() if c.name == name).exists(args)
 
 
 def _backends() -> list[type[Backend]]:

@@ -107,6 +107,10 @@ class DuckDBBackend(Backend):
             raise StoreError(f"store URL {url!r}: no file given")
         return {"database": s}
 
+    @classmethod
+    def exists(cls, args: dict[str, Any]) -> bool:
+        return args["database"] == ":memory:" or Path(args["database"]).exists()
+
     # -- transactions
     def begin(self) -> None:
         self.raw.execute("BEGIN TRANSACTION")
