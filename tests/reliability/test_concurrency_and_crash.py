@@ -32,8 +32,12 @@ WORKER = textwrap.dedent("""
     import pandas as pd
     from coreduce.store import Store
     url, i, t0 = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-    time.sleep(max(0.0, t0 - time.time()))   # start together
-    with Store(url) as st:
+    st = Store(url, create=False)              # connected; nothing created yet
+    time.sleep(max(0.0, t0 - time.time() - 0.02))
+    while time.time() < t0:                    # then all make first use at once (to the millisecond)
+        pass
+    st.create_tables()
+    with st:
         n = 500
         obs = pd.DataFrame({"site_id": f"s{i}", "ts": pd.date_range("2020-01-01", periods=n, freq="h", tz="UTC"),
                             "variable": "PM2.5", "value": 10.0, "unit": "ug/m3"})
@@ -44,6 +48,7 @@ WORKER = textwrap.dedent("""
 
 def _run_together(url: str, n: int, timeout: float = 120) -> list[subprocess.CompletedProcess]:
     env = {**os.environ, "PYTHONPATH": SRC, "COREDUCE_LOCK_TIMEOUT": "60"}
+    # DuckDB: a second process waits in Store(...) for the first one's lock, after the start line
     t0 = time.time() + 4.0  # time for every interpreter to import
     procs = [
         subprocess.Popen(
@@ -138,3 +143,35 @@ def test_kill_9_during_ingest_leaves_before_or_after(tmp_path, request, backend)
         assert st.count("observations") == n + 1
         if backend == "postgres":
             st.drop_all()
+
+
+@pytest.mark.postgres
+def test_create_tables_waits_for_a_concurrent_creator(empty_pg_db):
+    """Deterministic form of the race: B creates the tables while A's creating transaction is still open.
+    Before: B blocked on the catalog, then failed with UniqueViolation when A committed; now B waits on the
+    advisory lock and then finds the tables there."""
+    import threading
+
+    a, b = Store(empty_pg_db, create=False), Store(empty_pg_db, create=False)
+    outcome: dict[str, object] = {}
+
+    def create_b() -> None:
+        try:
+            b.create_tables()
+            outcome["b"] = "ok"
+        except Exception as exc:  # the outcome is the assertion
+            outcome["b"] = f"{type(exc).__name__}: {exc}"
+
+    try:
+        with a.transaction():
+            a.create_tables()
+            t = threading.Thread(target=create_b)
+            t.start()
+            time.sleep(1.0)
+            assert t.is_alive()  # B waits while A's transaction is open
+        t.join(30)
+        assert outcome == {"b": "ok"}
+        assert {"sites", "observations"} <= set(b.tables())
+    finally:
+        a.close()
+        b.close()
