@@ -199,3 +199,23 @@ def test_exists_without_creating(tmp_path, pg_url):
     assert not exists(path) and not path.exists()
     Store(path).close()
     assert exists(path) and exists(":memory:") and exists(pg_url)
+
+
+def test_empty_canonical_frames_write_nothing(store):
+    from coreduce import schema
+
+    with store.transaction() as tx:
+        assert tx.upsert("inventory", schema.empty("inventory")) == (0, 0)
+    rep = store.ingest({"inventory": schema.empty("inventory")}, validate=False)
+    assert rep.inserted == {"inventory": 0}
+
+
+def test_mixed_object_column_is_read_as_text(store):
+    """A column of Python objects mixing numbers and text (as Excel readers give) is typed like CSV text."""
+    df = ACTIVITY.assign(
+        amount=pd.Series([100, "50.5", 2.0], dtype=object), source=pd.Series([1, "x", None], dtype=object)
+    )
+    store.ingest({"activity": df})
+    got = store.read("activity")
+    assert got["amount"].tolist() == [2.0, 100.0, 50.5]
+    assert got["source"].tolist() == [None, "1", "x"]

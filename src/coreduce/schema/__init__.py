@@ -301,20 +301,29 @@ def stage_frame(
         dup = next(n for n in names if names.count(n) > 1)
         raise InputErrors([InputError(source, "unique column names", row=1, column=dup, value=dup, table=table)])
     view = f"__coreduce_in_{id(df)}"
-    con.register(view, df)
-    try:
-        return engine.stage(
-            con,
-            engine.q(view),
-            sp,
-            source=source,
-            locator=locator or RowLocator(df, row_offset),
-            checks=checks_for(table) if validate else (),
-            extra_rules=extra_rules,
-            validate=validate,
-        )
-    finally:
-        con.unregister(view)
+    for attempt in (1, 2):
+        con.register(view, df)
+        try:
+            return engine.stage(
+                con,
+                engine.q(view),
+                sp,
+                source=source,
+                locator=locator or RowLocator(df, row_offset),
+                checks=checks_for(table) if validate else (),
+                extra_rules=extra_rules,
+                validate=validate,
+            )
+        except duckdb.Error:
+            # DuckDB could not scan a column of mixed Python objects (numbers and text, say): read such
+            # columns as text, as a CSV would give them, and stage again
+            objects = [c for c in df.columns if df[c].dtype == object]
+            if attempt == 2 or not objects:
+                raise
+            df = df.assign(**{str(c): df[c].astype("string") for c in objects})
+        finally:
+            con.unregister(view)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def validate(

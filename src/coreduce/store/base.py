@@ -363,6 +363,9 @@ class Store:
             try:
                 for t in schema.write_order(list(frames)):
                     df = frames[t]
+                    if not validate and df is not None and len(df) == 0:  # canonical and empty: nothing to write
+                        report.rows[t] = report.inserted[t] = report.changed[t] = 0
+                        continue
                     try:
                         staged[t] = schema.stage_frame(
                             con, df, t, source=source, locator=df.attrs.get("locator") if df is not None else None,
@@ -453,6 +456,8 @@ class Tx:
         """Upsert a canonical frame on the table's key; return (inserted, updated), updated = rows whose key
         was already stored.  The frame is typed and its keys checked for duplicates (not re-validated)."""
         self.store._check_tables([table])
+        if df is not None and len(df) == 0:
+            return 0, 0
         b = self.store._b
         with b.staging() as con:
             st = schema.stage_frame(
