@@ -460,8 +460,7 @@ class Ledger:
             if isinstance(exc, Exception):
                 where = f" (recorded as error, seq {r.seq})" if r.seq is not None else ""
                 raise StoreError(
-                    f"run {r.run_id}: its outputs could not be stored, so nothing was stored{where}: "
-                    f"{error_text(exc)}"
+                    f"run {r.run_id}: its outputs could not be stored, so nothing was stored{where}: {error_text(exc)}"
                 ) from exc
             raise
 
@@ -648,9 +647,7 @@ class Ledger:
         return rec
 
     # ------------------------------------------------------------------ audit
-    def verify(
-        self, *, expect_head: str | None = None, expect_count: int | None = None, remember: bool = False
-    ) -> Any:
+    def verify(self, *, expect_head: str | None = None, expect_count: int | None = None, remember: bool = False) -> Any:
         """Recompute the chain and the claims; see :func:`coreduce.ledger.audit.verify`."""
         from coreduce.ledger.audit import verify
 
