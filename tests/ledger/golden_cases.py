@@ -26,13 +26,13 @@ def json_cases() -> dict[str, object]:
             "ts": pd.Timestamp("2024-05-01T08:00:00.123456+08:00"),
             "naive": dt.datetime(2020, 1, 2, 3, 4, 5),
             "date": dt.date(2019, 12, 31),
-        },  # fmt: skip
+        },
         "other": {"path": Path("/data/a.csv"), "dec": Decimal("1.25"), "set": {"b", "a"}, "tuple": (1, 2)},
         "floats": [1.0, 1e-7, 123456789.123, 2.5e300, -0.0, 1 / 3],
         "claims": [
             {"seq": 1, "pollutant": "CO2e", "amount": 840.0, "unit": "t", "basis": "baseline", "note": None},
             {"seq": 2, "pollutant": "SO2", "amount": 12.5, "unit": "t", "basis": None, "note": "FGD"},
-        ],  # fmt: skip
+        ],
     }
 
 
@@ -55,5 +55,5 @@ def frame_cases() -> dict[str, pd.DataFrame]:
                 "unit": ["t"] * 3,
                 "period_start": pd.to_datetime(["2019-01-01"] * 3, utc=True),
             }
-        ),  # fmt: skip
+        ),
     }

@@ -54,7 +54,8 @@ def test_co2_claim_is_netted_when_there_is_no_co2e_and_training_is_amortised(sto
     assert df.iloc[2].claimed_t == 0.5
     long = claims_summary(led)
     assert long[["seq", "claim_seq", "pollutant", "amount_t", "net_of_footprint"]].values.tolist() == [
-        [1, 1, "CO2", 2.0, True], [1, 2, "SO2", 1.0, False], [2, 1, "SO2", 1.0, False], [3, 1, "CO2", 0.5, True]]  # fmt: skip
+        [1, 1, "CO2", 2.0, True], [1, 2, "SO2", 1.0, False], [2, 1, "SO2", 1.0, False],
+        [3, 1, "CO2", 0.5, True]]  # fmt: skip
     assert led.verify().ok and r2.net is None and r1.net.negative is False
 
 

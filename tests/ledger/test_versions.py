@@ -12,13 +12,13 @@ import json
 from pathlib import Path
 
 import pytest
+from golden_cases import frame_cases, json_cases
 
 import coreduce.ledger.ledger as ledger_mod
 import coreduce.ledger.records as records
 from coreduce.ledger import GENESIS, Ledger, canonical_json, hash_frame, record_hash
 from coreduce.ledger.records import RECORD_FIELDS, claims_hash
 from coreduce.store import Store
-from golden_cases import frame_cases, json_cases
 
 GOLDEN = Path(__file__).parent / "golden"
 
