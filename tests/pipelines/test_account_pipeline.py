@@ -18,12 +18,12 @@ import pandas as pd
 import pytest
 
 import coreduce
+from conftest import HEADER
 from coreduce.account.jobs import AccountResult, account_files
 from coreduce.errors import CoreduceError, InputError, StoreError
 from coreduce.ledger import Ledger, hash_frame
 from coreduce.ledger import _store_compat as compat
 from coreduce.store import Store
-from conftest import HEADER
 
 
 def _counts(url: str) -> tuple[int, int, list[str]]:

@@ -150,6 +150,20 @@ class AccountResult:
         """The factor-library version used (``FactorLibrary.version``)."""
         return str(self.explanation["factor_version"])
 
+    # TODO-remove once cli/main.py calls account_files(...) -> AccountResult (branch ``front``): the old
+    # ``account`` command reads the result as the dict of outputs ``account_files`` used to return.
+    def _outputs(self) -> dict[str, Any]:
+        out = {"inventory": self.inventory, "detail": self.detail, "activity": self.activity}
+        if self.gaps is not None:
+            out["gaps"] = self.gaps
+        return {**out, "explanation": self.explanation}
+
+    def __getitem__(self, key: str) -> Any:
+        return self._outputs()[key]
+
+    def items(self) -> Any:
+        return self._outputs().items()
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-able summary (no frames): what ``coreduce account --json`` prints."""
         return {
