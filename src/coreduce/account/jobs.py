@@ -246,7 +246,6 @@ def _result(o: dict[str, Any]) -> AccountResult:
 
 def _account_stored(st: Store, params: dict[str, Any], lib: FactorLibrary, record: bool) -> AccountResult:
     from coreduce.ledger import Ledger
-    from coreduce.ledger import _store_compat as compat
 
     act_path = params["activity"]
     compute = (act_path, lib, params["gwp"], params["electricity"], params["detail"])
@@ -254,9 +253,9 @@ def _account_stored(st: Store, params: dict[str, Any], lib: FactorLibrary, recor
         res = _result(_compute(*compute))
         with st.transaction() as tx:
             for table, df in (("activity", res.activity), ("inventory", res.detail)):
-                ins, upd = compat.upsert(tx, table, df)
+                ins, upd = tx.upsert(table, df)
                 res.ingest[table] = {"rows": len(df), "inserted": ins, "updated": upd}
-        res.store = compat.display_url(st)
+        res.store = st.display_url
         return res
     led = Ledger(st)
     inputs = {"activity": act_path, **{f"factors_{i}": f for i, f in enumerate(params["factors"])}}

@@ -16,8 +16,7 @@ from rich.table import Table
 
 from coreduce.errors import CoreduceError
 from coreduce.ledger import Ledger
-from coreduce.ledger._store_compat import mask_url
-from coreduce.store import Store, parse_url
+from coreduce.store import Store, mask_url, parse_url
 
 ledger_app = typer.Typer(
     help="The run ledger: who ran what, on which data, with what result, footprint and claims; verify and "
