@@ -43,7 +43,7 @@ import pandas as pd
 
 from coreduce.errors import CoreduceError, StoreError
 from coreduce.footprint import Footprint, FootprintMeter, net_benefit
-from coreduce.ledger.decorator import _CURRENT, accepts, entrypoint_of, get_entrypoint
+from coreduce.ledger.decorator import _CURRENT, _REGISTRY, accepts, entrypoint_of, get_entrypoint
 from coreduce.ledger.hashing import LedgerError, canonical_json, describe, iso
 from coreduce.ledger.records import (
     CLAIM_FIELDS,
@@ -490,10 +490,8 @@ class Ledger:
             entry, func, writes = fn, ep.fn, ep.writes
         else:
             entry, func = entrypoint_of(fn), getattr(fn, "_coreduce_unrecorded", fn)
-            try:
-                writes = get_entrypoint(entry).writes
-            except LedgerError:
-                writes = {}
+            ep = _REGISTRY.get(entry)  # a function given directly: its own registration, no imports
+            writes = ep.writes if ep is not None and ep.fn is func else {}
         kwargs = dict(params or {})
         with self.run(kind, entrypoint=entry, params=kwargs, inputs=inputs, seed=seed,
                       model_version=model_version, factor_version=factor_version) as r:  # fmt: skip
