@@ -76,7 +76,7 @@ def ratios(units: pd.DataFrame) -> dict[str, dict[str, float]]:
         if g.empty:
             continue
         out[name] = {
-            "units": int(len(g)),
+            "units": len(g),
             "heat_input_mmbtu": float(g["heat_input_mmbtu"].sum()),
             "coreduce_t": float(g["coreduce_t"].sum()),
             "reported_t": float(g["reported_t"].sum()),
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                 "data": "eGRID2021 unit file, units with heat input and CO2 from EPA/CAMD (40 CFR 75)",
                 "factors": "emission_factors.csv us_40cfr98 CO2 (40 CFR 98 Table C-1, gross/HHV)",
                 "target": "ratio within 1 +- 0.02",
-                "caveat": "units classed by primary fuel only; oil-primary units co-fire gas, so oil ratios are not a test",
+                "caveat": "units classed by primary fuel only; oil-primary units co-fire gas: oil ratios are no test",
                 "per_fuel": res,
                 "ipcc_net_factor_on_gross_heat_input": ipcc_net_ratios(load_units(argv[0] if argv else None)),
             },
