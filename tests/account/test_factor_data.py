@@ -119,6 +119,7 @@ def test_units_parse(ef):
     for u in ef.unit.unique():
         num, den = normalise_unit(u).split("/", 1)
         assert conversion_factor(num, "kg") > 0, u
+        assert den.strip("()"), u
 
 
 def test_no_duplicate_factor_keys(ef):
