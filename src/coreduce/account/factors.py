@@ -87,9 +87,9 @@ _NUMERIC = ("value", "efficiency", "year", "rank", "net_to_gross")
 ANY_REGION = "*"
 #: Country whose national grid factor serves activity rows without a region (the bundled grid factors are China's).
 DEFAULT_GRID_COUNTRY = "CN"
-#: Factor sets that scale with a fuel property the activity table does not carry yet (fuel sulfur content); the
-#: engine skips them, so the next set in the precedence serves the pollutant.
-PROPERTY_SCALED_SETS = ("so2_mass_balance",)
+#: Fuel properties a factor set may scale with (``factor_sets.csv`` column ``scales_with``): the factor is given
+#: at 1.0 wt % and multiplied by the activity row's value of the property; rows without it skip the set.
+SCALING_PROPERTIES = {"sulfur_pct": "fuel sulfur content [wt %]", "ash_pct": "fuel ash content [wt %]"}
 
 
 def _hash_frame(df: pd.DataFrame) -> str:
@@ -474,9 +474,10 @@ class FactorLibrary:
         Returns
         -------
         pandas.DataFrame
-            ``order, factor_set, origin, jurisdiction, rank, energy_basis, description`` (order 1 = first);
-            ``origin`` is ``user``, ``jurisdiction`` or ``any jurisdiction``.  Sets in
-            :data:`PROPERTY_SCALED_SETS` are listed with ``origin`` saying they need the fuel property.
+            ``order, factor_set, origin, jurisdiction, rank, energy_basis, scales_with, description`` (order 1 = first);
+            ``origin`` is ``user``, ``jurisdiction`` or ``any jurisdiction``; ``scales_with`` names the fuel
+            property (:data:`SCALING_PROPERTIES`) a set's factors are multiplied by (empty for most sets):
+            such a set serves only activity rows that give that property, the others fall to the next set.
         """
         j = jurisdiction if jurisdiction is not None else self.jurisdiction(self.resolve_region(region))
         fs = self.factor_sets
@@ -498,14 +499,15 @@ class FactorLibrary:
                 for r in part.to_dict("records"):
                     if r["factor_set"] in {x["factor_set"] for x in rows}:
                         continue
-                    if r["factor_set"] in PROPERTY_SCALED_SETS:
-                        origin_ = f"{origin}; skipped: needs the fuel sulfur content, not in the activity table"
-                    else:
-                        origin_ = origin
+                    sw = r.get("scales_with")
+                    sw = "" if sw is None or (isinstance(sw, float) and pd.isna(sw)) else str(sw).strip()
+                    origin_ = f"{origin}; only rows that give {sw}" if sw else origin
                     rows.append({"factor_set": r["factor_set"], "origin": origin_, "jurisdiction": r["jurisdiction"],
-                                 "rank": r["rank"], "energy_basis": r["energy_basis"],
+                                 "rank": r["rank"], "energy_basis": r["energy_basis"], "scales_with": sw,
                                  "description": r.get("description", "")})  # fmt: skip
-        out = pd.DataFrame(rows, columns=["factor_set", "origin", "jurisdiction", "rank", "energy_basis", "description"])
+        cols = ["factor_set", "origin", "jurisdiction", "rank", "energy_basis", "scales_with", "description"]
+        out = pd.DataFrame(rows, columns=cols)
+        out["scales_with"] = out["scales_with"].fillna("")
         out.insert(0, "order", np.arange(1, len(out) + 1))
         return out
 

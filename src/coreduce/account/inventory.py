@@ -49,7 +49,7 @@ import pandas as pd
 
 from coreduce import schema
 from coreduce.account.combustion import apply_controls
-from coreduce.account.factors import ANY_REGION, PROPERTY_SCALED_SETS, FactorLibrary, ResolvedGridFactor
+from coreduce.account.factors import ANY_REGION, SCALING_PROPERTIES, FactorLibrary, ResolvedGridFactor
 from coreduce.account.sinks import year_fraction
 from coreduce.errors import FactorError, InputError, UnitError
 from coreduce.units import conversion_factor, dimension, quantity, split_rate
@@ -65,7 +65,10 @@ METHOD_EF = "A*EF*(1-eta)"
 ENERGY_BASES = ("net", "gross")
 #: Rows per chunk: bounds the memory of one step (the joined chunk is about 10 rows per activity row).
 DEFAULT_CHUNK_ROWS = 500_000
-_KEY = ["activity_type", "unit", "sector", "region", "year", "energy_basis", "control", "_class"]
+_PROPS = tuple(SCALING_PROPERTIES)
+_KEY = ["activity_type", "unit", "sector", "region", "year", "energy_basis", "control", "_class"] + [
+    f"_has_{p}" for p in _PROPS
+]
 _SORT = ["entity", "sector", "period_start", "activity_type", "pollutant"]
 
 
@@ -282,7 +285,26 @@ class _Accountant:
         for raw, offset in _raw_chunks(activity, chunk_rows):
             act = schema.validate(raw, "activity", source=self.source, row_offset=offset)
             act["_line"] = np.arange(len(act), dtype="int64") + offset
+            for p in _PROPS:
+                act[p] = self._property(raw, act, p)
             yield self._prepare(act)
+
+    def _property(self, raw: pd.DataFrame, act: pd.DataFrame, name: str) -> np.ndarray:
+        """A fuel property column [wt %] (``sulfur_pct``, ``ash_pct``) of the input, NaN where not given."""
+        if name in act.columns:
+            col = act[name]
+        elif name in raw.columns:
+            col = raw[name].reset_index(drop=True)
+        else:
+            return np.full(len(act), np.nan)
+        blank = col.isna() | (col.astype(str).str.strip() == "")
+        num = pd.to_numeric(col.where(~blank), errors="coerce").to_numpy("float64")
+        bad = (np.isnan(num) & ~blank.to_numpy()) | (num < 0) | (num > 100)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(self.source, f"a {SCALING_PROPERTIES[name]} between 0 and 100 (or empty)",
+                             row=int(act["_line"].iloc[i]), column=name, value=col.iloc[i], table="activity")  # fmt: skip
+        return num
 
     def _prepare(self, act: pd.DataFrame) -> pd.DataFrame:
         lib = self.lib
@@ -314,6 +336,8 @@ class _Accountant:
         is_sink = (dims == "area") & act["activity_type"].isin(lands)
         is_s2 = act["activity_type"].isin(list(SCOPE2_TYPES)) & ~is_sink
         act["_class"] = np.where(is_sink, "sink", np.where(is_s2, "scope2", "direct"))
+        for p in _PROPS:
+            act[f"_has_{p}"] = ~np.isnan(act[p].to_numpy("float64"))
         if is_sink.any():
             years = np.ones(len(act))
             years[is_sink.to_numpy()] = year_fraction(act.loc[is_sink, "period_start"], act.loc[is_sink, "period_end"])
@@ -380,7 +404,11 @@ class _Accountant:
         # stage 1: sets that apply to the region's jurisdiction, with their order
         ranks = _rank_table(lib, pd.unique(keys["jurisdiction"]))
         m = m.merge(ranks, on=["jurisdiction", "factor_set"], how="left")
-        s1 = m["_rank"].notna()
+        m["_scale"] = m["_scale"].fillna("")
+        has_prop = np.zeros(len(m), dtype=bool)
+        for p in _PROPS:
+            has_prop |= (m["_scale"] == p).to_numpy() & m[f"_has_{p}"].to_numpy(dtype=bool)
+        s1 = m["_rank"].notna() & ((m["_scale"] == "") | has_prop)
         # stage 2: region / sector / year valid
         chain = _chain_table(lib, pd.unique(keys["region"]))
         m = m.merge(chain, on=["region", "region_f"], how="left")
@@ -431,6 +459,7 @@ class _Accountant:
                 "pollutant": best["pollutant"].to_numpy(),
                 "mult": value * best["_k"].to_numpy() * (1.0 - best["_eta"].to_numpy()),
                 "per_year": False,
+                "scale": best["_scale"].to_numpy(),
                 "method": METHOD_EF,
                 "factor_source": best["source"].to_numpy(),
                 "factor_set": best["factor_set"].to_numpy(),
@@ -477,6 +506,8 @@ class _Accountant:
         co2_known = m.loc[(m["pollutant"] == "CO2") & (m["_stage"] >= 2), "_kid"]
         co2_served = best.loc[best["pollutant"] == "CO2", "_kid"]
         lost = keys[keys["_kid"].isin(set(co2_known) - set(co2_served))].sort_values("_line")
+        if len(lost) and not _has_calorific_value(self.lib, lost.iloc[0]["activity_type"]):
+            self._check_empty(lost.iloc[:1], best.iloc[0:0])  # "... and there is no net calorific value ..."
         if len(lost):  # CO2 must never silently vanish because of a unit the factors cannot reach
             r = lost.iloc[0]
             d = dimension(r["unit"])
@@ -587,7 +618,7 @@ class _Accountant:
             except UnitError as exc:
                 raise FactorError(f"{src}, row {r._line}, column 'unit': got {r.unit!r}; {exc}") from None
             mult = -(ca * float(pick["value"]) * conversion_factor(num, "t"))
-            rows.append({"_kid": r._kid, "scope": "sink", "pollutant": "CO2", "mult": mult, "per_year": True,
+            rows.append({"_kid": r._kid, "scope": "sink", "pollutant": "CO2", "mult": mult, "per_year": True, "scale": "",
                          "method": "area*rate*years", "factor_source": pick["source"], "factor_set": "sink_rates",
                          "factor_value": float(pick["value"]), "factor_unit": pick["unit"],
                          "removal_efficiency": 0.0})  # fmt: skip
@@ -598,10 +629,13 @@ class _Accountant:
         ghg = res[res["pollutant"].isin(GHGS)]
         if ghg.empty:
             return res.iloc[0:0]
+        if (ghg["scale"] != "").any():
+            raise FactorError("a greenhouse-gas factor that scales with a fuel property is not supported for CO2e")
         w = ghg["pollutant"].map(self._gwp).to_numpy("float64")
         c = ghg.assign(mult=ghg["mult"].to_numpy() * w).groupby(["_kid", "scope", "per_year"], as_index=False)["mult"]
         c = c.sum()
         return c.assign(
+            scale="",
             pollutant="CO2e",
             method=f"GWP-100 {self.gwp}",
             factor_source=self._gwp_source,
@@ -627,17 +661,21 @@ class _Accountant:
                 "amount": act["amount"].to_numpy("float64"),
                 "_years": act["_years"].to_numpy("float64"),
                 "_kid": kid,
+                **{p: act[p].to_numpy("float64") for p in _PROPS},
             }
         )
         con = self._con
         con.register("_act", a)
         con.register("_res", res)
         self.last_rows = int(np.bincount(res["_kid"].to_numpy(), minlength=int(kid.max()) + 1)[kid].sum())
+        scaled = " ".join(f"WHEN r.scale = '{p}' THEN a.amount * r.mult * a.{p}" for p in _PROPS)
         return con.sql(
             f"""
             SELECT a.entity, a.sector, a.region, a.period_start, a.period_end, a.activity_type, r.scope,
                    r.pollutant,
-                   CASE WHEN r.per_year THEN a.amount * r.mult * a._years ELSE a.amount * r.mult END AS amount,
+                   CASE WHEN r.per_year THEN a.amount * r.mult * a._years
+                        {scaled}
+                        ELSE a.amount * r.mult END AS amount,
                    't' AS unit, r.method, r.factor_source, '{self.version}' AS factor_version, r.factor_set,
                    r.factor_value, r.factor_unit, r.removal_efficiency
             FROM _act a JOIN _res r ON a._kid = r._kid
@@ -651,8 +689,10 @@ class _Accountant:
         big = res.assign(_a=res["mult"].abs()).groupby("_kid")["_a"].max()
         per_key = np.zeros(int(kid.max()) + 1)
         per_key[big.index.to_numpy()] = big.to_numpy()
+        props = np.nan_to_num(np.column_stack([act[p].to_numpy("float64") for p in _PROPS]), nan=1.0)
         with np.errstate(over="ignore", invalid="ignore"):
             e = act["amount"].to_numpy("float64") * per_key[kid] * act["_years"].to_numpy("float64")
+            e = e * np.maximum(props.max(axis=1), 1.0)
         bad = ~np.isfinite(e)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
@@ -728,7 +768,6 @@ def _raw_chunks(activity: pd.DataFrame | str | os.PathLike, chunk_rows: int) -> 
 def _prepare_factors(lib: FactorLibrary) -> pd.DataFrame:
     """Emission factors with region codes, ``unit_f``/``region_f``/``sector_f`` names for the joins."""
     ef = lib.emission_factors
-    ef = ef[~ef["factor_set"].isin(PROPERTY_SCALED_SETS)]
     regions = {r: lib._code_or_raw(r) for r in pd.unique(ef["region"])}
     return pd.DataFrame(
         {
@@ -750,8 +789,15 @@ def _rank_table(lib: FactorLibrary, jurisdictions) -> pd.DataFrame:
     rows = []
     for j in jurisdictions:
         p = lib.precedence(jurisdiction=j)
-        rows += [(j, s, i) for i, s in enumerate(p["factor_set"]) if s not in PROPERTY_SCALED_SETS]
-    return pd.DataFrame(rows, columns=["jurisdiction", "factor_set", "_rank"])
+        rows += [(j, s, i, sc) for i, (s, sc) in enumerate(zip(p["factor_set"], p["scales_with"], strict=True))]
+    out = pd.DataFrame(rows, columns=["jurisdiction", "factor_set", "_rank", "_scale"])
+    unknown = set(out["_scale"]) - {"", *_PROPS}
+    if unknown:
+        raise FactorError(
+            f"factor_sets.csv: scales_with {sorted(unknown)[0]!r} is not a property the engine knows "
+            f"({', '.join(_PROPS)})"
+        )
+    return out
 
 
 def _chain_table(lib: FactorLibrary, regions) -> pd.DataFrame:
@@ -861,7 +907,7 @@ def _multiplier(
 
 
 def _s2_row(kid: int, gf: ResolvedGridFactor, k: float) -> dict:
-    return {"_kid": kid, "scope": "2", "pollutant": "CO2", "mult": gf.value * k, "per_year": False,
+    return {"_kid": kid, "scope": "2", "pollutant": "CO2", "mult": gf.value * k, "per_year": False, "scale": "",
             "method": gf.method, "factor_source": gf.source, "factor_set": "grid_factors", "factor_value": gf.value,
             "factor_unit": gf.unit, "removal_efficiency": 0.0}  # fmt: skip
 
