@@ -302,8 +302,14 @@ class _Accountant:
         bad = (np.isnan(num) & ~blank.to_numpy()) | (num < 0) | (num > 100)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise InputError(self.source, f"a {SCALING_PROPERTIES[name]} between 0 and 100 (or empty)",
-                             row=int(act["_line"].iloc[i]), column=name, value=col.iloc[i], table="activity")  # fmt: skip
+            raise InputError(
+                self.source,
+                f"a {SCALING_PROPERTIES[name]} between 0 and 100 (or empty)",
+                row=int(act["_line"].iloc[i]),
+                column=name,
+                value=col.iloc[i],
+                table="activity",
+            )
         return num
 
     def _prepare(self, act: pd.DataFrame) -> pd.DataFrame:
@@ -355,7 +361,7 @@ class _Accountant:
             if int(code.max(initial=0)) * (len(uniq) + 1) >= 2**62:  # keep the mixed-radix code in int64
                 code = pd.factorize(code)[0].astype("int64")
             code = code * (len(uniq) + 1) + c
-        uniq_codes, first, kid = np.unique(code, return_index=True, return_inverse=True)
+        _, first, kid = np.unique(code, return_index=True, return_inverse=True)
         keys = act.iloc[first][[*_KEY, "_line"]].reset_index(drop=True)
         keys["_kid"] = np.arange(len(keys), dtype="int64")
         keys["rows"] = np.bincount(kid.ravel(), minlength=len(keys))
@@ -413,8 +419,12 @@ class _Accountant:
         chain = _chain_table(lib, pd.unique(keys["region"]))
         m = m.merge(chain, on=["region", "region_f"], how="left")
         m["_spec_r"] = m["_spec_r"].fillna(-1)
-        sector_ok = (m["sector_f"] == m["sector"]) | (m["sector_f"] == "*") | (
-            (m["sector"] == "heat") & (m["sector_f"] == "power")  # IPCC/EMEP: public electricity and heat
+        sector_ok = (
+            (m["sector_f"] == m["sector"])
+            | (m["sector_f"] == "*")
+            | (
+                (m["sector"] == "heat") & (m["sector_f"] == "power")  # IPCC/EMEP: public electricity and heat
+            )
         )
         s2 = s1 & (m["_spec_r"] >= 0) & sector_ok & (m["year_from"] <= m["year"]) & (m["year_to"] >= m["year"])
         # stage 3: the activity unit reaches the factor's denominator (one multiplier per distinct combination)
@@ -618,8 +628,8 @@ class _Accountant:
             except UnitError as exc:
                 raise FactorError(f"{src}, row {r._line}, column 'unit': got {r.unit!r}; {exc}") from None
             mult = -(ca * float(pick["value"]) * conversion_factor(num, "t"))
-            rows.append({"_kid": r._kid, "scope": "sink", "pollutant": "CO2", "mult": mult, "per_year": True, "scale": "",
-                         "method": "area*rate*years", "factor_source": pick["source"], "factor_set": "sink_rates",
+            rows.append({"_kid": r._kid, "scope": "sink", "pollutant": "CO2", "mult": mult, "per_year": True,
+                         "scale": "", "method": "area*rate*years", "factor_source": pick["source"], "factor_set": "sink_rates",
                          "factor_value": float(pick["value"]), "factor_unit": pick["unit"],
                          "removal_efficiency": 0.0})  # fmt: skip
         return pd.DataFrame(rows)
@@ -744,9 +754,8 @@ def _raw_chunks(activity: pd.DataFrame | str | os.PathLike, chunk_rows: int) -> 
             yield batch.to_pandas(), line
             line += batch.num_rows
         return
-    import pyarrow.csv as pcsv
-
     import pyarrow as pa
+    import pyarrow.csv as pcsv
 
     header = pd.read_csv(path, nrows=0).columns
     opts = pcsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string()))
@@ -756,12 +765,13 @@ def _raw_chunks(activity: pd.DataFrame | str | os.PathLike, chunk_rows: int) -> 
     for batch in reader:
         buf.append(batch.to_pandas())
         n += batch.num_rows
-        if n >= chunk_rows:
+        while n >= chunk_rows:
             df = pd.concat(buf, ignore_index=True)
-            yield df, line
-            line += len(df)
-            buf, n = [], 0
-    if buf:
+            yield df.iloc[:chunk_rows].reset_index(drop=True), line
+            line += chunk_rows
+            rest = df.iloc[chunk_rows:].reset_index(drop=True)
+            buf, n = [rest], len(rest)
+    if n:
         yield pd.concat(buf, ignore_index=True), line
 
 
@@ -819,8 +829,8 @@ def _set_basis_map(lib: FactorLibrary, sets: pd.Series) -> dict[str, str]:
 
 def _fuel_types(lib: FactorLibrary, ef: pd.DataFrame) -> set[str]:
     """Activity types that are burnt fuels: a calorific value, a net/gross ratio or a per-energy CO2 factor."""
-    fuels = set(lib.ncv["activity_type"]) | set(lib.energy_basis["activity_type"]) | set(
-        lib.volumetric_cv["activity_type"]
+    fuels = (
+        set(lib.ncv["activity_type"]) | set(lib.energy_basis["activity_type"]) | set(lib.volumetric_cv["activity_type"])
     )
     co2 = ef[ef["pollutant"] == "CO2"]
     per_energy = [dimension(split_rate(u)[1]) == "energy" for u in co2["unit_f"]]
