@@ -629,8 +629,8 @@ class _Accountant:
                 raise FactorError(f"{src}, row {r._line}, column 'unit': got {r.unit!r}; {exc}") from None
             mult = -(ca * float(pick["value"]) * conversion_factor(num, "t"))
             rows.append({"_kid": r._kid, "scope": "sink", "pollutant": "CO2", "mult": mult, "per_year": True,
-                         "scale": "", "method": "area*rate*years", "factor_source": pick["source"], "factor_set": "sink_rates",
-                         "factor_value": float(pick["value"]), "factor_unit": pick["unit"],
+                         "scale": "", "method": "area*rate*years", "factor_source": pick["source"],
+                         "factor_set": "sink_rates", "factor_value": float(pick["value"]), "factor_unit": pick["unit"],
                          "removal_efficiency": 0.0})  # fmt: skip
         return pd.DataFrame(rows)
 
