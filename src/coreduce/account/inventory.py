@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -201,22 +202,34 @@ def write_inventory(
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     rows = n_act = 0
+    # the Parquet encoder releases the GIL: chunk i is written in a thread while chunk i+1 is computed
+    # (at most one write pending, so at most two chunks' rows are in memory)
+    pool = ThreadPoolExecutor(max_workers=1)
+    pending: Future | None = None
     try:
         for i, chunk in enumerate(acc.chunks(activity, chunk_rows)):
             table = acc.arrow(chunk)
             path = out / f"part-{i:05d}.parquet"
             written.append(path)
+            if pending is not None:
+                pending.result()
             # dictionary pages in the file; store_schema=False so readers see plain strings, not categoricals
-            pq.write_table(table, path, compression="zstd", store_schema=False)
+            pending = pool.submit(pq.write_table, table, path, compression="zstd", store_schema=False)
             rows += table.num_rows
             n_act += len(chunk)
             del table
+        if pending is not None:
+            pending.result()
     except BaseException:
+        if pending is not None:
+            pending.exception()  # wait for it before removing its file
         for p in written:
             p.unlink(missing_ok=True)
         if not any(out.iterdir()):
             out.rmdir()
         raise
+    finally:
+        pool.shutdown(wait=True)
     return {
         "rows": rows,
         "activity_rows": n_act,
@@ -266,8 +279,9 @@ class _Expanded:
 
 def _dict_take(values: pd.Series, idx: np.ndarray) -> pa.Array:
     """``values[idx]`` as a dictionary-encoded Arrow array (each distinct string stored once)."""
-    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=False)
-    return pa.DictionaryArray.from_arrays(pa.array(codes[idx].astype("int32")), pa.array(list(uniques), pa.string()))
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    dictionary = pa.array(np.asarray(uniques, dtype=object), pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(codes.astype("int32", copy=False)[idx]), dictionary)
 
 
 @dataclass
@@ -314,9 +328,14 @@ class _Accountant:
             col = raw[name].reset_index(drop=True)
         else:
             return np.full(len(act), np.nan)
-        blank = col.isna() | (col.astype(str).str.strip() == "")
-        num = pd.to_numeric(col.where(~blank), errors="coerce").to_numpy("float64")
-        bad = (np.isnan(num) & ~blank.to_numpy()) | (num < 0) | (num > 100)
+        if pd.api.types.is_numeric_dtype(col.dtype):  # Parquet / typed frames: no string parsing
+            num = col.to_numpy("float64", na_value=np.nan)
+            blank = np.isnan(num)
+        else:
+            blank = (col.isna() | (col.astype(str).str.strip() == "")).to_numpy()
+            num = pd.to_numeric(col.where(~blank), errors="coerce").to_numpy("float64")
+        with np.errstate(invalid="ignore"):
+            bad = (np.isnan(num) & ~blank) | (num < 0) | (num > 100)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise InputError(
