@@ -16,8 +16,8 @@ Parquet file, then turned into inventory rows two ways, each in its own process,
   is the library's resolution of the file's distinct keys, written once before the timings (what a hand-writer would
   tabulate); both sides then do the same per-row arithmetic.
 
-Both outputs are then joined in DuckDB on (entity, sector, period, activity type, scope, pollutant): same row count, every
-row matched, largest relative difference of ``amount`` (target 1e-12).  Printed as JSON with each side's wall time
+Both outputs are then joined in DuckDB on (entity, sector, period, activity type, scope, pollutant): same row count,
+every row matched, largest relative difference of ``amount`` (target 1e-12).  Printed as JSON with each side's wall time
 and peak resident memory (``ru_maxrss`` of its own process) and the targets: coreduce ≤ 2 × the hand join's time,
 peak memory ≤ 4 GB.
 
