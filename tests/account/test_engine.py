@@ -418,3 +418,24 @@ def test_aggregate_observations_on_the_store(store):
     assert monthly["n"].tolist() == [288]
     hourly = aggregate_observations(store.table("observations"), "hour")
     assert len(hourly) == 72 and set(hourly["n"]) == {4}  # 4 quarter hours in each of 72 UTC hours
+
+
+def test_user_tables_of_the_new_kinds_are_recognised(tmp_path, lib):
+    f = tmp_path / "basis.csv"
+    f.write_text("activity_type,net_to_gross,source\nnatural_gas,0.9025,supplier's gas analysis 2024 (NCV/GCV)\n")
+    user = FactorLibrary.from_csv(f, base=lib)
+    assert user.energy_basis.set_index("activity_type").loc["natural_gas", "net_to_gross"] == 0.9025
+    act = _act(activity_type="natural_gas", amount=1000.0, unit="GJ", sector="industry", energy_basis="gross")
+    # 1 000 GJ gross × 0.9025 = 902.5 GJ net × 56 100 kg/TJ = 50 630.25 kg
+    assert _get(compute_inventory(act, user, gwp=None), "CO2")["amount"] == pytest.approx(50.63025, rel=1e-12)
+    assert user.version != lib.version
+    r = tmp_path / "regions.csv"
+    r.write_text("code,name,name_zh,aliases,country,grid,jurisdiction,source\nXX-AT,Atlantis,,Atlantida,XX,,*,test\n")
+    assert FactorLibrary.from_csv(r, base=lib).resolve_region("Atlantida") == "XX-AT"
+
+
+def test_pollutant_filter_keeps_co2e_from_all_gases(lib):
+    inv = compute_inventory(_act(), lib, pollutants=["CO2e"])
+    assert set(inv["pollutant"]) == {"CO2e"}
+    # 244 068 t CO2 + 28 × 2.58 t CH4 + 265 × 3.87 t N2O = 245 165.79 t (AR5)
+    assert inv["amount"].iloc[0] == pytest.approx(245_165.79, rel=1e-12)
