@@ -439,3 +439,29 @@ def test_pollutant_filter_keeps_co2e_from_all_gases(lib):
     assert set(inv["pollutant"]) == {"CO2e"}
     # 244 068 t CO2 + 28 × 2.58 t CH4 + 265 × 3.87 t N2O = 245 165.79 t (AR5)
     assert inv["amount"].iloc[0] == pytest.approx(245_165.79, rel=1e-12)
+
+
+def test_duplicate_key_across_chunks_is_an_error(tmp_path, lib):
+    act = pd.concat([_act(entity=f"p{i}") for i in range(7)] + [_act(entity="p1")], ignore_index=True)
+    with pytest.raises(InputError, match=r"row 9, column 'entity'.*one row per key.*same key as row 3"):
+        compute_inventory(act, lib, chunk_rows=3)
+    with pytest.raises(InputError, match=r"row 9, column 'entity'"):
+        write_inventory(act, tmp_path / "out", lib, chunk_rows=3)
+    assert not (tmp_path / "out").exists()
+
+
+def test_chosen_factor_per_activity_and_pollutant_is_unambiguous(lib):
+    cn = lib.chosen_factors("CN-GD", 2022, sector="power").set_index(["activity_type", "pollutant"])
+    assert not cn.index.duplicated().any()
+    # the two coal NOx factors of the library: EMEP/EEA 209 kg/TJ (any jurisdiction) for China, and the
+    # US-only eia_egrid 6.0 kg/t that comes first in a US state's precedence
+    assert (cn.loc[("coal_bituminous", "NOx"), "factor_set"], cn.loc[("coal_bituminous", "NOx"), "value"]) == (
+        "emep_eea2023",
+        209.0,
+    )
+    us = lib.chosen_factors("US-TX", 2022, sector="power").set_index(["activity_type", "pollutant"])
+    assert us.loc[("coal_bituminous", "NOx"), "factor_set"] == "eia_egrid"
+    assert us.loc[("coal_bituminous", "CO2"), "factor_set"] == "us_40cfr98"
+    # the engine agrees: 100 kt coal in a US power plant, NOx 6.0 kg/t × 100 000 t = 600 t
+    inv = compute_inventory(_act(region="US-TX"), lib, gwp=None)
+    assert _get(inv, "NOx")["amount"] == pytest.approx(600.0, rel=1e-12)

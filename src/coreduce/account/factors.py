@@ -509,6 +509,45 @@ class FactorLibrary:
         out.insert(0, "order", np.arange(1, len(out) + 1))
         return out
 
+    def chosen_factors(self, region: object = ANY_REGION, year: int = 2022, sector: str | None = None) -> pd.DataFrame:
+        """The factor the engine picks per (activity type, sector, pollutant) for ``region`` and ``year``.
+
+        Same rule as :func:`coreduce.account.compute_inventory` — the first set in :meth:`precedence` that has a
+        valid factor, then the most specific region (region > grid > country > ``*``) and sector, then the
+        latest ``year_from`` — for activity given in the factor's own denominator unit (a per-volume factor can
+        still be skipped by the engine for activity it cannot reach, e.g. gas in TJ without a calorific value).
+        Sets that scale with a fuel property are left out (they apply only to rows that state it).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``activity_type, sector, pollutant, factor_set, value, unit, region, year_from, source, order``
+            (``order``: the set's place in the precedence); one row per (activity type, sector, pollutant).
+        """
+        code = self.resolve_region(region)
+        prec = self.precedence(code)
+        prec = prec[prec["scales_with"] == ""]
+        order = dict(zip(prec["factor_set"], prec["order"], strict=True))
+        spec = {c: 3 - i for i, (_, c) in enumerate(self.region_chain(code))}
+        ef = self.emission_factors
+        ef = ef.assign(_region=ef["region"].map(self._code_or_raw))
+        ef = ef[ef["factor_set"].isin(order) & (ef["year_from"] <= year) & (ef["year_to"] >= year)]
+        ef = ef.assign(_spec=ef["_region"].map(spec).fillna(-1).where(ef["_region"] != ANY_REGION, 0))
+        ef = ef[ef["_spec"] >= 0]
+        if sector is not None:
+            ef = ef[ef["sector"].isin([sector, "*"])].assign(_sector=sector)
+        else:
+            ef = ef.assign(_sector=ef["sector"])
+        ef = ef.assign(order=ef["factor_set"].map(order), _exact=(ef["sector"] == ef["_sector"]).astype(int))
+        ef = ef.sort_values(
+            ["activity_type", "_sector", "pollutant", "order", "_spec", "_exact", "year_from"],
+            ascending=[True, True, True, True, False, False, False],
+            kind="stable",
+        ).drop_duplicates(["activity_type", "_sector", "pollutant"])
+        out = ef.rename(columns={"sector": "factor_sector"}).assign(sector=ef["_sector"])
+        cols = ["activity_type", "sector", "pollutant", "factor_set", "value", "unit", "region", "year_from", "source"]
+        return out[[*cols, "order"]].reset_index(drop=True)
+
     def set_basis(self, factor_set: str) -> str:
         """Energy basis of a factor set's energy-based factors: ``net`` (NCV), ``gross`` (GCV/HHV) or ``none``.
 

@@ -313,12 +313,30 @@ class _Accountant:
     # ------------------------------------------------------------------ input
     def chunks(self, activity: pd.DataFrame | str | os.PathLike, chunk_rows: int) -> Iterator[pd.DataFrame]:
         """Validated activity chunks with ``_line`` (input line numbers), region codes and row classes."""
+        hashes: list[np.ndarray] = []
+        lines: list[np.ndarray] = []
         for raw, offset in _raw_chunks(activity, chunk_rows):
             act = schema.validate(raw, "activity", source=self.source, row_offset=offset)
             act["_line"] = np.arange(len(act), dtype="int64") + offset
             for p in _PROPS:
                 act[p] = self._property(raw, act, p)
+            hashes.append(pd.util.hash_pandas_object(act[schema.spec("activity").keys], index=False).to_numpy())
+            lines.append(act["_line"].to_numpy())
             yield self._prepare(act)
+        if len(hashes) > 1:  # validation saw one chunk at a time: one row per key across chunks too
+            self._check_duplicates(np.concatenate(hashes), np.concatenate(lines))
+
+    def _check_duplicates(self, h: np.ndarray, lines: np.ndarray) -> None:
+        order = np.argsort(h, kind="stable")
+        hs = h[order]
+        dup = np.flatnonzero(hs[1:] == hs[:-1])
+        if dup.size:
+            later = lines[order[dup + 1]]
+            i = int(np.argmin(later))
+            first, row = int(lines[order[dup[i]]]), int(later[i])
+            keys = ", ".join(schema.spec("activity").keys)
+            raise InputError(self.source, f"one row per key ({keys}); same key as row {first}", row=row,
+                             column=schema.spec("activity").keys[0], table="activity")  # fmt: skip
 
     def _property(self, raw: pd.DataFrame, act: pd.DataFrame, name: str) -> np.ndarray:
         """A fuel property column [wt %] (``sulfur_pct``, ``ash_pct``) of the input, NaN where not given."""
