@@ -465,3 +465,19 @@ def test_chosen_factor_per_activity_and_pollutant_is_unambiguous(lib):
     # the engine agrees: 100 kt coal in a US power plant, NOx 6.0 kg/t × 100 000 t = 600 t
     inv = compute_inventory(_act(region="US-TX"), lib, gwp=None)
     assert _get(inv, "NOx")["amount"] == pytest.approx(600.0, rel=1e-12)
+
+
+def test_us_coal_in_short_tons_uses_the_jurisdictions_hhv(lib):
+    g = lib.gcv.set_index(["activity_type", "jurisdiction"])
+    assert g.loc[("coal_bituminous", "US"), "value"] == 24.93  # 40 CFR 98 Table C-1, MMBtu/short ton (HHV)
+    act = _act(region="US-TX", amount=1000.0, unit="short_ton")
+    co2 = _get(compute_inventory(act, lib, gwp=None), "CO2")
+    # 1 000 short tons × 24.93 MMBtu/short ton (gross) × 93.28 kg/MMBtu (gross) = 2 325 470.4 kg: no basis change
+    assert co2["factor_set"] == "us_40cfr98"
+    assert co2["amount"] == pytest.approx(1000 * 24.93 * 93.28 / 1000, rel=1e-12)
+    # metric tonnes: 1 000 t = 1 000 / 0.90718474 short tons
+    co2_t = _get(compute_inventory(act.assign(unit="t"), lib, gwp=None), "CO2")
+    assert co2_t["amount"] == pytest.approx(1000 / 0.90718474 * 24.93 * 93.28 / 1000, rel=1e-12)
+    # in China the same coal goes through the IPCC NCV (25.8 GJ/t, net) and the net IPCC factor
+    cn = _get(compute_inventory(act.assign(unit="t", region="CN-GD"), lib, gwp=None), "CO2")
+    assert cn["amount"] == pytest.approx(1000 * 25.8 * 94.6 / 1000, rel=1e-12)

@@ -36,6 +36,7 @@ _FILES = {
     "factor_sets": "factor_sets.csv",
     "energy_basis": "energy_basis.csv",
     "volumetric_cv": "volumetric_cv.csv",
+    "gcv": "gcv.csv",
 }
 #: Auxiliary tables (everything but the emission factors), in the order they enter the version hash.
 AUX_TABLES = (
@@ -48,6 +49,7 @@ AUX_TABLES = (
     "factor_sets",
     "energy_basis",
     "volumetric_cv",
+    "gcv",
 )
 # how a user table is recognised: the first rule whose columns are all present wins
 _AUX_KIND: list[tuple[set[str], str]] = [
@@ -59,6 +61,7 @@ _AUX_KIND: list[tuple[set[str], str]] = [
     ({"factor_set", "rank"}, "factor_sets"),
     ({"net_to_gross"}, "energy_basis"),
     ({"jurisdiction", "basis"}, "volumetric_cv"),
+    ({"activity_type", "jurisdiction", "value", "unit"}, "gcv"),
 ]
 _AUX_KEYS = {
     "sink_rates": ["land_type", "region"],
@@ -70,6 +73,7 @@ _AUX_KEYS = {
     "factor_sets": ["factor_set", "jurisdiction"],
     "energy_basis": ["activity_type"],
     "volumetric_cv": ["activity_type", "jurisdiction"],
+    "gcv": ["activity_type", "jurisdiction"],
 }
 _REQUIRED = {
     "ncv": ["activity_type", "value", "unit", "source"],
@@ -81,6 +85,7 @@ _REQUIRED = {
     "factor_sets": ["factor_set", "jurisdiction", "rank", "energy_basis", "source"],
     "energy_basis": ["activity_type", "net_to_gross", "source"],
     "volumetric_cv": ["activity_type", "jurisdiction", "value", "unit", "basis", "source"],
+    "gcv": ["activity_type", "jurisdiction", "value", "unit", "source"],
 }
 _NUMERIC = ("value", "efficiency", "year", "rank", "net_to_gross")
 #: Region code meaning "no region": jurisdiction ``*``; scope-2 factors fall back to this country.
@@ -237,6 +242,9 @@ class FactorLibrary:
     volumetric_cv : pandas.DataFrame
         ``activity_type, jurisdiction, value, unit [energy/volume], basis (net/gross), reference_conditions,
         source``.
+    gcv : pandas.DataFrame
+        ``activity_type, jurisdiction, value, unit [energy/mass or energy/volume], source``: gross (higher)
+        heating values of a jurisdiction (40 CFR 98 Table C-1 for the US).
     priority : tuple of str
         Factor sets in library order (used as the precedence when there is no ``factor_sets`` table).
     user_sets : tuple of str
@@ -255,6 +263,7 @@ class FactorLibrary:
     factor_sets: pd.DataFrame = field(default_factory=lambda: _empty_aux("factor_sets"))
     energy_basis: pd.DataFrame = field(default_factory=lambda: _empty_aux("energy_basis"))
     volumetric_cv: pd.DataFrame = field(default_factory=lambda: _empty_aux("volumetric_cv"))
+    gcv: pd.DataFrame = field(default_factory=lambda: _empty_aux("gcv"))
     priority: tuple[str, ...] = field(default_factory=tuple)
     user_sets: tuple[str, ...] = field(default_factory=tuple)
     release: str = DEFAULT_FACTORS_RELEASE
@@ -274,6 +283,7 @@ class FactorLibrary:
             factor_sets=_bundled("factor_sets"),
             energy_basis=_bundled("energy_basis"),
             volumetric_cv=_bundled("volumetric_cv"),
+            gcv=_bundled("gcv"),
             priority=tuple(pd.unique(ef["factor_set"])),
         )
 
@@ -316,10 +326,14 @@ class FactorLibrary:
                 value="",
             )
         kind = next((kind for need, kind in _AUX_KIND if need <= cols), None)
+        if kind == "gcv" and "pollutant" in cols:
+            kind = None  # an emission-factor file that happens to carry a jurisdiction column
         if kind is None and "pollutant" not in cols and {"activity_type", "value", "unit"} <= cols:
             kind = "ncv"
         if kind is not None:
             df = _read_aux(path, kind)
+            if kind == "ncv":  # the user's own calorific values come before every default (engine's CV order)
+                df = df.assign(origin="user")
             merged = pd.concat([df, getattr(base, kind)], ignore_index=True)
             merged = merged.drop_duplicates(_AUX_KEYS[kind], keep="first").reset_index(drop=True)
             return replace(base, **{kind: merged}, release=f"{base.release}+user")

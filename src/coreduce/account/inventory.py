@@ -903,16 +903,15 @@ def _set_basis_map(lib: FactorLibrary, sets: pd.Series) -> dict[str, str]:
 
 def _fuel_types(lib: FactorLibrary, ef: pd.DataFrame) -> set[str]:
     """Activity types that are burnt fuels: a calorific value, a net/gross ratio or a per-energy CO2 factor."""
-    fuels = (
-        set(lib.ncv["activity_type"]) | set(lib.energy_basis["activity_type"]) | set(lib.volumetric_cv["activity_type"])
-    )
+    tables = (lib.ncv, lib.energy_basis, lib.volumetric_cv, lib.gcv)
+    fuels = set().union(*(set(t["activity_type"]) for t in tables))
     co2 = ef[ef["pollutant"] == "CO2"]
     per_energy = [dimension(split_rate(u)[1]) == "energy" for u in co2["unit_f"]]
     return fuels | set(co2.loc[per_energy, "activity_type"])
 
 
 def _has_calorific_value(lib: FactorLibrary, activity_type: str) -> bool:
-    return activity_type in set(lib.ncv["activity_type"]) or activity_type in set(lib.volumetric_cv["activity_type"])
+    return any(activity_type in set(t["activity_type"]) for t in (lib.ncv, lib.volumetric_cv, lib.gcv))
 
 
 def _net_to_gross(lib: FactorLibrary, activity_type: str) -> float | None:
@@ -935,21 +934,42 @@ def _basis_factor(lib: FactorLibrary, activity_type: str, have: str, want: str) 
 
 
 def _calorific_value(lib: FactorLibrary, activity_type: str, per: str, jurisdiction: str) -> tuple[float, str, str]:
-    """(value, unit, basis) of the fuel's calorific value per ``mass`` or ``volume``."""
+    """(value, unit, basis) of the fuel's calorific value per ``mass`` or ``volume``.
+
+    Order: the user's own calorific values (``FactorLibrary.from_csv`` of an NCV file); the region's jurisdiction's
+    values (``volumetric_cv.csv`` with its basis, then ``gcv.csv``, gross — e.g. 40 CFR 98 Table C-1 in the US);
+    the bundled IPCC net calorific values (``ncv.csv``); then values declared for every jurisdiction (``*``).
+    """
+
+    def per_dim(unit: object) -> bool:
+        den = str(unit).split("/", 1)[1].strip().strip("()") if "/" in str(unit) else ""
+        return bool(den) and dimension(den) == per
+
+    def basis_of(row: pd.Series, default: str) -> str:
+        b = row.get("basis")
+        return str(b) if isinstance(b, str) and b in ENERGY_BASES else default
+
     ncv = lib.ncv[lib.ncv["activity_type"] == activity_type]
-    for v, u, b in zip(
-        ncv["value"], ncv["unit"], ncv["basis"] if "basis" in ncv.columns else ["net"] * len(ncv), strict=True
-    ):
-        den = str(u).split("/", 1)[1].strip("()")
-        if dimension(den) == per:
-            return float(v), str(u), str(b) if isinstance(b, str) and b else "net"
-    if per == "volume":
-        vc = lib.volumetric_cv[lib.volumetric_cv["activity_type"] == activity_type]
-        for j in (jurisdiction, ANY_REGION):
-            hit = vc[vc["jurisdiction"] == j]
+    ncv = ncv[[per_dim(u) for u in ncv["unit"]]]
+    user = ncv[ncv["origin"] == "user"] if "origin" in ncv.columns else ncv.iloc[0:0]
+    bundled = ncv.drop(user.index)
+    if len(user):
+        r = user.iloc[0]
+        return float(r["value"]), str(r["unit"]), basis_of(r, "net")
+    tables = [(lib.volumetric_cv, None), (lib.gcv, "gross")]
+    order = [jurisdiction] if jurisdiction != ANY_REGION else []
+    for j in [*order, None, ANY_REGION]:
+        if j is None:  # between the jurisdiction's own values and the '*' ones: the bundled IPCC NCVs
+            if len(bundled):
+                r = bundled.iloc[0]
+                return float(r["value"]), str(r["unit"]), basis_of(r, "net")
+            continue
+        for t, basis in tables:
+            hit = t[(t["activity_type"] == activity_type) & (t["jurisdiction"] == j)]
+            hit = hit[[per_dim(u) for u in hit["unit"]]]
             if len(hit):
                 r = hit.iloc[0]
-                return float(r["value"]), str(r["unit"]), str(r["basis"])
+                return float(r["value"]), str(r["unit"]), basis or basis_of(r, "net")
     raise UnitError(
         f"no calorific value per {per} for {activity_type!r}"
         + (f" (volumetric_cv.csv has none for jurisdiction {jurisdiction})" if per == "volume" else "")
