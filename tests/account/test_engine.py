@@ -481,3 +481,13 @@ def test_us_coal_in_short_tons_uses_the_jurisdictions_hhv(lib):
     # in China the same coal goes through the IPCC NCV (25.8 GJ/t, net) and the net IPCC factor
     cn = _get(compute_inventory(act.assign(unit="t", region="CN-GD"), lib, gwp=None), "CO2")
     assert cn["amount"] == pytest.approx(1000 * 25.8 * 94.6 / 1000, rel=1e-12)
+
+
+def test_streamed_csv_with_a_duplicated_header_column(tmp_path, lib):
+    f = tmp_path / "dup.csv"
+    f.write_text(
+        "entity,sector,period_start,period_end,activity_type,amount,unit,amount\n"
+        "p,power,2022-01-01,2023-01-01,coal_bituminous,1,kt,2\n"
+    )
+    with pytest.raises(InputError, match=r"dup.csv, row 1, column 'amount'.*each column name once"):
+        write_inventory(f, tmp_path / "out", lib)

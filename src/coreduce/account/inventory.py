@@ -38,6 +38,7 @@ for a process) but for which no factor applies is listed by :func:`factor_gaps` 
 
 from __future__ import annotations
 
+import csv
 import os
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -828,10 +829,13 @@ def _raw_chunks(activity: pd.DataFrame | str | os.PathLike, chunk_rows: int) -> 
             yield batch.to_pandas(), line
             line += batch.num_rows
         return
-    import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    header = pd.read_csv(path, nrows=0).columns
+    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+        header = next(csv.reader(fh), [])
+    dups = sorted({c for c in header if header.count(c) > 1})
+    if dups:
+        raise InputError(str(path), "each column name once in the header", row=1, column=dups[0], value=dups[0])
     opts = pcsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string()))
     reader = pcsv.open_csv(path, convert_options=opts, read_options=pcsv.ReadOptions(block_size=1 << 24))
     buf: list[pd.DataFrame] = []
