@@ -480,6 +480,10 @@ def main_inventory(args: argparse.Namespace) -> None:
             "coreduce": round(core["seconds"], 2),
             "hand_duckdb": round(hand["seconds"], 2),
         },
+        "seconds_every_run": {
+            "coreduce": [round(r["seconds"], 2) for r in cores],
+            "hand_duckdb": [round(r["seconds"], 2) for r in hands],
+        },
         "rows_per_s": {"coreduce": round(n / core["seconds"]), "hand_duckdb": round(n / hand["seconds"])},
         "peak_memory_gb": {
             "coreduce": round(core["peak_bytes"] / gb, 3),
