@@ -470,6 +470,7 @@ class _Accountant:
         for p in _PROPS:
             has_prop |= (m["_scale"] == p).to_numpy() & m[f"_has_{p}"].to_numpy(dtype=bool)
         s1 = m["_rank"].notna() & ((m["_scale"] == "") | has_prop)
+        m["_needs"] = np.where(m["_rank"].notna() & (m["_scale"] != "") & ~has_prop, m["_scale"], "")
         # stage 2: region / sector / year valid
         chain = _chain_table(lib, pd.unique(keys["region"]))
         m = m.merge(chain, on=["region", "region_f"], how="left")
@@ -609,6 +610,24 @@ class _Accountant:
         sets = sets.rename("sets").reset_index()
         miss = miss.merge(stage, on=["_kid", "pollutant"], how="left").merge(why, on=["_kid", "pollutant"], how="left")
         miss = miss.merge(sets, on=["_kid", "pollutant"], how="left")
+        ok_else = (m["_spec_r"] >= 0) & (m["year_from"] <= m["year"]) & (m["year_to"] >= m["year"])
+        ok_else &= (m["sector_f"] == m["sector"]) | (m["sector_f"] == "*")
+        needs = m[(m["_needs"] != "") & ok_else]
+        needs = needs.groupby(["_kid", "pollutant"]).apply(
+            lambda g: "; ".join(
+                sorted(
+                    {
+                        f"set {a} applies to rows that give {b}"
+                        for a, b in zip(g["factor_set"], g["_needs"], strict=True)
+                    }
+                )
+            ),
+            include_groups=False,
+        )
+        needs = (
+            needs.rename("needs").reset_index() if len(needs) else pd.DataFrame(columns=["_kid", "pollutant", "needs"])
+        )
+        miss = miss.merge(needs, on=["_kid", "pollutant"], how="left")
         reasons = []
         for r in miss.itertuples(index=False):  # one per (key, pollutant) gap: a handful
             if pd.isna(r.stage):
@@ -622,7 +641,8 @@ class _Accountant:
                 reasons.append(f"no {r.pollutant} factor valid for sector {r.sector}, region {r.region}, year {r.year}")
             else:
                 reasons.append(f"{r.pollutant} factor cannot be applied to {r.unit}: {r.why}")
-        miss = miss.assign(reason=reasons)
+        extra = miss["needs"].fillna("").map(lambda t: f" ({t})" if t else "")
+        miss = miss.assign(reason=[r + e for r, e in zip(reasons, extra, strict=True)])
         return miss.groupby(["activity_type", "pollutant", "sector", "region", "reason"], as_index=False)["rows"].sum()[
             GAP_COLUMNS
         ]
