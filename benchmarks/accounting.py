@@ -18,7 +18,7 @@ Parquet file, then turned into inventory rows two ways, each in its own process,
 
 Both outputs are then joined in DuckDB on (entity, sector, period, activity type, scope, pollutant): same row count,
 every row matched, largest relative difference of ``amount`` (target 1e-12).  Printed as JSON with each side's wall time
-and peak resident memory (``ru_maxrss`` of its own process) and the targets: coreduce ≤ 2 × the hand join's time,
+and peak resident memory (``VmHWM`` of its own process) and the targets: coreduce ≤ 2 × the hand join's time,
 peak memory ≤ 4 GB.
 
 Section ``aggregate`` — aggregate hourly readings to site × day × pollutant three ways and check they agree.
@@ -394,8 +394,23 @@ def inv_worker(args: argparse.Namespace) -> None:
         rows = int(con.execute(f"SELECT count(*) FROM read_parquet('{args.out}')").fetchone()[0])
         extra = {}
     seconds = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
-    print(json.dumps({"seconds": seconds, "rows": rows, "peak_bytes": peak, **extra}))
+    print(json.dumps({"seconds": seconds, "rows": rows, "peak_bytes": _peak_rss(), **extra}))
+
+
+def _peak_rss() -> int:
+    """Peak resident memory of this process [bytes]: ``VmHWM`` (Linux), else ``ru_maxrss``.
+
+    ``ru_maxrss`` is not used on Linux: it carries the parent's high-water mark across fork + exec, so a worker
+    would report the generator's memory instead of its own; ``VmHWM`` belongs to the process's own address space.
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _run_worker(kind: str, **kw: object) -> dict:
@@ -464,6 +479,10 @@ def main_inventory(args: argparse.Namespace) -> None:
             "generate_untimed": round(t_gen, 2),
             "coreduce": round(core["seconds"], 2),
             "hand_duckdb": round(hand["seconds"], 2),
+        },
+        "seconds_every_run": {
+            "coreduce": [round(r["seconds"], 2) for r in cores],
+            "hand_duckdb": [round(r["seconds"], 2) for r in hands],
         },
         "rows_per_s": {"coreduce": round(n / core["seconds"]), "hand_duckdb": round(n / hand["seconds"])},
         "peak_memory_gb": {

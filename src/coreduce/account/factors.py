@@ -36,6 +36,7 @@ _FILES = {
     "factor_sets": "factor_sets.csv",
     "energy_basis": "energy_basis.csv",
     "volumetric_cv": "volumetric_cv.csv",
+    "gcv": "gcv.csv",
 }
 #: Auxiliary tables (everything but the emission factors), in the order they enter the version hash.
 AUX_TABLES = (
@@ -48,6 +49,7 @@ AUX_TABLES = (
     "factor_sets",
     "energy_basis",
     "volumetric_cv",
+    "gcv",
 )
 # how a user table is recognised: the first rule whose columns are all present wins
 _AUX_KIND: list[tuple[set[str], str]] = [
@@ -59,6 +61,7 @@ _AUX_KIND: list[tuple[set[str], str]] = [
     ({"factor_set", "rank"}, "factor_sets"),
     ({"net_to_gross"}, "energy_basis"),
     ({"jurisdiction", "basis"}, "volumetric_cv"),
+    ({"activity_type", "jurisdiction", "value", "unit"}, "gcv"),
 ]
 _AUX_KEYS = {
     "sink_rates": ["land_type", "region"],
@@ -70,6 +73,7 @@ _AUX_KEYS = {
     "factor_sets": ["factor_set", "jurisdiction"],
     "energy_basis": ["activity_type"],
     "volumetric_cv": ["activity_type", "jurisdiction"],
+    "gcv": ["activity_type", "jurisdiction"],
 }
 _REQUIRED = {
     "ncv": ["activity_type", "value", "unit", "source"],
@@ -81,6 +85,7 @@ _REQUIRED = {
     "factor_sets": ["factor_set", "jurisdiction", "rank", "energy_basis", "source"],
     "energy_basis": ["activity_type", "net_to_gross", "source"],
     "volumetric_cv": ["activity_type", "jurisdiction", "value", "unit", "basis", "source"],
+    "gcv": ["activity_type", "jurisdiction", "value", "unit", "source"],
 }
 _NUMERIC = ("value", "efficiency", "year", "rank", "net_to_gross")
 #: Region code meaning "no region": jurisdiction ``*``; scope-2 factors fall back to this country.
@@ -237,6 +242,9 @@ class FactorLibrary:
     volumetric_cv : pandas.DataFrame
         ``activity_type, jurisdiction, value, unit [energy/volume], basis (net/gross), reference_conditions,
         source``.
+    gcv : pandas.DataFrame
+        ``activity_type, jurisdiction, value, unit [energy/mass or energy/volume], source``: gross (higher)
+        heating values of a jurisdiction (40 CFR 98 Table C-1 for the US).
     priority : tuple of str
         Factor sets in library order (used as the precedence when there is no ``factor_sets`` table).
     user_sets : tuple of str
@@ -255,6 +263,7 @@ class FactorLibrary:
     factor_sets: pd.DataFrame = field(default_factory=lambda: _empty_aux("factor_sets"))
     energy_basis: pd.DataFrame = field(default_factory=lambda: _empty_aux("energy_basis"))
     volumetric_cv: pd.DataFrame = field(default_factory=lambda: _empty_aux("volumetric_cv"))
+    gcv: pd.DataFrame = field(default_factory=lambda: _empty_aux("gcv"))
     priority: tuple[str, ...] = field(default_factory=tuple)
     user_sets: tuple[str, ...] = field(default_factory=tuple)
     release: str = DEFAULT_FACTORS_RELEASE
@@ -274,6 +283,7 @@ class FactorLibrary:
             factor_sets=_bundled("factor_sets"),
             energy_basis=_bundled("energy_basis"),
             volumetric_cv=_bundled("volumetric_cv"),
+            gcv=_bundled("gcv"),
             priority=tuple(pd.unique(ef["factor_set"])),
         )
 
@@ -316,10 +326,14 @@ class FactorLibrary:
                 value="",
             )
         kind = next((kind for need, kind in _AUX_KIND if need <= cols), None)
+        if kind == "gcv" and "pollutant" in cols:
+            kind = None  # an emission-factor file that happens to carry a jurisdiction column
         if kind is None and "pollutant" not in cols and {"activity_type", "value", "unit"} <= cols:
             kind = "ncv"
         if kind is not None:
             df = _read_aux(path, kind)
+            if kind == "ncv":  # the user's own calorific values come before every default (engine's CV order)
+                df = df.assign(origin="user")
             merged = pd.concat([df, getattr(base, kind)], ignore_index=True)
             merged = merged.drop_duplicates(_AUX_KEYS[kind], keep="first").reset_index(drop=True)
             return replace(base, **{kind: merged}, release=f"{base.release}+user")
@@ -508,6 +522,45 @@ class FactorLibrary:
         out["scales_with"] = out["scales_with"].fillna("")
         out.insert(0, "order", np.arange(1, len(out) + 1))
         return out
+
+    def chosen_factors(self, region: object = ANY_REGION, year: int = 2022, sector: str | None = None) -> pd.DataFrame:
+        """The factor the engine picks per (activity type, sector, pollutant) for ``region`` and ``year``.
+
+        Same rule as :func:`coreduce.account.compute_inventory` — the first set in :meth:`precedence` that has a
+        valid factor, then the most specific region (region > grid > country > ``*``) and sector, then the
+        latest ``year_from`` — for activity given in the factor's own denominator unit (a per-volume factor can
+        still be skipped by the engine for activity it cannot reach, e.g. gas in TJ without a calorific value).
+        Sets that scale with a fuel property are left out (they apply only to rows that state it).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``activity_type, sector, pollutant, factor_set, value, unit, region, year_from, source, order``
+            (``order``: the set's place in the precedence); one row per (activity type, sector, pollutant).
+        """
+        code = self.resolve_region(region)
+        prec = self.precedence(code)
+        prec = prec[prec["scales_with"] == ""]
+        order = dict(zip(prec["factor_set"], prec["order"], strict=True))
+        spec = {c: 3 - i for i, (_, c) in enumerate(self.region_chain(code))}
+        ef = self.emission_factors
+        ef = ef.assign(_region=ef["region"].map(self._code_or_raw))
+        ef = ef[ef["factor_set"].isin(order) & (ef["year_from"] <= year) & (ef["year_to"] >= year)]
+        ef = ef.assign(_spec=ef["_region"].map(spec).fillna(-1).where(ef["_region"] != ANY_REGION, 0))
+        ef = ef[ef["_spec"] >= 0]
+        if sector is not None:
+            ef = ef[ef["sector"].isin([sector, "*"])].assign(_sector=sector)
+        else:
+            ef = ef.assign(_sector=ef["sector"])
+        ef = ef.assign(order=ef["factor_set"].map(order), _exact=(ef["sector"] == ef["_sector"]).astype(int))
+        ef = ef.sort_values(
+            ["activity_type", "_sector", "pollutant", "order", "_spec", "_exact", "year_from"],
+            ascending=[True, True, True, True, False, False, False],
+            kind="stable",
+        ).drop_duplicates(["activity_type", "_sector", "pollutant"])
+        out = ef.rename(columns={"sector": "factor_sector"}).assign(sector=ef["_sector"])
+        cols = ["activity_type", "sector", "pollutant", "factor_set", "value", "unit", "region", "year_from", "source"]
+        return out[[*cols, "order"]].reset_index(drop=True)
 
     def set_basis(self, factor_set: str) -> str:
         """Energy basis of a factor set's energy-based factors: ``net`` (NCV), ``gross`` (GCV/HHV) or ``none``.

@@ -38,6 +38,7 @@ for a process) but for which no factor applies is listed by :func:`factor_gaps` 
 
 from __future__ import annotations
 
+import csv
 import os
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -313,12 +314,30 @@ class _Accountant:
     # ------------------------------------------------------------------ input
     def chunks(self, activity: pd.DataFrame | str | os.PathLike, chunk_rows: int) -> Iterator[pd.DataFrame]:
         """Validated activity chunks with ``_line`` (input line numbers), region codes and row classes."""
+        hashes: list[np.ndarray] = []
+        lines: list[np.ndarray] = []
         for raw, offset in _raw_chunks(activity, chunk_rows):
             act = schema.validate(raw, "activity", source=self.source, row_offset=offset)
             act["_line"] = np.arange(len(act), dtype="int64") + offset
             for p in _PROPS:
                 act[p] = self._property(raw, act, p)
+            hashes.append(pd.util.hash_pandas_object(act[schema.spec("activity").keys], index=False).to_numpy())
+            lines.append(act["_line"].to_numpy())
             yield self._prepare(act)
+        if len(hashes) > 1:  # validation saw one chunk at a time: one row per key across chunks too
+            self._check_duplicates(np.concatenate(hashes), np.concatenate(lines))
+
+    def _check_duplicates(self, h: np.ndarray, lines: np.ndarray) -> None:
+        order = np.argsort(h, kind="stable")
+        hs = h[order]
+        dup = np.flatnonzero(hs[1:] == hs[:-1])
+        if dup.size:
+            later = lines[order[dup + 1]]
+            i = int(np.argmin(later))
+            first, row = int(lines[order[dup[i]]]), int(later[i])
+            keys = ", ".join(schema.spec("activity").keys)
+            raise InputError(self.source, f"one row per key ({keys}); same key as row {first}", row=row,
+                             column=schema.spec("activity").keys[0], table="activity")  # fmt: skip
 
     def _property(self, raw: pd.DataFrame, act: pd.DataFrame, name: str) -> np.ndarray:
         """A fuel property column [wt %] (``sulfur_pct``, ``ash_pct``) of the input, NaN where not given."""
@@ -451,6 +470,7 @@ class _Accountant:
         for p in _PROPS:
             has_prop |= (m["_scale"] == p).to_numpy() & m[f"_has_{p}"].to_numpy(dtype=bool)
         s1 = m["_rank"].notna() & ((m["_scale"] == "") | has_prop)
+        m["_needs"] = np.where(m["_rank"].notna() & (m["_scale"] != "") & ~has_prop, m["_scale"], "")
         # stage 2: region / sector / year valid
         chain = _chain_table(lib, pd.unique(keys["region"]))
         m = m.merge(chain, on=["region", "region_f"], how="left")
@@ -590,6 +610,24 @@ class _Accountant:
         sets = sets.rename("sets").reset_index()
         miss = miss.merge(stage, on=["_kid", "pollutant"], how="left").merge(why, on=["_kid", "pollutant"], how="left")
         miss = miss.merge(sets, on=["_kid", "pollutant"], how="left")
+        ok_else = (m["_spec_r"] >= 0) & (m["year_from"] <= m["year"]) & (m["year_to"] >= m["year"])
+        ok_else &= (m["sector_f"] == m["sector"]) | (m["sector_f"] == "*")
+        needs = m[(m["_needs"] != "") & ok_else]
+        needs = needs.groupby(["_kid", "pollutant"]).apply(
+            lambda g: "; ".join(
+                sorted(
+                    {
+                        f"set {a} applies to rows that give {b}"
+                        for a, b in zip(g["factor_set"], g["_needs"], strict=True)
+                    }
+                )
+            ),
+            include_groups=False,
+        )
+        needs = (
+            needs.rename("needs").reset_index() if len(needs) else pd.DataFrame(columns=["_kid", "pollutant", "needs"])
+        )
+        miss = miss.merge(needs, on=["_kid", "pollutant"], how="left")
         reasons = []
         for r in miss.itertuples(index=False):  # one per (key, pollutant) gap: a handful
             if pd.isna(r.stage):
@@ -603,7 +641,8 @@ class _Accountant:
                 reasons.append(f"no {r.pollutant} factor valid for sector {r.sector}, region {r.region}, year {r.year}")
             else:
                 reasons.append(f"{r.pollutant} factor cannot be applied to {r.unit}: {r.why}")
-        miss = miss.assign(reason=reasons)
+        extra = miss["needs"].fillna("").map(lambda t: f" ({t})" if t else "")
+        miss = miss.assign(reason=[r + e for r, e in zip(reasons, extra, strict=True)])
         return miss.groupby(["activity_type", "pollutant", "sector", "region", "reason"], as_index=False)["rows"].sum()[
             GAP_COLUMNS
         ]
@@ -810,10 +849,13 @@ def _raw_chunks(activity: pd.DataFrame | str | os.PathLike, chunk_rows: int) -> 
             yield batch.to_pandas(), line
             line += batch.num_rows
         return
-    import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    header = pd.read_csv(path, nrows=0).columns
+    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+        header = next(csv.reader(fh), [])
+    dups = sorted({c for c in header if header.count(c) > 1})
+    if dups:
+        raise InputError(str(path), "each column name once in the header", row=1, column=dups[0], value=dups[0])
     opts = pcsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string()))
     reader = pcsv.open_csv(path, convert_options=opts, read_options=pcsv.ReadOptions(block_size=1 << 24))
     buf: list[pd.DataFrame] = []
@@ -885,16 +927,15 @@ def _set_basis_map(lib: FactorLibrary, sets: pd.Series) -> dict[str, str]:
 
 def _fuel_types(lib: FactorLibrary, ef: pd.DataFrame) -> set[str]:
     """Activity types that are burnt fuels: a calorific value, a net/gross ratio or a per-energy CO2 factor."""
-    fuels = (
-        set(lib.ncv["activity_type"]) | set(lib.energy_basis["activity_type"]) | set(lib.volumetric_cv["activity_type"])
-    )
+    tables = (lib.ncv, lib.energy_basis, lib.volumetric_cv, lib.gcv)
+    fuels = set().union(*(set(t["activity_type"]) for t in tables))
     co2 = ef[ef["pollutant"] == "CO2"]
     per_energy = [dimension(split_rate(u)[1]) == "energy" for u in co2["unit_f"]]
     return fuels | set(co2.loc[per_energy, "activity_type"])
 
 
 def _has_calorific_value(lib: FactorLibrary, activity_type: str) -> bool:
-    return activity_type in set(lib.ncv["activity_type"]) or activity_type in set(lib.volumetric_cv["activity_type"])
+    return any(activity_type in set(t["activity_type"]) for t in (lib.ncv, lib.volumetric_cv, lib.gcv))
 
 
 def _net_to_gross(lib: FactorLibrary, activity_type: str) -> float | None:
@@ -917,21 +958,42 @@ def _basis_factor(lib: FactorLibrary, activity_type: str, have: str, want: str) 
 
 
 def _calorific_value(lib: FactorLibrary, activity_type: str, per: str, jurisdiction: str) -> tuple[float, str, str]:
-    """(value, unit, basis) of the fuel's calorific value per ``mass`` or ``volume``."""
+    """(value, unit, basis) of the fuel's calorific value per ``mass`` or ``volume``.
+
+    Order: the user's own calorific values (``FactorLibrary.from_csv`` of an NCV file); the region's jurisdiction's
+    values (``volumetric_cv.csv`` with its basis, then ``gcv.csv``, gross — e.g. 40 CFR 98 Table C-1 in the US);
+    the bundled IPCC net calorific values (``ncv.csv``); then values declared for every jurisdiction (``*``).
+    """
+
+    def per_dim(unit: object) -> bool:
+        den = str(unit).split("/", 1)[1].strip().strip("()") if "/" in str(unit) else ""
+        return bool(den) and dimension(den) == per
+
+    def basis_of(row: pd.Series, default: str) -> str:
+        b = row.get("basis")
+        return str(b) if isinstance(b, str) and b in ENERGY_BASES else default
+
     ncv = lib.ncv[lib.ncv["activity_type"] == activity_type]
-    for v, u, b in zip(
-        ncv["value"], ncv["unit"], ncv["basis"] if "basis" in ncv.columns else ["net"] * len(ncv), strict=True
-    ):
-        den = str(u).split("/", 1)[1].strip("()")
-        if dimension(den) == per:
-            return float(v), str(u), str(b) if isinstance(b, str) and b else "net"
-    if per == "volume":
-        vc = lib.volumetric_cv[lib.volumetric_cv["activity_type"] == activity_type]
-        for j in (jurisdiction, ANY_REGION):
-            hit = vc[vc["jurisdiction"] == j]
+    ncv = ncv[[per_dim(u) for u in ncv["unit"]]]
+    user = ncv[ncv["origin"] == "user"] if "origin" in ncv.columns else ncv.iloc[0:0]
+    bundled = ncv.drop(user.index)
+    if len(user):
+        r = user.iloc[0]
+        return float(r["value"]), str(r["unit"]), basis_of(r, "net")
+    tables = [(lib.volumetric_cv, None), (lib.gcv, "gross")]
+    order = [jurisdiction] if jurisdiction != ANY_REGION else []
+    for j in [*order, None, ANY_REGION]:
+        if j is None:  # between the jurisdiction's own values and the '*' ones: the bundled IPCC NCVs
+            if len(bundled):
+                r = bundled.iloc[0]
+                return float(r["value"]), str(r["unit"]), basis_of(r, "net")
+            continue
+        for t, basis in tables:
+            hit = t[(t["activity_type"] == activity_type) & (t["jurisdiction"] == j)]
+            hit = hit[[per_dim(u) for u in hit["unit"]]]
             if len(hit):
                 r = hit.iloc[0]
-                return float(r["value"]), str(r["unit"]), str(r["basis"])
+                return float(r["value"]), str(r["unit"]), basis or basis_of(r, "net")
     raise UnitError(
         f"no calorific value per {per} for {activity_type!r}"
         + (f" (volumetric_cv.csv has none for jurisdiction {jurisdiction})" if per == "volume" else "")
