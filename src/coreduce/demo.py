@@ -39,6 +39,7 @@ from coreduce import __version__, schema
 from coreduce.account import FactorLibrary, compute_inventory
 from coreduce.account.temporal import downscale
 from coreduce.datasets import EXAMPLE_CITY, credits, load_example_city
+from coreduce.ledger import entrypoint
 
 EXAMPLE = EXAMPLE_CITY
 PLACE, YEAR = "Beijing", 2016
@@ -166,19 +167,22 @@ class DemoStep:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-def write_table(ctx: DemoContext, run: Any, table: str, df: pd.DataFrame, *, source: str) -> None:
+def write_table(
+    ctx: DemoContext, run: Any, table: str, df: pd.DataFrame, *, source: str, validate: bool = True
+) -> None:
     """Store ``df`` in canonical ``table`` as part of the step's run.
 
-    With a ledger that stages writes (``run.write``), the rows are upserted in the same transaction as
-    the run's record, so the run is ``ok`` only if they are stored; otherwise they are ingested inside the
-    run's ``with`` block (a failed write records the run as ``error``).
+    Inside a recorded run the rows are staged with ``run.write`` and upserted in the same transaction as
+    the run's ledger record, so the run is ``ok`` only if they are stored; without a ledger they are
+    ingested at once (idempotent upsert).
     """
-    if run is not None and hasattr(run, "write"):
-        run.write(table, df)
+    if run is not None:
+        run.write(table, df, source=source, validate=validate)
     else:
-        ctx.store.ingest({table: df}, source=source, validate=True)
+        ctx.store.ingest({table: df}, source=source, validate=validate)
 
 
+@entrypoint
 def account_example_city(name: str = EXAMPLE) -> dict[str, pd.DataFrame]:
     """Reproducible accounting of a bundled example city (the ledger entrypoint of the ``account`` step).
 
@@ -209,10 +213,11 @@ def _totals(inv: pd.DataFrame) -> dict[str, float]:
 def step_ingest(ctx: DemoContext, run: Any) -> None:
     """Sites, observations and activity of the example city into the workspace (idempotent upserts)."""
     frames = {t: ctx.city[t] for t in ("sites", "observations", "activity")}
-    if run is not None:
-        for t, df in frames.items():
+    for t, df in frames.items():
+        if run is not None:
             run.input(t, df)
-    ctx.store.ingest(frames, source=f"coreduce.datasets:{EXAMPLE}", validate=False)
+        # validated when the bundle was loaded (load_example_city)
+        write_table(ctx, run, t, df, source=f"coreduce.datasets:{EXAMPLE}/{t}", validate=False)
     if run is not None:
         run.explain({"example": EXAMPLE, "rows": {t: len(df) for t, df in frames.items()}})
 
