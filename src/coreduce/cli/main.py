@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from coreduce.errors import CoreduceError, InputError
+from coreduce.export import check_target, write_csv
 
 app = typer.Typer(
     name="coreduce",
@@ -96,6 +97,11 @@ def account(
     no_store: bool = typer.Option(
         False, "--no-store", help="Only write --out: no workspace, no ledger record (nothing to audit later)."
     ),
+    raw_csv: bool = typer.Option(
+        False,
+        "--raw-csv",
+        help="Write text cells as they are: do not prefix ' to cells starting with = + - @ (spreadsheet formulas).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print totals by pollutant as JSON."),
 ) -> None:
     """Activity × emission factor → CO2, CH4, N2O, CO2e and SO2, NOx, PM2.5, PM10, CO, VOCs.
@@ -115,6 +121,7 @@ def account(
     for f in [activity, *(factors or [])]:
         if not Path(f).exists():
             raise InputError(str(f), "an existing file")
+    check_target(out)  # refuse a symlink / device / FIFO / directory before any work
     url = None if no_store else (store or default_store())
     led = _ledger(url)
     if led is not None:
@@ -136,10 +143,7 @@ def account(
 
         with Store(url) as st:
             st.ingest({"activity": res["activity"], "inventory": res["detail"]}, source=str(activity))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    res["inventory"].to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
-    tmp.replace(out)  # nothing half-written
+    write_csv(res["inventory"], out, neutralise_formulas=not raw_csv)  # atomic, formulas neutralised, no noise
     totals = res["explanation"]["totals_t"]
     if as_json:
         typer.echo(
