@@ -15,6 +15,7 @@ from coreduce.ledger import (
     Ledger,
     LedgerError,
     claim,
+    entrypoint,
     entrypoint_of,
     explain,
     footprint_summary,
@@ -28,7 +29,8 @@ from coreduce.store import Store
 ACTIVITY = "entity,pollutant,amount\nplant_a,CO2,10.5\nplant_a,SO2,0.25\nplant_b,CO2,4.0\n"
 
 
-# ----------------------------------------------------------------------------- entrypoints (importable)
+# ----------------------------------------------------------------------------- entrypoints (registered)
+@entrypoint
 def totals(activity: str, scale: float = 1.0, seed: int | None = None) -> dict[str, object]:
     """Reproducible entrypoint: totals by pollutant, plus a seeded random draw."""
     df = pd.read_csv(activity)
