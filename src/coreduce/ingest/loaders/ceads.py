@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from coreduce.errors import InputError
-from coreduce.ingest.loaders._common import validated
-from coreduce.ingest.loaders._paths import data_path
+from coreduce.ingest.loaders._common import reading, require_file, validated
+from coreduce.ingest.loaders._paths import SPECS, locate
 from coreduce.units import conversion_factor
 
 DATA_DIR = "ceads_china_co2"
@@ -70,8 +70,24 @@ def snake(name: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", name.strip().lower()).strip("_")
 
 
-def _read(path: Path, required: Iterable[str]) -> pd.DataFrame:
-    df = pd.read_csv(path)
+def _in_folder(p: Path, name: str) -> Path:
+    """A folder given as ``path`` holds the data set under its publisher or shared file name."""
+    if not p.is_dir():
+        return p
+    spec = SPECS[name]
+    for rel in (*(spec.publisher_files if spec.reads_publisher else ()), *spec.shared):
+        for cand in (p / rel, p / Path(rel).name):
+            if cand.is_file():
+                return cand
+    raise InputError(str(p), f"a folder holding {spec.publisher} (from {spec.url}) or {Path(spec.shared[0]).name}")
+
+
+def _read(path: Path, required: Iterable[str], name: str) -> pd.DataFrame:
+    spec = SPECS[name]
+    expected = f"{Path(spec.shared[0]).name} (the shared copy of {spec.publisher} from {spec.url})"
+    require_file(path, expected)
+    with reading(path, f"{expected} with columns {', '.join(required)}"):
+        df = pd.read_csv(path)
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise InputError(str(path), f"column(s) {', '.join(missing)}", row=1, column=missing[0])
@@ -131,8 +147,12 @@ def read_ceads_provinces(
     Parameters
     ----------
     path : str or Path, optional
-        ``ceads_province_sector_fuel_1997_2019.csv[.gz]`` (tidy copy of the 690 province-year sheets).
-        Default: the copy in the shared data folder.
+        ``ceads_province_sector_fuel_1997_2019.csv[.gz]``: the project's tidy copy (no value changed) of the
+        690 province-year sheets of the publisher's 23 workbooks ``Emission_Inventories_for_30_Provinces_<year>.xlsx``
+        from https://ceads.net/data/province/by_sectoral_accounting/Provincial/ (account required). The
+        workbooks themselves are **not** read: their sheet names and headers change between 1997–2017 and
+        2018–2019 (``Raw Coal`` vs ``Raw_Coal``), which the tidy copy normalises. A folder holding the
+        copy is accepted too. Default: found by :func:`coreduce.ingest.loaders.locate`.
     years : iterable of int, optional
         Years to keep (1997–2019). Default: all.
     provinces : iterable of str, optional
@@ -172,8 +192,8 @@ def read_ceads_provinces(
     China's recent emission pattern shifts. Earth's Future 9:e2021EF002241. Data: CEADs, ceads.net;
     "freely available to the public and the scientific community", to be cited (no formal open licence).
     """
-    p = Path(path) if path is not None else data_path(DATA_DIR, PROVINCE_FILE)
-    wide = _read(p, ["province", "year", "sector", *SCOPES])
+    p = _in_folder(Path(path), "ceads-provinces") if path is not None else locate("ceads-provinces")
+    wide = _read(p, ["province", "year", "sector", *SCOPES], "ceads-provinces")
     wide = _filter(_filter(wide, "year", years), "province", provinces)
     if not include_total_rows:
         wide = wide[wide["sector"] != "Total"]
@@ -193,8 +213,8 @@ def read_ceads_province_totals(path: str | Path | None = None) -> pd.DataFrame:
     Parameters
     ----------
     path : str or Path, optional
-        ``ceads_province_totals_1997_2019.csv`` (the ``Total`` row of each province-year sheet).
-        Default: the copy in the shared data folder.
+        ``ceads_province_totals_1997_2019.csv`` (the ``Total`` row of each province-year sheet of the
+        publisher's workbooks, see :func:`read_ceads_provinces`). Default: beside the located tidy copy.
 
     Returns
     -------
@@ -208,8 +228,12 @@ def read_ceads_province_totals(path: str | Path | None = None) -> pd.DataFrame:
     Shan, Y. et al. (2018). Sci. Data 5:170201; Shan, Y. et al. (2020). Sci. Data 7:54; Guan, D. et al.
     (2021). Earth's Future 9:e2021EF002241. Data: CEADs, ceads.net (free with citation).
     """
-    p = Path(path) if path is not None else data_path(DATA_DIR, PROVINCE_TOTALS_FILE)
-    df = _read(p, ["province", "year", "Scope_1_Total"])
+    if path is not None:
+        p = Path(path)
+    else:
+        found = locate("ceads-provinces")
+        p = found.parent / PROVINCE_TOTALS_FILE
+    df = _read(p, ["province", "year", "Scope_1_Total"], "ceads-provinces")
     out = pd.DataFrame(
         {
             "province": df["province"].astype("string"),
@@ -235,7 +259,9 @@ def read_ceads_national(path: str | Path | None = None, years: Iterable[int] | N
     Parameters
     ----------
     path : str or Path, optional
-        ``ceads_national_by_fuel_1997_2019.csv``. Default: the copy in the shared data folder.
+        ``ceads_national_by_fuel_1997_2019.csv``: the project's CSV copy of sheet ``sum`` of the publisher's
+        ``China_CO2_Inventory_1997-2019_(IPCC_Sectoral_Emissions).xlsx`` from https://ceads.net/data/nation/
+        (the workbook itself is not read). Default: found by :func:`coreduce.ingest.loaders.locate`.
     years : iterable of int, optional
         Years to keep. Default: all 23.
 
@@ -253,8 +279,8 @@ def read_ceads_national(path: str | Path | None = None, years: Iterable[int] | N
     Shan, Y. et al. (2018). Sci. Data 5:170201; Shan, Y. et al. (2020). Sci. Data 7:54; Guan, D. et al.
     (2021). Earth's Future 9:e2021EF002241. Data: CEADs, ceads.net (free with citation).
     """
-    p = Path(path) if path is not None else data_path(DATA_DIR, NATIONAL_FILE)
-    wide = _filter(_read(p, ["year", *SCOPES]), "year", years)
+    p = _in_folder(Path(path), "ceads-national") if path is not None else locate("ceads-national")
+    wide = _filter(_read(p, ["year", *SCOPES], "ceads-national"), "year", years)
     long = _melt_fuels(wide, ["year"])
     inv = _co2_inventory(
         long["year"], entity="China", sector="total", region="China", activity_type=long["activity_type"],
@@ -263,13 +289,44 @@ def read_ceads_national(path: str | Path | None = None, years: Iterable[int] | N
     return validated(inv.sort_values(["period_start", "activity_type"], kind="stable"), "inventory", p)
 
 
+CITY_COLUMNS = ["province_cn", "city_full_cn", "year", "co2_mt"]
+#: provinces whose Chinese short name has three characters (all others have two)
+_THREE_CHAR_PROVINCES = ("内蒙古", "黑龙江")
+
+
+def _read_city_workbook(p: Path) -> pd.DataFrame:
+    """The publisher's city workbook, sheet ``emission vector`` (``ID, city, year, emission`` [Mt])."""
+    spec = SPECS["ceads-cities"]
+    expected = f"{spec.expected} (from {spec.url}) with sheet 'emission vector': ID, city, year, emission"
+    require_file(p, expected)
+    with reading(p, expected):
+        raw = pd.read_excel(p, sheet_name="emission vector")
+    missing = [c for c in ("city", "year", "emission") if c not in raw.columns]
+    if missing:
+        raise InputError(str(p), expected, row=1, column=missing[0])
+    city = raw["city"].astype(str).str.strip()
+    three = city.str[:3].isin(_THREE_CHAR_PROVINCES)
+    return pd.DataFrame(
+        {
+            "province_cn": city.str[:3].where(three, city.str[:2]),
+            "city_full_cn": city,
+            "year": raw["year"],
+            "co2_mt": raw["emission"],
+        }
+    )
+
+
 def read_ceads_cities(path: str | Path | None = None) -> pd.DataFrame:
     """Read the CEADs city CO2 totals (290 cities, 1997–2019, unbalanced) as ``inventory`` rows.
 
     Parameters
     ----------
     path : str or Path, optional
-        ``ceads_city_co2_1997_2019.csv`` (sheet ``emission vector``). Default: the shared copy.
+        The publisher's workbook ``The_Emission_Inventories_for_290_Chinese_Cities_from_1997_to_2019.xlsx``
+        from https://ceads.net/data/city/ (sheet ``emission vector``: ``ID, city, year, emission`` [Mt]; the
+        province is the city name's 2-character prefix, 3 for 内蒙古 and 黑龙江), or the project's CSV copy of
+        that sheet ``ceads_city_co2_1997_2019.csv`` (same values), or a folder holding either. Default: found
+        by :func:`coreduce.ingest.loaders.locate`.
 
     Returns
     -------
@@ -287,8 +344,8 @@ def read_ceads_cities(path: str | Path | None = None) -> pd.DataFrame:
     Shan, Y. et al. (2018). Sci. Adv. 4:eaaq0390; Shan, Y. et al. (2017). J. Clean. Prod. 161:1215–1225.
     Data: CEADs, ceads.net (free with citation).
     """
-    p = Path(path) if path is not None else data_path(DATA_DIR, CITY_FILE)
-    df = _read(p, ["province_cn", "city_full_cn", "year", "co2_mt"])
+    p = _in_folder(Path(path), "ceads-cities") if path is not None else locate("ceads-cities")
+    df = _read_city_workbook(p) if p.suffix.lower() == ".xlsx" else _read(p, CITY_COLUMNS, "ceads-cities")
     inv = _co2_inventory(
         df["year"], entity=df["city_full_cn"], sector="total", region=df["province_cn"], activity_type="total",
         scope="1", amount_t=df["co2_mt"] * _MT_TO_T, citation=CITATION_CITIES,

@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 
 from coreduce.errors import InputError
-from coreduce.ingest.loaders._common import validated
-from coreduce.ingest.loaders._paths import data_path
+from coreduce.ingest.loaders._common import reading, require_file, validated
+from coreduce.ingest.loaders._paths import SPECS, locate
 from coreduce.units import conversion_factor
 
-DATA_FILE = ("cui2021_china_daily_provincial_co2", "china_daily_provincial_co2_2019_2020.csv.gz")
+SHARED_NAME = "china_daily_provincial_co2_2019_2020.csv.gz"
 METHOD = "reported: Cui et al. 2021"
 CITATION = (
     "Cui, D., Deng, Z., Liu, Z. et al. (2021). Daily CO2 emission for China's provinces in 2019 and 2020. "
@@ -27,8 +27,12 @@ def read_cui2021_daily(path: str | Path | None = None, provinces: Iterable[str] 
     Parameters
     ----------
     path : str or Path, optional
-        ``china_daily_provincial_co2_2019_2020.csv[.gz]`` (tidy copy of the Zenodo workbook). Default: the
-        copy in the shared data folder.
+        ``china_daily_provincial_co2_2019_2020.csv[.gz]``: the project's tidy copy of the publisher's workbook
+        ``Dataset_Daily_CO2_31Provincial_MonPow_MonInd_YearVeh_2019_2020_week_holiday.xlsx`` from
+        https://zenodo.org/record/4730175 (or a folder holding it). The workbook itself is **not** read:
+        its sheet ``Ground Transport2020`` is dated 2019 by mistake and the copy repairs the dates from the
+        weekday column (PROVENANCE.md of the shared copy). Default: found by
+        :func:`coreduce.ingest.loaders.locate`.
     provinces : iterable of str, optional
         Provinces to keep, by English name (``Beijing``, ``Inner Mongolia``, ``Tibet``) or by the
         workbook's code (``BJ``, ``IM``, ``Tibet``). Default: all 31.
@@ -51,8 +55,16 @@ def read_cui2021_daily(path: str | Path | None = None, provinces: Iterable[str] 
     Cui, D., Deng, Z., Liu, Z. et al. (2021). Daily CO2 emission for China's provinces in 2019 and 2020.
     Earth System Science Data (preprint essd-2021-153); data DOI 10.5281/zenodo.4730175. Licence CC BY 4.0.
     """
-    p = Path(path) if path is not None else data_path(*DATA_FILE)
-    df = pd.read_csv(p, usecols=lambda c: c in COLUMNS)
+    p = Path(path) if path is not None else locate("cui2021")
+    if p.is_dir() and (p / SHARED_NAME).is_file():
+        p = p / SHARED_NAME
+    spec = SPECS["cui2021"]
+    expected = f"{SHARED_NAME} (the shared tidy copy of {spec.publisher} from {spec.url})"
+    require_file(p, expected)
+    if p.suffix.lower() == ".xlsx":
+        raise InputError(str(p), f"{expected}; the workbook itself is not read (see read_cui2021_daily)")
+    with reading(p, f"{expected} with columns {', '.join(COLUMNS)}"):
+        df = pd.read_csv(p, usecols=lambda c: c in COLUMNS)
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise InputError(str(p), f"column(s) {', '.join(missing)}", row=1, column=missing[0])
