@@ -41,6 +41,7 @@ def print_summary(
     totals: dict[str, float],
     run_id: str | None,
     store: str | None,
+    recorded: bool,
     factor_version: str | None,
     gaps: pd.DataFrame,
 ) -> None:
@@ -48,10 +49,12 @@ def print_summary(
     con = out_console()
     con.print(f"wrote {rows:,} rows to {out}")
     if run_id is not None:
-        con.print(f"run {run_id} recorded on the ledger of {mask_url(store or '')}")
-        con.print(f"  (coreduce ledger show {run_id[:12]} --store {mask_url(store or '')})", markup=False)
+        con.print(f"run {run_id} recorded on the ledger of {store}", markup=False)
+        con.print(f"  (coreduce ledger show {run_id[:12]} --store {store})", markup=False)
     elif store is None:
-        con.print("not recorded (--no-store)")
+        con.print("not stored, not recorded (--no-store)")
+    elif not recorded:
+        con.print(f"stored in {store}; not recorded (COREDUCE_LEDGER=off)", markup=False)
     if factor_version:
         con.print(f"factor library {factor_version}")
     con.print("totals [t]:")
@@ -130,77 +133,45 @@ def account(
         check_input_file(f, "factor file")
     check_target(out)  # a symlink / device / FIFO / directory is refused before any work
     url = None if no_store else (store or default_store())
-    params = {
-        "activity": str(activity),
-        "factors": [str(f) for f in factors or []],
-        "only_user_factors": only_user_factors,
-        "gwp": gwp,
-        "electricity": electricity,
-        "detail": detail,
-    }
-    res, run_id = _run(params, url)
-    write_csv(res["inventory"], out, neutralise_formulas=not raw_csv)  # atomic, formulas neutralised, no noise
-    totals = res["explanation"]["totals_t"]
-    gaps = gaps_frame(res["detail"])
-    factor_version = res["explanation"].get("factor_version")
+    from coreduce.account.jobs import account_files
+
+    url = None if no_store else (store or default_store())
+    record = os.environ.get("COREDUCE_LEDGER", "on") != "off"
+    # validates, computes, upserts activity + inventory and appends the ledger record in ONE transaction
+    res = account_files(
+        activity,
+        list(factors or []),
+        only_user_factors=only_user_factors,
+        gwp=gwp,
+        electricity=electricity,
+        detail=detail,
+        store=url,
+        record=record,
+    )
+    write_csv(res.inventory, out, neutralise_formulas=not raw_csv)  # atomic, formulas neutralised, no noise
+    gaps = gaps_frame(res)
+    shown = res.store or (mask_url(url) if url else None)
     if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "out": str(out),
-                    "rows": len(res["inventory"]),
-                    "run_id": run_id,
-                    "store": mask_url(url) if url else None,
-                    "totals_t": totals,
-                    "factor_version": factor_version,
-                    "gaps": _jsonable(gaps),
-                },
-                indent=2,
-                ensure_ascii=False,
-            )
-        )
+        payload = {
+            "out": str(out),
+            "rows": len(res.inventory),
+            "run_id": res.run_id,
+            "seq": res.seq,
+            "store": shown,
+            "ingest": res.ingest,
+            "totals_t": res.totals_t,
+            "factor_version": res.factor_version,
+            "gaps": _jsonable(gaps),
+        }
+        typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
         print_summary(
             out=out,
-            rows=len(res["inventory"]),
-            totals=totals,
-            run_id=run_id,
-            store=url,
-            factor_version=factor_version,
+            rows=len(res.inventory),
+            totals=res.totals_t,
+            run_id=res.run_id,
+            store=shown,
+            recorded=url is not None and record,
+            factor_version=res.factor_version,
             gaps=gaps,
         )
-
-
-def _run(params: dict[str, Any], url: str | None) -> tuple[dict[str, Any], str | None]:
-    """Account, store and record (``url`` None: only compute).  Returns the job's outputs and the run id."""
-    from coreduce.account.jobs import account_files, load_library
-
-    led = None
-    if url is not None and os.environ.get("COREDUCE_LEDGER", "on") != "off":
-        from coreduce.ledger import Ledger
-        from coreduce.store import Store
-
-        led = Ledger(Store(url))
-    if led is None:
-        res = account_files(**params)
-        run_id = None
-    else:
-        version = load_library(params["factors"], params["only_user_factors"]).version
-        inputs = {"activity": params["activity"], **{f"factors_{i}": f for i, f in enumerate(params["factors"])}}
-        with led.run(
-            "account",
-            entrypoint="coreduce.account.jobs:account_files",
-            params=params,
-            inputs=inputs,
-            factor_version=version,
-        ) as run:
-            res = account_files(**params)
-            run.outputs(res)
-            run.explain(res["explanation"])
-        run_id = run.run_id
-    if url is not None:
-        from coreduce.store import Store
-
-        with Store(url) as st:
-            st.ingest({"activity": res["activity"], "inventory": res["detail"]}, source=params["activity"])
-    return res, run_id
