@@ -57,14 +57,16 @@ def print_summary(
         con.print(f"stored in {store}; not recorded (COREDUCE_LEDGER=off)", markup=False)
     if factor_version:
         con.print(f"factor library {factor_version}")
-    con.print("totals [t]:")
+    con.print("totals [t]:", markup=False)
     width = max((len(p) for p in totals), default=0)
     for p, v in totals.items():
         con.print(f"  {p:>{width}}  {v:,.3f}")
     if len(gaps):
         con.print(f"{len(gaps)} factor gap(s): no factor for these activity × pollutant pairs (not counted as zero):")
         for g in gaps.itertuples(index=False):
-            where = ", ".join(str(x) for x in (g.sector, g.region) if x is not None and x == x and str(x))
+            where = ", ".join(
+                str(x) for x in (g.sector, g.region) if x is not None and x == x and str(x) not in ("", "*")
+            )
             con.print(
                 f"  {g.activity_type} {g.pollutant}"
                 + (f" ({where})" if where else "")

@@ -43,7 +43,7 @@ def demo(
     run = res.get("run")
     if run:
         con.print(f"run:       {run['run_id']} (coreduce ledger show {str(run['run_id'])[:12]})", markup=False)
-    con.print("totals [t]:")
+    con.print("totals [t]:", markup=False)
     width = max((len(p) for p in res["totals_t"]), default=0)
     for p, v in res["totals_t"].items():
         con.print(f"  {p:>{width}}  {v:,.1f}")
