@@ -44,19 +44,21 @@ def _check_path(path: Path) -> None:
 
 
 def _list(as_json: bool) -> None:
-    from coreduce.ingest.loaders import DATASETS
+    """Every data set: present or not, where it was found, and the publisher's file and page to get it."""
+    from coreduce.ingest.loaders import available
 
-    rows = [{"name": name, "description": desc} for name, (desc, _) in DATASETS.items()]
+    av = available()
     if as_json:
-        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        typer.echo(av.to_json(orient="records", indent=2, force_ascii=False))
         return
     from rich.table import Table
 
-    t = Table(title="data sets (coreduce load NAME)")
-    for c in ("name", "description"):
+    t = Table(title="data sets (coreduce load NAME; a missing one: download it, then --path FILE or $COREDUCE_DATA)")
+    for c in ("name", "present", "description", "found at / get it from"):
         t.add_column(c, overflow="fold")
-    for r in rows:
-        t.add_row(r["name"], r["description"])
+    for r in av.to_dict("records"):
+        where = r["path"] if r["present"] else f"{r['expected']} from {r['url']}"
+        t.add_row(r["name"], "yes" if r["present"] else "no", r["description"], str(where))
     out_console().print(t)
 
 
