@@ -27,6 +27,9 @@ def _as_table(data: pd.DataFrame | ir.Table) -> tuple[ir.Table, bool]:
         return data, False
     con = ibis.duckdb.connect()
     con.raw_sql("SET TimeZone = 'UTC'")
+    if data.attrs:  # e.g. an inventory's gap table: not data, and Ibis would warn that it cannot serialise it
+        data = data.copy(deep=False)
+        data.attrs = {}
     return con.create_table("_coreduce_input", data, temp=True), True
 
 
