@@ -110,20 +110,30 @@ def test_sector_table_has_no_empty_pollutant_column(demo_report):
     sec = next(t for t in tables(page) if t["section"] == "sectors")
     assert sec["head"] == [["Sector", "CO2 [t]", "SO2 [t]", "NOx [t]", "PM2.5 [t]"]]  # one header row
     rows = {r[0]: r[1:] for r in sec["rows"]}
-    # power: CEADs 2016 power CO2 31,539,289 t; SO2 63,707 t (coal 63,279 + oil and gas)
+    # CEADs 2016 power CO2: 31,539,289 t
     assert rows["power"][0] == "31,539,289"
-    assert rows["transport"][1:] == ["–", "–", "–"]  # no factor: shown as a gap, not 0 or blank
+    assert "–" in rows["transport"]  # no SO2 factor for any transport fuel: a gap, shown as "–", not 0
 
 
 def test_summary_states_what_co_pollutant_totals_cover(demo_report):
+    from coreduce.demo import account_example_city
+
     _, page = demo_report
     summary = next(t for t in tables(page) if t["section"] == "summary")
     covers = {r[0]: r[-1] for r in summary["rows"]}
-    assert covers["CO2"] == "all 6 sectors"
-    assert covers["SO2"] == "2 of 6 sectors (no factor for agriculture, commercial, residential, transport)"
-    text = visible_text(page)
-    assert "the totals cover industry, power only (2 of 6 sectors)" in text
-    assert "not Beijing-wide totals" in text
+    assert covers["CO2"] == "all activities"
+    # the SO2 share recomputed here from the inventory: CO2 of the (entity, sector, fuel) rows that have SO2
+    inv = account_example_city()["inventory"]
+    keys = ["entity", "sector", "activity_type"]
+    co2 = inv[inv["pollutant"] == "CO2"].set_index(keys)["amount"]
+    has = inv[inv["pollutant"] == "SO2"].set_index(keys).index
+    share = co2[co2.index.isin(has)].sum() / co2.sum()
+    assert 0 < share < 1
+    assert covers["SO2"] == f"activities emitting {100 * share:.2g} % of the CO2 (gaps listed below)"
+    text = " ".join(visible_text(page).split())
+    assert "gasoline (agriculture, commercial, industry, power, residential" in text
+    assert "a gap in the factor library, not a zero emission" in text
+    assert "not Beijing-wide" in text
 
 
 def test_each_chart_says_what_where_and_when(demo_report):
@@ -206,20 +216,28 @@ def test_number_formats():
     assert duration(0.0421) == "0.0421 s"
 
 
-def test_coverage_uses_the_engines_gap_report():
-    inv = account_example_city()["inventory"]
-    cov = coverage(inv).set_index("pollutant")
-    assert cov.loc["SO2", "covered"] == "industry, power"
-    assert cov.loc["SO2", "missing"] == "agriculture, commercial, residential, transport"
-    # an engine gap inside a covered sector (e.g. PM of ESP-abated coal in power) makes it partial
+def test_coverage_share_and_gap_list():
+    # hand-made inventory: two fuels in power, one with an SO2 factor
+    base = {"sector": "power", "scope": "1", "unit": "t"}
+    inv = pd.DataFrame(
+        [
+            {**base, "entity": "A", "activity_type": "coal", "pollutant": "CO2", "amount": 300.0},
+            {**base, "entity": "A", "activity_type": "coal", "pollutant": "SO2", "amount": 2.0},
+            {**base, "entity": "A", "activity_type": "gasoline", "pollutant": "CO2", "amount": 100.0},
+        ]
+    )
+    cov = coverage(inv, ["SO2"]).iloc[0]
+    assert cov["co2_share"] == pytest.approx(300 / 400)  # 0.75
+    assert cov["missing"] == "gasoline (power)"
+    assert totals_table(inv).set_index("Pollutant").loc["SO2", "Covers"] == (
+        "activities emitting 75 % of the CO2 (gaps listed below)"
+    )
+    # the engine's own gap report wins when present (it also names gaps the rows cannot show)
     inv.attrs["gaps"] = pd.DataFrame(
-        {"activity_type": ["coal_bituminous"], "pollutant": ["PM2.5"], "sector": ["power"], "region": ["Beijing"],
-         "rows": [1], "reason": ["no factor"]}
+        {"activity_type": ["gasoline", "coal"], "pollutant": ["SO2", "SO2"], "sector": ["power", "transport"],
+         "region": ["CN-BJ", "CN-BJ"], "rows": [1, 1], "reason": ["no factor", "no factor"]}
     )  # fmt: skip
-    cov = coverage(inv).set_index("pollutant")
-    assert cov.loc["PM2.5", "covered"] == "industry"
-    assert cov.loc["PM2.5", "n_covered"] == 1
-    assert totals_table(inv).set_index("Pollutant").loc["PM2.5", "Covers"].startswith("1 of 6 sectors")
+    assert coverage(inv, ["SO2"]).iloc[0]["missing"] == "coal (transport); gasoline (power)"
 
 
 def test_sector_table_columns_have_no_name():

@@ -137,10 +137,7 @@ def write_report(path: str | Path, context: Mapping[str, Any]) -> Path:
     html = _env().get_template("report.html").render(**ctx)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        from coreduce.export import atomic_write_text
-    except ImportError:  # pragma: no cover - until the export module lands on this branch
-        out.write_text(html, encoding="utf-8")
-    else:
-        atomic_write_text(out, html)
+    from coreduce.export import atomic_write_text
+
+    atomic_write_text(out, html)
     return out
