@@ -512,10 +512,13 @@ def test_coreduce_data_is_the_only_folder_when_set(tmp_path, monkeypatch):
 
 
 def test_available_lists_every_data_set(no_configured_data):
+    from coreduce.ingest.loaders import DATASETS
+
     av = available()
     assert list(av.columns) == ["name", "description", "present", "path", "expected", "url", "formats"]
+    assert list(av["name"]) == list(DATASETS)  # what `coreduce load NAME` accepts
     assert {"beijing-aq", "beijing-pm25", "gas-turbine", "ceads-provinces", "ceads-cities", "ceads-national",
-            "cui2021", "owid", "egrid", "city-panel"} == set(av["name"])  # fmt: skip
+            "cui2021", "owid", "egrid", "city-panel"} == set(available(loadable_only=False)["name"])  # fmt: skip
     row = av.set_index("name").loc["beijing-aq"]
     assert row["expected"] == "beijing+multi+site+air+quality+data.zip"
     assert row["url"].startswith("https://archive.ics.uci.edu/dataset/501/")

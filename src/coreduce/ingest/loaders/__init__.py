@@ -106,8 +106,14 @@ DATASETS = {
 __all__ += ["DATASETS"]
 
 
-def available() -> pd.DataFrame:
+def available(*, loadable_only: bool = True) -> pd.DataFrame:
     """Which data sets are present and where (for ``coreduce load list``).
+
+    Parameters
+    ----------
+    loadable_only : bool
+        Only the data sets ``coreduce load NAME`` can load into the workspace (:data:`DATASETS`, canonical
+        tables); False adds the others with a loader (``city-panel``, a tidy non-canonical frame).
 
     Returns
     -------
@@ -117,4 +123,5 @@ def available() -> pd.DataFrame:
         ``formats`` (what the loader reads). Looked up only in :func:`data_dirs`.
     """
     cols = ["name", "description", "present", "path", "expected", "url", "formats"]
-    return pd.DataFrame(_available(), columns=cols)
+    names = list(DATASETS) if loadable_only else None
+    return pd.DataFrame(_available(names), columns=cols)
