@@ -660,3 +660,30 @@ def test_ceads_cities_reads_the_publisher_workbook():
     if not wb.is_file():
         pytest.skip(f"publisher workbook not present: {wb}")
     pd.testing.assert_frame_equal(read_ceads_cities(wb), read_ceads_cities(csv))
+
+
+def test_ceads_provinces_reads_the_publisher_workbook(ceads_prov):
+    csv = need("ceads-provinces")
+    wb = csv.parent / "raw" / "provinces" / "Emission_Inventories_for_30_Provinces_2016.xlsx"
+    if not wb.is_file():
+        pytest.skip(f"publisher workbook not present: {wb}")
+    got = read_ceads_provinces(wb)
+    ref = ceads_prov[ceads_prov["period_start"] == ts("2016-01-01")]
+    assert set(got["entity"]) == set(ref["entity"])
+    assert_canonical(got, "inventory")
+    key = ["entity", "sector", "activity_type"]
+    m = got.merge(ref, on=key, how="outer", suffixes=("_wb", "_csv"), indicator=True)
+    # the tidy copy rounds every cell to 1e-6 Mt: equal within half of that; cells that round to 0 in the
+    # copy (< 5e-7 Mt) exist only in the workbook
+    both = m[m["_merge"] == "both"]
+    assert (both["amount_wb"] - both["amount_csv"]).abs().max() <= 0.5e-6 * MT + 1e-6
+    assert (m.loc[m["_merge"] == "left_only", "amount_wb"] < 0.5e-6 * MT).all()
+    assert (m["_merge"] != "right_only").all()
+    # full precision: Beijing 2016's scope-1 cells sum to the Total row's Scope_1_Total (89.981813 Mt)
+    bj = got[(got["entity"] == "Beijing") & (got["scope"] == "1")]
+    totals = read_ceads_province_totals(wb)
+    total = one(totals, province="Beijing", year=2016)["scope_1_total_t"]
+    assert total == pytest.approx(89.981813 * MT, abs=0.5e-6 * MT)
+    assert bj["amount"].sum() == pytest.approx(total, rel=1e-12)
+    # and as a folder in $COREDUCE_DATA: found before any tidy copy
+    assert len(read_ceads_provinces(wb.parent, years=[2016], provinces=["Beijing"])) == len(bj)
