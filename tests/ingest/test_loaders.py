@@ -687,3 +687,11 @@ def test_ceads_provinces_reads_the_publisher_workbook(ceads_prov):
     assert bj["amount"].sum() == pytest.approx(total, rel=1e-12)
     # and as a folder in $COREDUCE_DATA: found before any tidy copy
     assert len(read_ceads_provinces(wb.parent, years=[2016], provinces=["Beijing"])) == len(bj)
+
+
+def test_ceads_national_reads_the_publisher_workbook():
+    csv = need("ceads-national")
+    wb = csv.parent / "raw" / "national" / "China_CO2_Inventory_1997-2019_(IPCC_Sectoral_Emissions).xlsx"
+    if not wb.is_file():
+        pytest.skip(f"publisher workbook not present: {wb}")
+    pd.testing.assert_frame_equal(read_ceads_national(wb), read_ceads_national(csv), check_exact=False, rtol=1e-12)

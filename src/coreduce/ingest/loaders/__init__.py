@@ -14,9 +14,9 @@ Which formats each loader reads (``available()["formats"]``):
 - ``beijing-pm25``: the UCI zip, its CSV, or the CSV gzip-compressed;
 - ``gas-turbine``: the UCI zip, its yearly ``gt_<year>.csv`` files, or the shared stacked copy;
 - ``ceads-provinces``: the CEADs workbooks (one per year, full precision) or the shared tidy copy (rounded
-  to 1e-6 Mt); ``ceads-cities``: the CEADs workbook or the shared CSV copy of its sheet;
-- ``ceads-national``, ``cui2021``: only the shared tidy copies (the national workbook's layout was not
-  parsed here; the Cui et al. workbook needs a date repair, documented in the loader);
+  to 1e-6 Mt); ``ceads-cities``, ``ceads-national``: the CEADs workbook or the shared CSV copy of its sheet;
+- ``cui2021``: only the shared tidy copy (the Zenodo workbook needs a date repair, documented in the
+  loader);
 - ``owid``: the OWID CSV (gzip or not) or the Parquet copy; ``egrid``: the published folder, unchanged;
 - ``city-panel``: only the project's merged panel (no single publisher file).
 """

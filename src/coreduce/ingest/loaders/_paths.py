@@ -146,8 +146,7 @@ SPECS: dict[str, DataSetSpec] = {
             CEADS_NATION_URL,
             ("China_CO2_Inventory_1997-2019_(IPCC_Sectoral_Emissions).xlsx",),
             ("ceads_china_co2/ceads_national_by_fuel_1997_2019.csv",),
-            "the shared CSV copy of the workbook's 'sum' sheet; the workbook itself is not read",
-            False,
+            "the publisher's workbook (sheet 'sum') or the shared CSV copy of that sheet",
         ),
         DataSetSpec(
             "cui2021",

@@ -338,15 +338,44 @@ def read_ceads_province_totals(path: str | Path | None = None) -> pd.DataFrame:
     return out.sort_values(["province", "year"], ignore_index=True)
 
 
+def _read_national_workbook(p: Path) -> pd.DataFrame:
+    """Sheet ``sum`` of the publisher's national workbook: ``year`` + the fuel columns [Mt], one row per year."""
+    import openpyxl
+
+    spec = SPECS["ceads-national"]
+    expected = f"{spec.publisher} (from {spec.url}) with sheet 'sum': year, Raw Coal, ..., Scope 1 Total"
+    require_file(p, expected)
+    columns = {_key(c): c for c in (*SCOPES, "Other_Energy", "Scope_1_Total")}
+    with reading(p, expected):
+        wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
+        try:
+            rows = list(wb["sum"].iter_rows(values_only=True))
+        finally:
+            wb.close()
+    header = [columns.get(_key(h)) if h is not None else None for h in rows[0]]
+    missing = sorted(set(SCOPES) - set(header))
+    if missing:
+        raise InputError(f"{p}:sum", expected, row=1, column=missing[0])
+    recs = []
+    for r in rows[1:]:
+        if not isinstance(r[0], (int, float)):
+            continue  # blank rows below the table
+        rec = {"year": int(r[0])}
+        rec.update({h: (0.0 if v is None else float(v)) for h, v in zip(header, r, strict=False) if h})
+        recs.append(rec)
+    return pd.DataFrame(recs)
+
+
 def read_ceads_national(path: str | Path | None = None, years: Iterable[int] | None = None) -> pd.DataFrame:
     """Read the CEADs national inventory by fuel (sheet ``sum``, 1997–2019) as ``inventory`` rows.
 
     Parameters
     ----------
     path : str or Path, optional
-        ``ceads_national_by_fuel_1997_2019.csv``: the project's CSV copy of sheet ``sum`` of the publisher's
-        ``China_CO2_Inventory_1997-2019_(IPCC_Sectoral_Emissions).xlsx`` from https://ceads.net/data/nation/
-        (the workbook itself is not read). Default: found by :func:`coreduce.ingest.loaders.locate`.
+        The publisher's ``China_CO2_Inventory_1997-2019_(IPCC_Sectoral_Emissions).xlsx`` from
+        https://ceads.net/data/nation/ (sheet ``sum``), or the project's CSV copy of that sheet
+        ``ceads_national_by_fuel_1997_2019.csv`` (same values, full precision), or a folder holding either.
+        Default: found by :func:`coreduce.ingest.loaders.locate`.
     years : iterable of int, optional
         Years to keep. Default: all 23.
 
@@ -365,7 +394,10 @@ def read_ceads_national(path: str | Path | None = None, years: Iterable[int] | N
     (2021). Earth's Future 9:e2021EF002241. Data: CEADs, ceads.net (free with citation).
     """
     p = _in_folder(Path(path), "ceads-national") if path is not None else locate("ceads-national")
-    wide = _filter(_read(p, ["year", *SCOPES], "ceads-national"), "year", years)
+    if p.suffix.lower() == ".xlsx":
+        wide = _filter(_read_national_workbook(p), "year", years)
+    else:
+        wide = _filter(_read(p, ["year", *SCOPES], "ceads-national"), "year", years)
     long = _melt_fuels(wide, ["year"])
     inv = _co2_inventory(
         long["year"], entity="China", sector="total", region="China", activity_type=long["activity_type"],
