@@ -695,3 +695,23 @@ def test_ceads_national_reads_the_publisher_workbook():
     if not wb.is_file():
         pytest.skip(f"publisher workbook not present: {wb}")
     pd.testing.assert_frame_equal(read_ceads_national(wb), read_ceads_national(csv), check_exact=False, rtol=1e-12)
+
+
+def test_cui2021_reads_the_publisher_workbook():
+    csv = need("cui2021")
+    wb = csv.parent / "raw" / "Dataset_Daily_CO2_31Provincial_MonPow_MonInd_YearVeh_2019_2020_week_holiday.xlsx"
+    if not wb.is_file():
+        pytest.skip(f"publisher workbook not present: {wb}")
+    key = ["entity", "sector", "period_start"]
+    got = read_cui2021_daily(wb).sort_values(key, ignore_index=True)
+    ref = read_cui2021_daily(csv).sort_values(key, ignore_index=True)
+    assert len(got) == len(ref) == 67_952  # Ground Transport 2020 re-dated: 365 days, no 2020-02-29
+    pd.testing.assert_frame_equal(got[key], ref[key])
+    # the tidy copy rounds to 1e-6 Mt per day; the workbook keeps full precision
+    # (Beijing power 2019-01-01: workbook 0.150361202705207 Mt, copy 0.150361)
+    assert (got["amount"] - ref["amount"]).abs().max() <= 0.5e-6 * MT + 1e-6
+    bj = got[(got["entity"] == "Beijing") & (got["sector"] == "power") & (got["period_start"] == ts("2019-01-01"))]
+    assert bj["amount"].iloc[0] == pytest.approx(0.150361202705207 * MT, rel=1e-12)
+    gt = got[(got["sector"] == "ground_transport") & (got["period_start"].dt.year == 2020)]
+    assert gt["period_start"].dt.strftime("%m-%d").nunique() == 365
+    assert ts("2020-02-29") not in set(gt["period_start"])

@@ -15,8 +15,7 @@ Which formats each loader reads (``available()["formats"]``):
 - ``gas-turbine``: the UCI zip, its yearly ``gt_<year>.csv`` files, or the shared stacked copy;
 - ``ceads-provinces``: the CEADs workbooks (one per year, full precision) or the shared tidy copy (rounded
   to 1e-6 Mt); ``ceads-cities``, ``ceads-national``: the CEADs workbook or the shared CSV copy of its sheet;
-- ``cui2021``: only the shared tidy copy (the Zenodo workbook needs a date repair, documented in the
-  loader);
+- ``cui2021``: the Zenodo workbook (re-dating one sheet, documented in the loader) or the shared tidy copy;
 - ``owid``: the OWID CSV (gzip or not) or the Parquet copy; ``egrid``: the published folder, unchanged;
 - ``city-panel``: only the project's merged panel (no single publisher file).
 """

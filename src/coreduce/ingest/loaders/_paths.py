@@ -154,9 +154,8 @@ SPECS: dict[str, DataSetSpec] = {
             CUI_URL,
             ("Dataset_Daily_CO2_31Provincial_MonPow_MonInd_YearVeh_2019_2020_week_holiday.xlsx",),
             ("cui2021_china_daily_provincial_co2/china_daily_provincial_co2_2019_2020.csv.gz",),
-            "the shared tidy copy of the Zenodo workbook (date-repaired, see its PROVENANCE.md); the workbook "
-            "itself is not read",
-            False,
+            "the Zenodo workbook (full precision, Ground Transport 2020 re-dated from its weekday column) or the "
+            "shared tidy copy (same repair, rounded to 1e-6 Mt/day)",
         ),
         DataSetSpec(
             "owid",
