@@ -1,21 +1,30 @@
-"""Build the bundled example city "Beijing 2019" (``src/coreduce/datasets/beijing_2019/``) from real data.
+"""Build the bundled example city "Beijing 2016" (``src/coreduce/datasets/beijing_2016/``) from real data,
+and the separate example stack ``src/coreduce/datasets/stack_turkey_2015/``.
 
-Run from the repository root with the shared data beside it (``../shared/data``)::
+Run from the repository root with the data sets where the loaders find them (``$COREDUCE_DATA`` or, in a
+checkout, ``../shared/data``)::
 
     python scripts/make_example_city.py
 
-Inputs (all in ``../shared/data``, each folder has a PROVENANCE.md with its licence):
+Why 2016: the city's inventory and its measured air quality must be for the same year. The UCI Beijing
+multi-site air quality covers 2013-03 .. 2017-02, so 2016 is the last full calendar year with both; CEADs
+has Beijing by sector × fuel for 1997–2019. The only daily profile (Cui et al. 2021) covers 2019–2020, so
+its 2019 shape is applied to 2016, aligned by weekday (see :func:`daily_profile`).
 
-- CEADs provincial inventory, Beijing 2019 (sector × fuel CO2, Mt)  -> ``activity.csv.gz`` (DERIVED)
-- Cui et al. (2021) daily provincial CO2, Beijing 2019               -> ``daily_profile.csv.gz``
+Inputs (each data set has a PROVENANCE.md with its licence):
+
+- CEADs provincial inventory, Beijing 2016 (sector × fuel CO2, Mt)  -> ``activity.csv.gz`` (DERIVED)
+- Cui et al. (2021) daily provincial CO2, Beijing 2019, aligned to 2016 -> ``daily_profile.csv.gz``
 - UCI Beijing multi-site air quality, 2016 (hourly, 12 stations)      -> ``air_quality_daily.csv.gz``
-- UCI gas-turbine CO/NOx, 2015 (hourly stack readings, Turkey)        -> ``cems_plant.csv.gz``
+- UCI gas-turbine CO/NOx, 2015 (hourly stack readings, Turkey)        -> ``stack_turkey_2015/`` (not Beijing)
 
 The activity is back-calculated: ``energy [TJ] = CEADs CO2 [t] / CO2 factor [t/TJ]`` with the factor the
 coreduce engine itself picks for that fuel (IPCC 2006 defaults in ``coreduce/account/data``), and
 ``clinker [t] = CEADs process CO2 [t] / clinker factor [t CO2/t clinker]``.  The script then recomputes the
 inventory with :func:`coreduce.account.compute_inventory` and checks that the scope-1 CO2 reproduces the
-CEADs Beijing 2019 ``Scope_1_Total`` (89.184484 Mt) to 1e-9 relative; it stops with an error otherwise.
+CEADs Beijing 2016 ``Scope_1_Total`` (89.981813 Mt); it stops with an error otherwise. That check is a
+round trip of the back-calculation, not a validation: ``tests/test_demo.py`` compares the result with an
+independent inventory (EDGAR).
 """
 
 from __future__ import annotations
@@ -36,12 +45,18 @@ from coreduce.ingest.loaders.beijing_aq import BEIJING_TZ
 from coreduce.units import conversion_factor
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "src" / "coreduce" / "datasets" / "beijing_2019"
-YEAR = 2019
+OUT = ROOT / "src" / "coreduce" / "datasets" / "beijing_2016"
+OUT_STACK = ROOT / "src" / "coreduce" / "datasets" / "stack_turkey_2015"
+YEAR = 2016
 PROVINCE = "Beijing"
-#: CEADs Beijing 2019 Scope_1_Total, Mt CO2 (ceads_province_totals_1997_2019.csv; PROVENANCE.md spot value)
-CEADS_SCOPE1_MT = 89.184484
-MAX_BYTES = 1_500_000
+#: CEADs Beijing 2016 Scope_1_Total, Mt CO2 (ceads_province_totals_1997_2019.csv, line 545)
+CEADS_SCOPE1_MT = 89.981813
+MAX_BYTES = 1_000_000
+#: the year of the only daily profile (Cui et al. 2021 cover 2019-2020; 2020 is the COVID-19 year)
+PROFILE_YEAR = 2019
+#: 2016 day + 1092 days (exactly 156 weeks) = the 2019 day on the same weekday; 2016-02-08 (Spring
+#: Festival, Monday) -> 2019-02-04 (the eve of the 2019 Spring Festival, Monday)
+PROFILE_OFFSET = pd.Timedelta(weeks=156)
 
 # --------------------------------------------------------------------------- mappings (stated in README)
 #: CEADs fuel column -> coreduce activity type.  The back-calculated energy uses the engine's CO2 factor of
@@ -84,14 +99,14 @@ SECTOR_MAP: dict[str, str] = {
 CUI_SECTORS = {"power": "power", "industry": "industry", "ground_transport": "transport"}
 
 AQ_VARIABLES = ("PM2.5", "PM10", "SO2", "NO2", "CO", "O3")
-AQ_YEAR = 2016
+AQ_YEAR = YEAR
 #: GB 3095-2012 (Ambient air quality standards), Table 4 data-validity rule: a 24-h mean of SO2, NO2, CO,
 #: PM10 and PM2.5 needs at least 20 hourly values in the day.  Days with fewer are kept, flagged "suspect".
 AQ_MIN_HOURS = 20
 CEMS_YEAR = 2015
 
 SRC_CEADS = (
-    "CEADs Beijing 2019 sector x fuel CO2 (Shan et al. 2018 Sci. Data 5:170201; Shan et al. 2020 Sci. Data "
+    "CEADs Beijing 2016 sector x fuel CO2 (Shan et al. 2018 Sci. Data 5:170201; Shan et al. 2020 Sci. Data "
     "7:54; Guan et al. 2021 Earth's Future 9:e2021EF002241), back-calculated with the coreduce factor "
     "library's CO2 factor"
 )
@@ -110,7 +125,7 @@ def _write_gz(df: pd.DataFrame, path: Path) -> None:
 
 # --------------------------------------------------------------------------- activity (DERIVED)
 def ceads_beijing() -> pd.DataFrame:
-    """CEADs Beijing 2019 scope-1 CO2 [t] by CEADs sector × fuel (and ``process``), long, zeros dropped."""
+    """CEADs Beijing 2016 scope-1 CO2 [t] by CEADs sector × fuel (and ``process``), long, zeros dropped."""
     inv = ceads.read_ceads_provinces(years=[YEAR], provinces=[PROVINCE])
     inv = inv[inv["scope"] == "1"].copy()
     back = {ceads.snake(k): k for k in FUEL_MAP} | {"process": "Process"}
@@ -177,8 +192,8 @@ def check_activity(act: pd.DataFrame, lib: FactorLibrary) -> float:
 
     Two checks: the recomputed CO2 equals the sum of the CEADs sector cells to 1e-12 (the back-calculation
     is exact), and that sum equals the workbook's ``Scope_1_Total`` to 1e-6 relative.  The second cannot be
-    tighter: the sector cells are rounded to 1e-6 Mt (1 t), and summing the 47 sectors drifts by 13 t
-    (1.5e-7 relative) from the ``Total`` row.
+    tighter: the sector cells are rounded to 1e-6 Mt (1 t), so the sum of the ~190 sector cells drifts by a
+    few t from the ``Total`` row.  Both are round trips, not validations.
     """
     inv = compute_inventory(act, co2_only(lib), gwp=None)
     co2 = float(inv.loc[(inv["pollutant"] == "CO2") & (inv["scope"] == "1"), "amount"].sum())
@@ -196,29 +211,52 @@ def check_activity(act: pd.DataFrame, lib: FactorLibrary) -> float:
 
 # --------------------------------------------------------------------------- daily profile (MEASURED-based)
 def daily_profile() -> pd.DataFrame:
-    """Beijing 2019 daily CO2 shares per sector, Cui et al. (2021): ``date, sector, co2_t, share, source``."""
+    """Beijing daily CO2 shape per sector for 2016, from Cui et al. (2021) 2019, aligned by weekday.
+
+    Each 2016 day ``d`` takes the 2019 day ``d + 156 weeks`` (same weekday); the four 2016 days that land in
+    December 2018 (2016-01-01 .. 01-04) wrap forward 52 weeks into late December 2019 (still the same
+    weekday). The 2016 Spring Festival week (Feb 7-13) lands on 2019 Feb 3-9, against the 2019 holiday of
+    Feb 4-10 (6 of 7 days shared); the National Day week (Oct 1-7) lands on 2019 Sep 27 - Oct 3 (3 of 7).
+    ``share`` is renormalised over the 366 days of 2016.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``date`` (2016 calendar day), ``sector`` (power, industry, transport), ``profile_date`` (the 2019
+        day used), ``co2_t`` (Cui et al. CO2 of that 2019 day [t]), ``share`` (of the 2016 total, sums to 1
+        per sector), ``source``.
+    """
     inv = read_cui2021_daily(provinces=[PROVINCE])
-    inv = inv[inv["period_start"].dt.year == YEAR]
-    out = pd.DataFrame(
+    inv = inv[inv["period_start"].dt.year == PROFILE_YEAR]
+    src = pd.DataFrame(
         {
-            "date": inv["period_start"].dt.strftime("%Y-%m-%d").to_numpy(),
+            "profile_date": inv["period_start"].dt.tz_localize(None).to_numpy(),
             "sector": inv["sector"].map(CUI_SECTORS).to_numpy(),
             "co2_t": inv["amount"].to_numpy(),
         }
     )
+    days = pd.date_range(f"{YEAR}-01-01", f"{YEAR}-12-31", freq="D")
+    aligned = days + PROFILE_OFFSET
+    aligned = aligned.where(aligned.year == PROFILE_YEAR, aligned + pd.Timedelta(weeks=52))
+    if not ((aligned.year == PROFILE_YEAR).all() and (aligned.dayofweek == days.dayofweek).all()):
+        raise SystemExit("weekday alignment of the daily profile failed")
+    grid = pd.DataFrame({"date": np.tile(days, 3), "profile_date": np.tile(aligned, 3)})
+    grid["sector"] = np.repeat(sorted(set(CUI_SECTORS.values())), len(days))
+    out = grid.merge(src, on=["sector", "profile_date"], how="left", validate="many_to_one")
+    if out["co2_t"].isna().any():
+        raise SystemExit(f"Cui et al. Beijing {PROFILE_YEAR}: missing days {out[out['co2_t'].isna()].head()}")
     out["share"] = out["co2_t"] / out.groupby("sector")["co2_t"].transform("sum")
-    out["source"] = SRC_CUI
-    out = out.sort_values(["sector", "date"], ignore_index=True)
-    n = out.groupby("sector").size()
-    if not (n == 365).all():
-        raise SystemExit(f"Cui et al. Beijing {YEAR}: expected 365 days per sector, got {n.to_dict()}")
+    out["date"] = out["date"].dt.strftime("%Y-%m-%d")
+    out["profile_date"] = out["profile_date"].dt.strftime("%Y-%m-%d")
     out["co2_t"] = out["co2_t"].round(3)
-    return out
+    out["source"] = SRC_CUI
+    out = out[["date", "sector", "profile_date", "co2_t", "share", "source"]]
+    return out.sort_values(["sector", "date"], ignore_index=True)
 
 
 # --------------------------------------------------------------------------- air quality (MEASURED)
 def air_quality_daily() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Daily station means (Beijing local days) of the six pollutants in 2016 as canonical observations."""
+    """Daily station means (Beijing local days) of the six pollutants in :data:`AQ_YEAR` (canonical)."""
 
     sites, obs = read_beijing_aq()
     obs = obs[obs["variable"].isin(AQ_VARIABLES)]
@@ -243,7 +281,7 @@ def air_quality_daily() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 # --------------------------------------------------------------------------- CEMS-like stack (MEASURED)
-def cems_plant() -> tuple[pd.DataFrame, pd.DataFrame]:
+def example_stack() -> tuple[pd.DataFrame, pd.DataFrame]:
     """The UCI gas turbine's 2015 hourly stack CO, NOx [µg/m³] and load [MWh per hour] (canonical).
 
     The source publishes no timestamps; ``ts`` is the loader's derived hourly index (2015-01-01 00:00 UTC
@@ -280,22 +318,28 @@ def main() -> int:
     schema.validate(aq, "observations", source="air_quality_daily.csv.gz")
     _write_gz(aq, OUT / "air_quality_daily.csv.gz")
 
-    gt_site, gt = cems_plant()
-    schema.validate(gt, "observations", source="cems_plant.csv.gz")
-    _write_gz(gt, OUT / "cems_plant.csv.gz")
+    schema.validate(aq_sites, "sites", source="sites.csv.gz")
+    _write_gz(aq_sites, OUT / "sites.csv.gz")
 
-    sites = pd.concat([aq_sites.astype(object), gt_site.astype(object)], ignore_index=True)
-    schema.validate(sites, "sites", source="sites.csv.gz")
-    _write_gz(sites, OUT / "sites.csv.gz")
+    # the example stack: a gas turbine in Turkey, NOT part of the Beijing city (its own folder and README)
+    OUT_STACK.mkdir(parents=True, exist_ok=True)
+    gt_site, gt = example_stack()
+    schema.validate(gt, "observations", source="stack_turkey_2015/observations.csv.gz")
+    _write_gz(gt, OUT_STACK / "observations.csv.gz")
+    schema.validate(gt_site, "sites", source="stack_turkey_2015/sites.csv.gz")
+    _write_gz(gt_site, OUT_STACK / "sites.csv.gz")
 
-    total = sum(f.stat().st_size for f in OUT.iterdir() if f.is_file())
-    for f in sorted(OUT.iterdir()):
-        print(f"{f.name:28s} {f.stat().st_size:>10,d} bytes")
+    total = 0
+    for folder in (OUT, OUT_STACK):
+        for f in sorted(folder.iterdir()):
+            total += f.stat().st_size
+            print(f"{folder.name}/{f.name:28s} {f.stat().st_size:>10,d} bytes")
     print(
-        f"total {total:,d} bytes; activity {len(act)} rows, profile {len(prof)}, air quality {len(aq)}, CEMS {len(gt)}"
+        f"total {total:,d} bytes; activity {len(act)} rows, profile {len(prof)}, air quality {len(aq)}, "
+        f"example stack {len(gt)}"
     )
     if total > MAX_BYTES:
-        raise SystemExit(f"example city is {total:,d} bytes, over the {MAX_BYTES:,d} budget")
+        raise SystemExit(f"bundled examples are {total:,d} bytes, over the {MAX_BYTES:,d} budget")
     return 0
 
 

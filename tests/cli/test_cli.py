@@ -65,7 +65,7 @@ def test_account_bad_input_is_one_line_exit_2(tmp_path):
 def test_account_missing_file(tmp_path):
     res = runner.invoke(app, ["account", "--activity", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o.csv")])
     assert res.exit_code == 2
-    assert "nope.csv: expected an existing file" in res.stderr
+    assert res.stderr == f"error: {tmp_path / 'nope.csv'}: expected an existing activity file\n"
 
 
 def test_examples_run(tmp_path):

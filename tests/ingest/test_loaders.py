@@ -1,6 +1,8 @@
 """Real-data loaders: row counts, spans and spot values read by hand from the files in shared/data.
 
-Line numbers below are 1-based lines of the (decompressed) CSV, the header being line 1.
+Line numbers below are 1-based lines of the (decompressed) CSV, the header being line 1. A test whose data
+set is not in the configured data folders (``$COREDUCE_DATA``, the user data folder, a checkout's
+``../shared/data``) is skipped with the reason, not failed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import pytest
 
 from coreduce.errors import CoreduceError
 from coreduce.ingest.loaders import (
+    available,
+    find,
     read_beijing_aq,
     read_beijing_pm25_embassy,
     read_ceads_cities,
@@ -30,6 +34,16 @@ from coreduce.schema import empty, spec
 from coreduce.units import conversion_factor
 
 MT = conversion_factor("Mt", "t")
+
+
+def need(name: str) -> Path:
+    """The located data set ``name``, or skip the test saying what is missing and where to get it."""
+    p = find(name)
+    if p is None:
+        from coreduce.ingest.loaders import SPECS
+
+        pytest.skip(f"data set {name} not present (needs {SPECS[name].expected} from {SPECS[name].url})")
+    return p
 
 
 def ts(s: str) -> pd.Timestamp:
@@ -56,39 +70,40 @@ def assert_canonical(df: pd.DataFrame, table: str) -> None:
 
 @pytest.fixture(scope="module")
 def beijing():
+    need("beijing-aq")
     return read_beijing_aq()
 
 
 @pytest.fixture(scope="module")
 def embassy():
+    need("beijing-pm25")
     return read_beijing_pm25_embassy()
 
 
 @pytest.fixture(scope="module")
 def ceads_prov():
+    need("ceads-provinces")
     return read_ceads_provinces()
 
 
 @pytest.fixture(scope="module")
 def gas_turbine():
+    need("gas-turbine")
     return read_gas_turbine()
 
 
 # ---------------------------------------------------------------- paths
 
 
-def test_shared_data_dir_found_from_checkout_and_env(tmp_path, monkeypatch):
+def test_checkout_finds_its_shared_data(tmp_path, monkeypatch):
+    monkeypatch.delenv("COREDUCE_DATA", raising=False)
     monkeypatch.delenv("COREDUCE_SHARED_DATA", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     monkeypatch.chdir(tmp_path)  # not under the checkout: found from the package's own location
+    need("beijing-aq")
     d = shared_data_dir()
-    assert d.name == "data"
-    assert d.parent.name == "shared"
+    assert (d.name, d.parent.name) == ("data", "shared")
     assert (d / "beijing_multisite_air_quality" / "PROVENANCE.md").is_file()
-    monkeypatch.setenv("COREDUCE_SHARED_DATA", str(tmp_path))
-    assert shared_data_dir() == tmp_path
-    monkeypatch.setenv("COREDUCE_SHARED_DATA", str(tmp_path / "missing"))
-    with pytest.raises(CoreduceError, match="COREDUCE_SHARED_DATA"):
-        shared_data_dir()
 
 
 # ---------------------------------------------------------------- Beijing multi-site
@@ -156,6 +171,7 @@ def test_beijing_multisite_observations(beijing):
 
 
 def test_beijing_multisite_station_filter():
+    need("beijing-aq")
     sites, obs = read_beijing_aq(stations=["dongsi"])
     assert sites["site_id"].tolist() == ["bj_dongsi"]
     assert set(obs["site_id"]) == {"bj_dongsi"}
@@ -221,6 +237,7 @@ def test_ceads_provinces(ceads_prov):
 
 def test_ceads_beijing_2019_scope1_total(ceads_prov):
     # ceads_province_totals line 635: Beijing,2019,...,Scope_1_Total 89.184484 (Mt)
+    need("ceads-provinces")
     totals = read_ceads_province_totals()
     assert len(totals) == 690
     published = one(totals, province="Beijing", year=2019)["scope_1_total_t"]
@@ -252,6 +269,7 @@ def test_ceads_province_sums_match_totals_everywhere(ceads_prov):
 
 
 def test_ceads_national():
+    need("ceads-national")
     nat = read_ceads_national()
     assert_canonical(nat, "inventory")
     assert len(nat) == 407
@@ -264,6 +282,7 @@ def test_ceads_national():
 
 
 def test_ceads_cities():
+    need("ceads-cities")
     inv = read_ceads_cities()
     assert_canonical(inv, "inventory")
     assert len(inv) == 3929
@@ -284,6 +303,7 @@ def test_ceads_cities():
 
 
 def test_cui2021_daily():
+    need("cui2021")
     inv = read_cui2021_daily()
     assert_canonical(inv, "inventory")
     assert len(inv) == 67_952
@@ -313,6 +333,7 @@ def test_cui2021_daily():
 
 
 def test_owid_co2():
+    need("owid")
     inv = read_owid_co2()
     assert_canonical(inv, "inventory")
     assert len(inv) == 29_137
@@ -333,6 +354,7 @@ def test_owid_co2():
 
 
 def test_city_panel():
+    need("city-panel")
     df = read_city_panel()
     assert len(df) == 7017
     assert df["city_code"].nunique() == 295
@@ -381,6 +403,7 @@ def test_gas_turbine(gas_turbine):
 
 
 def test_egrid_factors():
+    need("egrid")
     ef = read_egrid_factors()
     assert_canonical(ef, "emission_factors")
     assert set(ef["factor_set"]) == {"egrid"}
@@ -412,7 +435,7 @@ def test_egrid_factors():
 
 
 def test_loaders_take_explicit_paths(tmp_path):
-    src = Path(shared_data_dir()) / "ceads_china_co2" / "ceads_city_co2_1997_2019.csv"
+    src = need("ceads-cities")
     head = src.read_text(encoding="utf-8").splitlines()[:3]
     p = tmp_path / "cities.csv"
     p.write_text("\n".join(head) + "\n", encoding="utf-8")
@@ -421,3 +444,274 @@ def test_loaders_take_explicit_paths(tmp_path):
     bad.write_text("id,year\nx,2019\n", encoding="utf-8")
     with pytest.raises(CoreduceError, match=r"bad\.csv.*co2_mt|co2_mt.*bad\.csv"):
         read_ceads_cities(bad)
+
+
+# ---------------------------------------------------------------- where data sets are looked for (issue 12 sec. 5)
+
+
+FORGED = (
+    "date,province_code,province,sector,co2_mt\n2019-01-01,BJ,Beijing,power,999.0\n2019-01-02,BJ,Beijing,power,999.0\n"
+)
+
+
+@pytest.fixture
+def no_configured_data(tmp_path, monkeypatch):
+    """No $COREDUCE_DATA, an empty user data folder, and the working directory in tmp."""
+    monkeypatch.delenv("COREDUCE_DATA", raising=False)
+    monkeypatch.delenv("COREDUCE_SHARED_DATA", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work
+
+
+def _plant(root: Path) -> Path:
+    """A forged Cui et al. copy where the old lookup searched first: ./shared/data and ../shared/data."""
+    for base in (root, root.parent):
+        d = base / "shared" / "data" / "cui2021_china_daily_provincial_co2"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "china_daily_provincial_co2_2019_2020.csv.gz").write_bytes(__import__("gzip").compress(FORGED.encode()))
+    return root
+
+
+def test_planted_shared_data_in_cwd_is_never_loaded(no_configured_data, monkeypatch):
+    from coreduce.ingest.loaders import _paths
+
+    _plant(no_configured_data)
+    # without the checkout's own copy: not found (and the message says what to download), never the plant
+    monkeypatch.setattr(_paths, "_checkout_shared_data", lambda: None)
+    with pytest.raises(CoreduceError) as exc:
+        read_cui2021_daily()
+    msg = str(exc.value)
+    assert "zenodo.org/record/4730175" in msg
+    assert "Dataset_Daily_CO2_31Provincial" in msg
+    assert str(no_configured_data) not in msg.split("looked in")[1]  # the cwd is not among the folders
+    assert available().set_index("name").loc["cui2021", "present"] == np.False_
+
+
+def test_planted_shared_data_does_not_shadow_the_checkout_copy(no_configured_data):
+    _plant(no_configured_data)
+    need("cui2021")
+    bj = read_cui2021_daily(provinces=["Beijing"])
+    assert len(bj) == 731 * 2 + 730  # the real file, not the 2 forged rows
+    assert bj["amount"].max() < 999.0 * MT
+
+
+def test_coreduce_data_is_the_only_folder_when_set(tmp_path, monkeypatch):
+    from coreduce.ingest.loaders import data_dirs
+
+    monkeypatch.setenv("COREDUCE_DATA", str(tmp_path))
+    assert data_dirs() == [tmp_path]
+    assert not available()["present"].any()  # the checkout's copy is not used behind the user's back
+    with pytest.raises(CoreduceError, match=r"beijing\+multi\+site\+air\+quality\+data\.zip.*archive\.ics\.uci\.edu"):
+        read_beijing_aq()
+    monkeypatch.setenv("COREDUCE_DATA", str(tmp_path / "missing"))
+    with pytest.raises(CoreduceError, match="COREDUCE_DATA"):
+        data_dirs()
+
+
+def test_available_lists_every_data_set(no_configured_data):
+    from coreduce.ingest.loaders import DATASETS
+
+    av = available()
+    assert list(av.columns) == ["name", "description", "present", "path", "expected", "url", "formats"]
+    assert list(av["name"]) == list(DATASETS)  # what `coreduce load NAME` accepts
+    assert {"beijing-aq", "beijing-pm25", "gas-turbine", "ceads-provinces", "ceads-cities", "ceads-national",
+            "cui2021", "owid", "egrid", "city-panel"} == set(available(loadable_only=False)["name"])  # fmt: skip
+    row = av.set_index("name").loc["beijing-aq"]
+    assert row["expected"] == "beijing+multi+site+air+quality+data.zip"
+    assert row["url"].startswith("https://archive.ics.uci.edu/dataset/501/")
+    assert (av["path"].isna() == ~av["present"]).all()
+
+
+# ---------------------------------------------------------------- wrong file -> one InputError
+
+
+def _wrong_paths(tmp_path: Path) -> dict[str, Path]:
+    text = tmp_path / "notes.txt"
+    text.write_text("hello\nworld\n", encoding="utf-8")
+    folder = tmp_path / "empty_folder"
+    folder.mkdir()
+    binary = tmp_path / "PRSA_Data_Dongsi_20130301-20170228.csv.gz"  # right name, not gzip
+    binary.write_bytes(b"\x00\x01not gzip")
+    bad_zip = tmp_path / "beijing+multi+site+air+quality+data.zip"
+    bad_zip.write_bytes(b"PK\x03\x04 truncated")
+    return {
+        "text": text,
+        "folder": folder,
+        "missing": tmp_path / "nowhere.csv",
+        "under_a_file": text / "x.csv",  # NotADirectoryError
+        "binary": binary,
+        "bad_zip": bad_zip,
+    }
+
+
+LOADERS = {
+    "beijing-aq": read_beijing_aq,
+    "beijing-pm25": read_beijing_pm25_embassy,
+    "gas-turbine": read_gas_turbine,
+    "ceads-provinces": read_ceads_provinces,
+    "ceads-totals": read_ceads_province_totals,
+    "ceads-national": read_ceads_national,
+    "ceads-cities": read_ceads_cities,
+    "cui2021": read_cui2021_daily,
+    "owid": read_owid_co2,
+    "egrid": read_egrid_factors,
+    "city-panel": read_city_panel,
+}
+
+
+@pytest.mark.parametrize("loader", list(LOADERS))
+def test_wrong_file_is_one_input_error(loader, tmp_path):
+    from coreduce.errors import InputError
+
+    for kind, p in _wrong_paths(tmp_path).items():
+        with pytest.raises(InputError) as exc:
+            LOADERS[loader](p)
+        assert str(p) in str(exc.value), (loader, kind, str(exc.value))
+
+
+def test_wrong_file_names_the_publisher_file(tmp_path):
+    from coreduce.errors import InputError
+
+    p = tmp_path / "data.csv"
+    p.write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"gas\+turbine\+co\+and\+nox\+emission\+data\+set\.zip.*archive\.ics"):
+        read_gas_turbine(p)
+    with pytest.raises(InputError, match=r"PRSA_data_2010\.1\.1-2014\.12\.31\.csv.*archive\.ics\.uci\.edu/dataset/381"):
+        read_beijing_pm25_embassy(p)
+
+
+# ---------------------------------------------------------------- the publishers' own layouts
+
+
+def _gunzip(p: Path) -> bytes:
+    import gzip
+
+    return gzip.decompress(p.read_bytes())
+
+
+def test_beijing_aq_reads_the_uci_zip_nested(tmp_path):
+    import io
+    import zipfile
+
+    d = need("beijing-aq")
+    # UCI 501 ships beijing+multi+site+air+quality+data.zip holding PRSA2017_Data_20130301-20170228.zip,
+    # which holds the folder PRSA_Data_20130301-20170228/ with the 12 CSVs (the shared .gz are byte-identical)
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as z:
+        for st in ("Dongsi", "Tiantan"):
+            name = f"PRSA_Data_{st}_20130301-20170228.csv"
+            z.writestr(f"PRSA_Data_20130301-20170228/{name}", _gunzip(d / f"{name}.gz"))
+    outer = tmp_path / "beijing+multi+site+air+quality+data.zip"
+    with zipfile.ZipFile(outer, "w") as z:
+        z.writestr("PRSA2017_Data_20130301-20170228.zip", inner.getvalue())
+    sites, obs = read_beijing_aq(outer)
+    _ref_sites, ref_obs = read_beijing_aq(d, stations=["Dongsi", "Tiantan"])
+    assert sorted(sites["site_id"]) == ["bj_dongsi", "bj_tiantan"]
+    key = ["site_id", "ts", "variable"]
+    pd.testing.assert_frame_equal(
+        obs.sort_values(key, ignore_index=True), ref_obs.sort_values(key, ignore_index=True), check_categorical=False
+    )
+    # the unzipped folder of plain CSVs, and found by name in $COREDUCE_DATA
+    folder = tmp_path / "PRSA_Data_20130301-20170228"
+    folder.mkdir()
+    (folder / "PRSA_Data_Dongsi_20130301-20170228.csv").write_bytes(
+        _gunzip(d / "PRSA_Data_Dongsi_20130301-20170228.csv.gz")
+    )
+    _, one_station = read_beijing_aq(folder)
+    assert len(one_station) == (ref_obs["site_id"] == "bj_dongsi").sum()
+
+
+def test_gas_turbine_reads_the_uci_yearly_files(tmp_path, monkeypatch):
+    import zipfile
+
+    src = need("gas-turbine")
+    stacked = pd.read_csv(src, dtype=str)  # values as the original text
+    cols = ["AT", "AP", "AH", "AFDP", "GTEP", "TIT", "TAT", "CDP", "TEY", "CO", "NOX"]
+    zpath = tmp_path / "gas+turbine+co+and+nox+emission+data+set.zip"
+    with zipfile.ZipFile(zpath, "w") as z:
+        for year, g in stacked.groupby("year"):
+            z.writestr(f"pp_gas_emission/gt_{year}.csv", g[cols].to_csv(index=False))
+    _sites, obs = read_gas_turbine(zpath)
+    _ref_sites, ref = read_gas_turbine(src)
+    pd.testing.assert_frame_equal(obs, ref)
+    # found under the publisher's name in $COREDUCE_DATA
+    monkeypatch.setenv("COREDUCE_DATA", str(tmp_path))
+    assert find("gas-turbine") == zpath
+    assert len(read_gas_turbine()[1]) == 36_733 * 11
+
+
+def test_embassy_reads_the_uci_zip(tmp_path):
+    import zipfile
+
+    src = need("beijing-pm25")
+    zpath = tmp_path / "beijing+pm2+5+data.zip"
+    with zipfile.ZipFile(zpath, "w") as z:
+        z.writestr("PRSA_data_2010.1.1-2014.12.31.csv", _gunzip(src))
+    _, obs = read_beijing_pm25_embassy(zpath)
+    assert len(obs) == 43_824 * 7 - 2_067
+
+
+def test_ceads_cities_reads_the_publisher_workbook():
+    csv = need("ceads-cities")
+    wb = csv.parent / "raw" / "cities" / "The_Emission_Inventories_for_290_Chinese_Cities_from_1997_to_2019.xlsx"
+    if not wb.is_file():
+        pytest.skip(f"publisher workbook not present: {wb}")
+    pd.testing.assert_frame_equal(read_ceads_cities(wb), read_ceads_cities(csv))
+
+
+def test_ceads_provinces_reads_the_publisher_workbook(ceads_prov):
+    csv = need("ceads-provinces")
+    wb = csv.parent / "raw" / "provinces" / "Emission_Inventories_for_30_Provinces_2016.xlsx"
+    if not wb.is_file():
+        pytest.skip(f"publisher workbook not present: {wb}")
+    got = read_ceads_provinces(wb)
+    ref = ceads_prov[ceads_prov["period_start"] == ts("2016-01-01")]
+    assert set(got["entity"]) == set(ref["entity"])
+    assert_canonical(got, "inventory")
+    key = ["entity", "sector", "activity_type"]
+    m = got.merge(ref, on=key, how="outer", suffixes=("_wb", "_csv"), indicator=True)
+    # the tidy copy rounds every cell to 1e-6 Mt: equal within half of that; cells that round to 0 in the
+    # copy (< 5e-7 Mt) exist only in the workbook
+    both = m[m["_merge"] == "both"]
+    assert (both["amount_wb"] - both["amount_csv"]).abs().max() <= 0.5e-6 * MT + 1e-6
+    assert (m.loc[m["_merge"] == "left_only", "amount_wb"] < 0.5e-6 * MT).all()
+    assert (m["_merge"] != "right_only").all()
+    # full precision: Beijing 2016's scope-1 cells sum to the Total row's Scope_1_Total (89.981813 Mt)
+    bj = got[(got["entity"] == "Beijing") & (got["scope"] == "1")]
+    totals = read_ceads_province_totals(wb)
+    total = one(totals, province="Beijing", year=2016)["scope_1_total_t"]
+    assert total == pytest.approx(89.981813 * MT, abs=0.5e-6 * MT)
+    assert bj["amount"].sum() == pytest.approx(total, rel=1e-12)
+    # and as a folder in $COREDUCE_DATA: found before any tidy copy
+    assert len(read_ceads_provinces(wb.parent, years=[2016], provinces=["Beijing"])) == len(bj)
+
+
+def test_ceads_national_reads_the_publisher_workbook():
+    csv = need("ceads-national")
+    wb = csv.parent / "raw" / "national" / "China_CO2_Inventory_1997-2019_(IPCC_Sectoral_Emissions).xlsx"
+    if not wb.is_file():
+        pytest.skip(f"publisher workbook not present: {wb}")
+    pd.testing.assert_frame_equal(read_ceads_national(wb), read_ceads_national(csv), check_exact=False, rtol=1e-12)
+
+
+def test_cui2021_reads_the_publisher_workbook():
+    csv = need("cui2021")
+    wb = csv.parent / "raw" / "Dataset_Daily_CO2_31Provincial_MonPow_MonInd_YearVeh_2019_2020_week_holiday.xlsx"
+    if not wb.is_file():
+        pytest.skip(f"publisher workbook not present: {wb}")
+    key = ["entity", "sector", "period_start"]
+    got = read_cui2021_daily(wb).sort_values(key, ignore_index=True)
+    ref = read_cui2021_daily(csv).sort_values(key, ignore_index=True)
+    assert len(got) == len(ref) == 67_952  # Ground Transport 2020 re-dated: 365 days, no 2020-02-29
+    pd.testing.assert_frame_equal(got[key], ref[key])
+    # the tidy copy rounds to 1e-6 Mt per day; the workbook keeps full precision
+    # (Beijing power 2019-01-01: workbook 0.150361202705207 Mt, copy 0.150361)
+    assert (got["amount"] - ref["amount"]).abs().max() <= 0.5e-6 * MT + 1e-6
+    bj = got[(got["entity"] == "Beijing") & (got["sector"] == "power") & (got["period_start"] == ts("2019-01-01"))]
+    assert bj["amount"].iloc[0] == pytest.approx(0.150361202705207 * MT, rel=1e-12)
+    gt = got[(got["sector"] == "ground_transport") & (got["period_start"].dt.year == 2020)]
+    assert gt["period_start"].dt.strftime("%m-%d").nunique() == 365
+    assert ts("2020-02-29") not in set(gt["period_start"])

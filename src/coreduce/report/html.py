@@ -17,6 +17,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from coreduce.report.format import MISSING, number
+
 
 @cache
 def _env() -> Environment:
@@ -36,19 +38,35 @@ def plotly_js() -> str:
     return get_plotlyjs()
 
 
-def _number(x: float) -> str:
-    """Thousands separators for large numbers, 4 significant digits for small ones; NaN as empty."""
-    if pd.isna(x):
-        return ""
-    return f"{x:,.1f}" if abs(x) >= 100 else f"{x:.4g}"
+def _text_cell(v: object) -> object:
+    """A non-numeric cell: missing or blank -> "–"; anything else unchanged."""
+    if v is None or (isinstance(v, str) and not v.strip()):
+        return MISSING
+    if not isinstance(v, str):
+        try:
+            if pd.isna(v):
+                return MISSING
+        except (TypeError, ValueError):
+            pass
+    return v
 
 
 def table_html(df: pd.DataFrame | None) -> Markup | None:
-    """A DataFrame as an HTML table (no index), or ``None`` when ``df`` is ``None`` or empty."""
+    """A DataFrame as an HTML table (no index), or ``None`` when ``df`` is ``None`` or empty.
+
+    Numbers in positional notation (:func:`coreduce.report.format.number`: thousands separators, about
+    4 significant digits, never e-notation); missing cells as "–", never ``None``/``NaN``/``<NA>``.
+    """
     if df is None or len(df) == 0:
         return None
-    fmt = {c: _number for c in df.columns if pd.api.types.is_float_dtype(df[c])}
-    return Markup(df.to_html(index=False, classes="data", border=0, formatters=fmt, na_rep="", escape=True))
+    df = df.copy()
+    for c in df.columns:
+        if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]):
+            df[c] = df[c].map(number)
+        else:
+            df[c] = df[c].map(_text_cell)
+    df.columns = [str(c) for c in df.columns]
+    return Markup(df.to_html(index=False, classes="data", border=0, na_rep=MISSING, escape=True))
 
 
 def figure_html(fig: go.Figure, div_id: str) -> Markup:
@@ -83,11 +101,13 @@ def write_report(path: str | Path, context: Mapping[str, Any]) -> Path:
         - ``title``, ``subtitle`` (str);
         - ``totals`` (DataFrame: ``pollutant, amount_t`` …) — the summary table;
         - ``inputs`` (DataFrame: ``input, nature, source, note``) — what is MEASURED, DERIVED, DOWNSCALED;
-        - ``sections`` (list of dicts ``{"id", "title", "figure": go.Figure, "text": str}``) — figure
-          sections in order;
+        - ``sections`` (list of dicts ``{"id", "title", "nature", "figure": go.Figure, "table", "text"}``)
+          — figure sections in order; ``nature`` says what the chart is (measured/derived/downscaled,
+          year, place);
         - ``notes`` (list of str) — caveats shown under the summary;
         - ``factors`` (DataFrame) — factors used with their sources; ``factor_version`` (str);
-        - ``footprint`` (DataFrame or None) — the AI's own compute footprint (None: "not recorded");
+        - ``footprint`` (DataFrame or None) — the AI's own compute footprint, already formatted
+          (:func:`coreduce.report.footprint_table`; None: "not recorded");
         - ``credits`` (Markdown str) — sources and licences.
 
     Returns
@@ -111,10 +131,13 @@ def write_report(path: str | Path, context: Mapping[str, Any]) -> Path:
         ctx[f"{key}_html"] = table_html(ctx.get(key))
     fp = ctx.get("footprint")
     ctx["footprint_html"] = table_html(fp) if isinstance(fp, pd.DataFrame) else None
+    ctx.setdefault("footprint_recorded", ctx["footprint_html"] is not None)
     ctx["credits_html"] = markdown_html(ctx.get("credits"))
     ctx["plotly_js"] = Markup(plotly_js())
     html = _env().get_template("report.html").render(**ctx)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(html, encoding="utf-8")
+    from coreduce.export import atomic_write_text
+
+    atomic_write_text(out, html)
     return out

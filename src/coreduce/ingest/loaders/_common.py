@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import io
+import re
+import zipfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from coreduce.errors import InputError
 from coreduce.schema import validate
 
 
@@ -91,3 +96,72 @@ def melt_wide(
             "quality": categorical_constant("ok", len(var_codes)),
         }
     )
+
+
+#: what reading a wrong file raises inside pandas / the standard library (turned into one InputError)
+READ_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,  # IsADirectoryError, NotADirectoryError, FileNotFoundError, PermissionError, gzip.BadGzipFile
+    ValueError,  # pandas: missing usecols, bad dtypes; UnicodeDecodeError
+    KeyError,
+    IndexError,
+    TypeError,
+    zipfile.BadZipFile,
+    pd.errors.ParserError,
+    pd.errors.EmptyDataError,
+)
+
+
+@contextmanager
+def reading(path: str | Path, expected: str) -> Iterator[None]:
+    """Turn any error raised while reading ``path`` into one :class:`~coreduce.errors.InputError`.
+
+    ``expected`` says what the file should have been (the publisher's file name and URL); the message
+    keeps the original error's text. InputErrors raised inside pass through unchanged.
+    """
+    try:
+        yield
+    except InputError:
+        raise
+    except READ_ERRORS as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(str(path), f"{expected} ({type(exc).__name__}: {detail})") from None
+
+
+def require_file(path: Path, expected: str) -> Path:
+    """``path`` if it is a regular file, else an InputError (a folder, a missing path, a device...)."""
+    if not path.is_file():
+        what = "a folder" if path.is_dir() else "missing" if not path.exists() else "not a regular file"
+        raise InputError(str(path), f"{expected} (this path is {what})")
+    return path
+
+
+def zip_members(path: Path, pattern: str, *, depth: int = 2) -> dict[str, bytes]:
+    """Members of a zip whose base name matches ``pattern`` (a regex), looking into nested zips.
+
+    Publishers ship zips inside zips (UCI 501: ``beijing+multi+site+air+quality+data.zip`` holds
+    ``PRSA2017_Data_20130301-20170228.zip``); ``depth`` bounds the nesting followed.
+
+    Returns
+    -------
+    dict
+        Base name -> bytes, in archive order.
+    """
+    rx = re.compile(pattern)
+    out: dict[str, bytes] = {}
+
+    def walk(zf: zipfile.ZipFile, level: int) -> None:
+        for info in zf.infolist():
+            if info.is_dir():
+                continue
+            base = info.filename.rsplit("/", 1)[-1]
+            if base.startswith("._") or info.filename.startswith("__MACOSX/"):
+                continue
+            if rx.fullmatch(base):
+                out.setdefault(base, zf.read(info))
+            elif base.lower().endswith(".zip") and level < depth:
+                with zipfile.ZipFile(io.BytesIO(zf.read(info))) as inner:
+                    walk(inner, level + 1)
+
+    with zipfile.ZipFile(path) as zf:
+        walk(zf, 1)
+    return out

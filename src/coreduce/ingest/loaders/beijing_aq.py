@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -10,11 +12,13 @@ import numpy as np
 import pandas as pd
 
 from coreduce.errors import InputError
-from coreduce.ingest.loaders._common import melt_wide, validated
-from coreduce.ingest.loaders._paths import data_path
+from coreduce.ingest.loaders._common import melt_wide, reading, require_file, validated, zip_members
+from coreduce.ingest.loaders._paths import SPECS, UCI_AQ_URL, UCI_PM25_URL, locate
 
-MULTISITE_DIR = "beijing_multisite_air_quality"
-EMBASSY_FILE = ("beijing_pm25_2010_2014", "PRSA_data_2010.1.1-2014.12.31.csv.gz")
+EMBASSY_FILE = re.compile(r"PRSA_data_2010\.1\.1-2014\.12\.31\.csv(\.gz)?")
+EMBASSY_EXPECTED = (
+    f"the UCI zip {SPECS['beijing-pm25'].expected} or PRSA_data_2010.1.1-2014.12.31.csv[.gz] (from {UCI_PM25_URL})"
+)
 MULTISITE_SOURCE = "uci_prsa_multisite"
 EMBASSY_SOURCE = "uci_prsa_embassy"
 
@@ -80,9 +84,35 @@ def _utc_from_local(df: pd.DataFrame) -> pd.Series:
     return local.dt.tz_localize(BEIJING_TZ).dt.tz_convert("UTC")
 
 
-def _station_files(directory: Path) -> dict[str, Path]:
-    files = sorted(directory.glob("PRSA_Data_*_20130301-20170228.csv*"))
-    return {f.name.split("_")[2]: f for f in files}
+#: a station file of the UCI release: ``PRSA_Data_<Station>_20130301-20170228.csv`` (``.gz`` in the shared copy)
+STATION_FILE = re.compile(r"PRSA_Data_([A-Za-z]+)_20130301-20170228\.csv(\.gz)?")
+STATION_FILE_EXPECTED = (
+    f"the UCI zip {SPECS['beijing-aq'].expected}, its inner PRSA2017_Data_20130301-20170228.zip, or the "
+    f"PRSA_Data_<Station>_20130301-20170228.csv[.gz] files (from {UCI_AQ_URL})"
+)
+
+
+def _station_sources(p: Path) -> dict[str, Path | bytes]:
+    """Station name -> file path or CSV bytes, from a folder, one station file, or the UCI zip."""
+    if p.is_dir():
+        found = {m.group(1): f for f in sorted(p.iterdir()) if (m := STATION_FILE.fullmatch(f.name))}
+        if found:
+            return found
+        zips = [p / z for z in SPECS["beijing-aq"].publisher_files if (p / z).is_file()]
+        if not zips:
+            raise InputError(str(p), f"a folder holding {STATION_FILE_EXPECTED}")
+        p = zips[0]
+    require_file(p, STATION_FILE_EXPECTED)
+    if p.suffix.lower() == ".zip":
+        with reading(p, STATION_FILE_EXPECTED):
+            members = zip_members(p, STATION_FILE.pattern)
+        if not members:
+            raise InputError(str(p), f"a zip holding {STATION_FILE_EXPECTED}")
+        return {STATION_FILE.fullmatch(k).group(1): v for k, v in members.items()}  # type: ignore[union-attr]
+    m = STATION_FILE.fullmatch(p.name)
+    if m is None:
+        raise InputError(str(p), STATION_FILE_EXPECTED, value=p.name)
+    return {m.group(1): p}
 
 
 def read_beijing_aq(
@@ -96,8 +126,12 @@ def read_beijing_aq(
     Parameters
     ----------
     path : str or Path, optional
-        Folder holding the 12 ``PRSA_Data_<Station>_20130301-20170228.csv[.gz]`` files, or one such file.
-        Default: ``<shared data>/beijing_multisite_air_quality``.
+        The publisher's file as downloaded from https://archive.ics.uci.edu/dataset/501/beijing+multi+site+air+quality+data:
+        ``beijing+multi+site+air+quality+data.zip`` (or the ``PRSA2017_Data_20130301-20170228.zip`` inside
+        it); or a folder holding the 12 ``PRSA_Data_<Station>_20130301-20170228.csv`` files (unzipped, or
+        gzip-compressed ``.csv.gz`` as in the project's shared copy, byte-identical after gunzip); or one
+        such file. Default: found by :func:`coreduce.ingest.loaders.locate` (``$COREDUCE_DATA`` or the
+        package's data folders; never the working directory).
     stations : iterable of str, optional
         Station names to read (as in the file names, e.g. ``"Dongsi"``; case-insensitive). Default: all.
 
@@ -120,7 +154,11 @@ def read_beijing_aq(
     Raises
     ------
     InputError
-        If a file lacks an expected column or a station name is unknown.
+        If the path is not one of the files above, a file lacks an expected column or a station name is
+        unknown.
+    DataSetNotFound
+        If no path is given and the data set is not in the configured data folders (the message names
+        the zip and the URL).
 
     References
     ----------
@@ -130,10 +168,8 @@ def read_beijing_aq(
     coordinates: Beijing Municipal Environmental Monitoring Center station list of the KDD Cup of Fresh
     Air 2018 (biendata.com).
     """
-    p = Path(path) if path is not None else data_path(MULTISITE_DIR)
-    files = _station_files(p) if p.is_dir() else {p.name.split("_")[2]: p}
-    if not files:
-        raise InputError(str(p), "PRSA_Data_<Station>_20130301-20170228.csv[.gz] files")
+    p = Path(path) if path is not None else locate("beijing-aq")
+    files = _station_sources(p)
     if stations is not None:
         wanted = {s.lower() for s in stations}
         unknown = wanted - {s.lower() for s in files}
@@ -142,11 +178,17 @@ def read_beijing_aq(
         files = {s: f for s, f in files.items() if s.lower() in wanted}
     usecols = ["year", "month", "day", "hour", *MULTISITE_VARIABLES, "station"]
     frames = []
-    for f in files.values():
-        try:
-            frames.append(pd.read_csv(f, usecols=usecols, na_values=["NA"], keep_default_na=False, engine="pyarrow"))
-        except ValueError as exc:  # pandas names the missing usecols
-            raise InputError(str(f), f"columns {', '.join(usecols)} ({exc})", row=1) from None
+    for station, f in files.items():
+        src = f if isinstance(f, Path) else f"{p}:{station}"
+        with reading(src, f"a UCI station file with columns {', '.join(usecols)}"):
+            data = f if isinstance(f, Path) else io.BytesIO(f)
+            compression = "gzip" if isinstance(f, Path) and f.suffix == ".gz" else None
+            frames.append(
+                pd.read_csv(
+                    data, usecols=usecols, na_values=["NA"], keep_default_na=False, engine="pyarrow",
+                    compression=compression,
+                )
+            )  # fmt: skip
     wide = pd.concat(frames, ignore_index=True)
     ts = _utc_from_local(wide)
     site_ids = ("bj_" + wide["station"].str.lower()).to_numpy()
@@ -171,7 +213,10 @@ def read_beijing_pm25_embassy(path: str | Path | None = None) -> tuple[pd.DataFr
     Parameters
     ----------
     path : str or Path, optional
-        The ``PRSA_data_2010.1.1-2014.12.31.csv[.gz]`` file. Default: the copy in the shared data folder.
+        The publisher's file from https://archive.ics.uci.edu/dataset/381/beijing+pm2+5+data:
+        ``beijing+pm2+5+data.zip`` as downloaded, the ``PRSA_data_2010.1.1-2014.12.31.csv`` inside it, its
+        ``.csv.gz`` (the shared copy), or a folder holding one of them. Default: found by
+        :func:`coreduce.ingest.loaders.locate`.
 
     Returns
     -------
@@ -192,12 +237,26 @@ def read_beijing_pm25_embassy(path: str | Path | None = None) -> tuple[pd.DataFr
     20150257. Data: UCI Machine Learning Repository, "Beijing PM2.5" (id 381), DOI 10.24432/C5JS49,
     licence CC BY 4.0.
     """
-    p = Path(path) if path is not None else data_path(*EMBASSY_FILE)
+    p = Path(path) if path is not None else locate("beijing-pm25")
+    if p.is_dir():
+        inside = [f for f in sorted(p.iterdir()) if EMBASSY_FILE.fullmatch(f.name)]
+        inside += [p / z for z in SPECS["beijing-pm25"].publisher_files[:1] if (p / z).is_file()]
+        if not inside:
+            raise InputError(str(p), f"a folder holding {EMBASSY_EXPECTED}")
+        p = inside[0]
+    require_file(p, EMBASSY_EXPECTED)
     usecols = ["year", "month", "day", "hour", *EMBASSY_VARIABLES]
-    try:
-        wide = pd.read_csv(p, usecols=usecols, na_values=["NA", ""], keep_default_na=False)
-    except ValueError as exc:
-        raise InputError(str(p), f"columns {', '.join(usecols)} ({exc})", row=1) from None
+    with reading(p, f"{EMBASSY_EXPECTED}, with columns {', '.join(usecols)}"):
+        if p.suffix.lower() == ".zip":
+            members = zip_members(p, EMBASSY_FILE.pattern)
+            if not members:
+                raise InputError(str(p), f"a zip holding {EMBASSY_EXPECTED}")
+            data: Path | io.BytesIO = io.BytesIO(next(iter(members.values())))
+        elif EMBASSY_FILE.fullmatch(p.name):
+            data = p
+        else:
+            raise InputError(str(p), EMBASSY_EXPECTED, value=p.name)
+        wide = pd.read_csv(data, usecols=usecols, na_values=["NA", ""], keep_default_na=False)
     ts = _utc_from_local(wide)
     wide = wide.rename(columns={k: v[0] for k, v in EMBASSY_VARIABLES.items()})
     site_ids = np.full(len(wide), "bj_us_embassy", dtype=object)

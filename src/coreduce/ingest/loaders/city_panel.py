@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 
 from coreduce.errors import InputError
-from coreduce.ingest.loaders._paths import data_path
+from coreduce.ingest.loaders._common import reading, require_file
+from coreduce.ingest.loaders._paths import SPECS, locate
 
-DATA_FILE = ("china_city_panel", "china_city_panel_2000_2023.csv.gz")
+DATA_NAME = "china_city_panel_2000_2023.csv.gz"
 
 #: column -> (unit, meaning) of the merged panel (PROVENANCE.md of ``china_city_panel``)
 COLUMNS: dict[str, tuple[str, str]] = {
@@ -53,7 +54,10 @@ def read_city_panel(path: str | Path | None = None) -> pd.DataFrame:
     Parameters
     ----------
     path : str or Path, optional
-        ``china_city_panel_2000_2023.csv[.gz]``. Default: the copy in the shared data folder.
+        ``china_city_panel_2000_2023.csv[.gz]``, the coreduce project's merged panel (or a folder holding
+        it). There is no publisher file to read instead: the panel is merged from seven workbooks of the
+        public repository https://github.com/biechouwo-coder/G-P (folder 原始数据/) plus CEADs city CO2.
+        Default: found by :func:`coreduce.ingest.loaders.locate`.
 
     Returns
     -------
@@ -95,8 +99,13 @@ def read_city_panel(path: str | Path | None = None) -> pd.DataFrame:
     (https://edgar.jrc.ec.europa.eu/dataset_ghg80); CEADs city inventories (Shan et al. 2022, Science
     Bulletin 67:1910–1920).
     """
-    p = Path(path) if path is not None else data_path(*DATA_FILE)
-    df = pd.read_csv(p)
+    p = Path(path) if path is not None else locate("city-panel")
+    if p.is_dir() and (p / DATA_NAME).is_file():
+        p = p / DATA_NAME
+    expected = f"{DATA_NAME} (the coreduce project's merged panel of {SPECS['city-panel'].url})"
+    require_file(p, expected)
+    with reading(p, expected):
+        df = pd.read_csv(p)
     missing = [c for c in COLUMNS if c != "city_type_en" and c not in df.columns]
     if missing:
         raise InputError(str(p), f"column(s) {', '.join(missing)}", row=1, column=missing[0])

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from coreduce.errors import InputError
-from coreduce.ingest.loaders._common import validated
-from coreduce.ingest.loaders._paths import data_path
+from coreduce.ingest.loaders._common import reading, require_file, validated
+from coreduce.ingest.loaders._paths import EGRID_URL, locate
 
 DATA_DIR = "epa_egrid_emission_factors"
 GHG_FILE = "co2_ch4_n2o_ef.csv"
@@ -138,8 +138,10 @@ def read_egrid_factors(path: str | Path | None = None) -> pd.DataFrame:
     Parameters
     ----------
     path : str or Path, optional
-        Folder holding ``co2_ch4_n2o_ef.csv``, ``emission_factors_heatinput.csv`` and
-        ``geothermal_emission_factors.csv``. Default: ``<shared data>/epa_egrid_emission_factors``.
+        Folder holding the publisher's ``co2_ch4_n2o_ef.csv``, ``emission_factors_heatinput.csv`` and
+        ``geothermal_emission_factors.csv`` — the folder ``data/static_tables`` of
+        https://github.com/USEPA/egrid, as published (the shared copy is unchanged). Default: found by
+        :func:`coreduce.ingest.loaders.locate`.
 
     Returns
     -------
@@ -170,11 +172,18 @@ def read_egrid_factors(path: str | Path | None = None) -> pd.DataFrame:
     Primary sources: 40 CFR Part 98 Subpart C, Tables C-1 and C-2; US EPA AP-42 Compilation of Air
     Pollutant Emission Factors; EIA Electric Power Annual; IPCC (2006) Guidelines.
     """
-    d = Path(path) if path is not None else data_path(DATA_DIR)
-    ghg = _ghg(d / GHG_FILE)
-    raw = pd.read_csv(d / GHG_FILE, encoding="utf-8-sig", keep_default_na=False, na_values=[""])
-    names = dict(zip(raw["eia_fuel_code"], raw["fuel_type"], strict=True))
-    ef = pd.concat([ghg, _heat_input(d / HEAT_INPUT_FILE, names), _geothermal(d / GEOTHERMAL_FILE)], ignore_index=True)
+    d = Path(path) if path is not None else locate("egrid")
+    expected = f"a folder holding {GHG_FILE}, {HEAT_INPUT_FILE} and {GEOTHERMAL_FILE} (from {EGRID_URL})"
+    if not d.is_dir():
+        raise InputError(str(d), f"{expected} (this path is {'a file' if d.exists() else 'missing'})")
+    for f in (GHG_FILE, HEAT_INPUT_FILE, GEOTHERMAL_FILE):
+        require_file(d / f, expected)
+    with reading(d, expected):
+        ghg = _ghg(d / GHG_FILE)
+        raw = pd.read_csv(d / GHG_FILE, encoding="utf-8-sig", keep_default_na=False, na_values=[""])
+        names = dict(zip(raw["eia_fuel_code"], raw["fuel_type"], strict=True))
+        parts = [ghg, _heat_input(d / HEAT_INPUT_FILE, names), _geothermal(d / GEOTHERMAL_FILE)]
+    ef = pd.concat(parts, ignore_index=True)
     ef.insert(0, "factor_set", FACTOR_SET)
     ef["region"] = "*"
     return validated(ef, "emission_factors", d)

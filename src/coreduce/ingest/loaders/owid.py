@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from coreduce.errors import InputError
-from coreduce.ingest.loaders._common import validated
-from coreduce.ingest.loaders._paths import data_path
+from coreduce.ingest.loaders._common import reading, require_file, validated
+from coreduce.ingest.loaders._paths import OWID_URL, locate
 from coreduce.units import conversion_factor
 
 DATA_DIR = "owid_co2"
@@ -42,8 +41,10 @@ def read_owid_co2(
     Parameters
     ----------
     path : str or Path, optional
-        ``owid-co2-data.parquet`` or ``owid-co2-data.csv[.gz]``. Default: the Parquet copy in the shared
-        data folder.
+        The publisher's ``owid-co2-data.csv`` (https://nyc3.digitaloceanspaces.com/owid-public/data/co2/owid-co2-data.csv,
+        from https://github.com/owid/co2-data), gzip-compressed or not, or the Parquet copy
+        ``owid-co2-data.parquet`` (same rows and columns), or a folder holding one. Default: found by
+        :func:`coreduce.ingest.loaders.locate`.
     countries : iterable of str, optional
         Names as in OWID's ``country`` column (``China``, ``World``, ``European Union (27)``...). Default: all
         255 countries and aggregates (aggregates have no ISO code; filter on ``region != '*'`` for countries).
@@ -70,13 +71,15 @@ def read_owid_co2(
     underlying source for CO2: Global Carbon Project, Global Carbon Budget 2024. Licence CC BY 4.0 for
     OWID-produced data; cite OWID and the Global Carbon Project.
     """
-    p = Path(path) if path is not None else data_path(DATA_DIR, PARQUET)
+    p = Path(path) if path is not None else locate("owid")
+    if p.is_dir():
+        inside = [p / n for n in ("owid-co2-data.csv", PARQUET, CSV) if (p / n).is_file()]
+        p = inside[0] if inside else p
+    require_file(p, f"owid-co2-data.csv (from {OWID_URL}), its .csv.gz or the Parquet copy")
     value_cols = list(FUEL_COLUMNS) if by_fuel else ["co2"]
     cols = ["country", "year", "iso_code", *value_cols]
-    try:
+    with reading(p, f"owid-co2-data.csv (from {OWID_URL}) or its Parquet copy, with columns {', '.join(cols)}"):
         df = pd.read_parquet(p, columns=cols) if p.suffix == ".parquet" else pd.read_csv(p, usecols=cols)
-    except (KeyError, ValueError) as exc:
-        raise InputError(str(p), f"columns {', '.join(cols)} ({exc})", row=1) from None
     if countries is not None:
         df = df[df["country"].isin([countries] if isinstance(countries, str) else list(countries))]
     if years is not None:

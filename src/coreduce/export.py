@@ -1,0 +1,276 @@
+"""Files coreduce writes for people: atomic, safe to open in a spreadsheet, without float noise.
+
+Every output file (``--out``, the demo's CSVs and report) goes through this module:
+
+* **Atomic.** The data is written to a unique temporary file in the target's own directory
+  (``tempfile.mkstemp``: two writers never share it), flushed to disk and moved over the target with
+  :func:`os.replace`.  A reader sees the old file or the new one, never half of one; two concurrent writers to
+  the same path both succeed (the last one wins).
+* **Regular files only.** An existing target that is a symbolic link, a directory, a device file, a FIFO or a
+  socket is refused with :class:`OutputError` (one line, the CLI exits 2) instead of being replaced by (or,
+  for a FIFO, blocking on) a regular file.
+* **Formula injection neutralised** (OWASP "CSV injection"): a *text* cell that starts with ``=``, ``+``, ``-``,
+  ``@``, a tab or a carriage return is written with a leading ``'`` so that a spreadsheet shows it as text
+  instead of evaluating it (``=HYPERLINK(...)`` → ``'=HYPERLINK(...)``).  Numbers are never touched: numeric
+  columns are not looked at, and a text cell that is a plain number (``-5``, ``+1.5e3``) is left as it is.
+  ``neutralise_formulas=False`` (``--raw-csv`` on the command line) writes the text unchanged.
+* **No float noise.** Floats are rounded to 12 significant digits (:data:`SIGNIFICANT_DIGITS`) and written in
+  the shortest form that reads back to the same value: ``38235.600000000006`` → ``38235.6``.  Twelve digits keep
+  every figure a factor or an activity can justify (factors carry 3–5 significant digits) while dropping the
+  binary-rounding tail (a double holds 15–17); the relative change is at most 5e-13.
+* **Timestamps** are ISO 8601 in UTC with a ``Z`` (``2019-01-01T00:00:00Z``, whole seconds); naive timestamps
+  are taken to be UTC already (the project's convention, ``docs/conventions.md``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import pandas as pd
+
+from coreduce.errors import CoreduceError
+
+SIGNIFICANT_DIGITS = 12
+"""Floats in exported files are rounded to this many significant digits."""
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+"""A text cell starting with one of these is prefixed with ``'`` (see :func:`neutralise_formulas`)."""
+
+_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+_FORMULA_START = r"[=+\-@\t\r]"
+
+
+class OutputError(CoreduceError):
+    """An output path coreduce refuses or cannot write (names the path and what is wrong with it)."""
+
+    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+def check_target(path: str | os.PathLike[str]) -> Path:
+    """Check that ``path`` may be replaced by a regular file; create its directory if missing.
+
+    Raises
+    ------
+    OutputError
+        When ``path`` is a symbolic link, a directory or any other non-regular file (device, FIFO, socket),
+        or its directory cannot be created.
+    """
+    p = Path(path)
+    try:
+        st = os.lstat(p)
+    except FileNotFoundError:
+        st = None
+    except NotADirectoryError:
+        raise OutputError(p, f"its directory {str(p.parent)!r} is not a directory") from None
+    except OSError as exc:
+        raise OutputError(p, f"cannot check the output path ({exc.strerror or exc})") from None
+    if st is not None:
+        mode = st.st_mode
+        if stat.S_ISLNK(mode):
+            raise OutputError(p, "is a symbolic link; refusing to replace it (give the real path or a new one)")
+        if stat.S_ISDIR(mode):
+            raise OutputError(p, "is a directory; expected a file name")
+        if not stat.S_ISREG(mode):
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device file"
+            raise OutputError(p, f"is {kind}, not a regular file; refusing to replace it")
+    parent = p.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise OutputError(p, f"its directory {str(parent)!r} is not a directory") from None
+    except OSError as exc:
+        raise OutputError(p, f"cannot create its directory ({exc.strerror or exc})") from None
+    if not parent.is_dir():
+        raise OutputError(p, f"its directory {str(parent)!r} is not a directory")
+    return p
+
+
+def _new_file_mode(existing: Path) -> int:
+    """The permission bits the written file gets: the replaced file's, else 0o666 minus the umask."""
+    try:
+        st = os.stat(existing)
+        if stat.S_ISREG(st.st_mode):
+            return stat.S_IMODE(st.st_mode)
+    except OSError:
+        pass
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> Path:
+    """Write a file atomically: ``write(f)`` fills a unique temporary file beside ``path``, then it replaces it.
+
+    The temporary file is removed on any error, so nothing half-written is ever left at ``path`` or beside it.
+    """
+    target = check_target(path)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise OutputError(target, f"cannot write in its directory ({exc.strerror or exc})") from None
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, _new_file_mode(target))
+        check_target(target)  # still not a link/device/FIFO at the last moment
+        os.replace(tmp, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OSError) and not isinstance(exc, CoreduceError):
+            raise OutputError(target, f"cannot write ({exc.strerror or exc})") from None
+        raise
+    return target
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_write`)."""
+    return atomic_write(path, lambda f: f.write(data))
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_write`)."""
+    return atomic_write_bytes(path, text.encode(encoding))
+
+
+def round_significant(values: pd.Series | np.ndarray, digits: int = SIGNIFICANT_DIGITS) -> np.ndarray:
+    """Round floats to ``digits`` significant digits (vectorised; NaN, ±inf and 0 unchanged).
+
+    Each value ends as the double nearest its rounded decimal, so it prints in that decimal's shortest
+    form: ``38235.600000000006`` → ``38235.6``.
+    """
+    x = np.asarray(values, dtype="float64").copy()
+    finite = np.isfinite(x) & (x != 0)
+    if not finite.any():
+        return x
+    with np.errstate(divide="ignore", invalid="ignore"):
+        decimals = np.zeros(x.shape, dtype="int64")
+        decimals[finite] = digits - 1 - np.floor(np.log10(np.abs(x[finite]))).astype("int64")
+    for d in np.unique(decimals[finite]):
+        m = finite & (decimals == d)
+        if -22 <= d <= 22:  # 10**|d| is exact in binary64: x*10^d, rint, /10^d is the nearest double
+            x[m] = np.round(x[m], int(d))
+        else:  # very large or very small magnitudes: through the decimal string (rare)
+            x[m] = [float(f"{v:.{digits}g}") for v in x[m]]
+    return x
+
+
+def neutralise_formulas(text: pd.Series) -> pd.Series:
+    """Prefix ``'`` to the text cells of ``text`` that a spreadsheet would read as a formula.
+
+    A cell is changed when it is a string starting with ``= + - @``, a tab or a carriage return and is not a
+    plain number (``-5`` and ``+1.5e3`` stay as they are).  Non-string cells are left alone.
+    """
+    values = text.to_numpy(dtype=object)
+    is_str = pd.Series(
+        np.fromiter((isinstance(v, str) for v in values), dtype=bool, count=len(values)), index=text.index
+    )
+    if not is_str.any():
+        return text
+    s = text[is_str].astype(str)
+    risky = s.str.match(_FORMULA_START) & ~s.str.fullmatch(_NUMBER)
+    if not risky.any():
+        return text
+    out = text.copy()
+    if isinstance(out.dtype, pd.CategoricalDtype):
+        out = out.astype(object)
+    out.loc[risky[risky].index] = "'" + s[risky]
+    return out
+
+
+def csv_frame(df: pd.DataFrame, *, neutralise: bool = True, digits: int = SIGNIFICANT_DIGITS) -> pd.DataFrame:
+    """The frame as it is written: floats rounded, timestamps as ISO 8601 UTC text, formulas neutralised."""
+    out = pd.DataFrame(index=df.index)
+    for name, col in df.items():
+        dtype = col.dtype
+        if pd.api.types.is_float_dtype(dtype):
+            out[name] = pd.Series(
+                round_significant(col.to_numpy(dtype="float64", na_value=np.nan), digits), index=df.index
+            )
+        elif isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(dtype):
+            utc = col.dt.tz_convert("UTC").dt.tz_localize(None) if isinstance(dtype, pd.DatetimeTZDtype) else col
+            arr = utc.to_numpy(dtype="datetime64[s]")
+            text = np.char.add(np.datetime_as_string(arr, unit="s"), "Z").astype(object)
+            text[np.isnat(arr)] = None
+            out[name] = pd.Series(text, index=df.index, dtype=object)
+        elif pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            out[name] = col
+        else:
+            out[name] = neutralise_formulas(col) if neutralise else col
+    if neutralise:
+        out.columns = [
+            "'" + c if isinstance(c, str) and c.startswith(FORMULA_PREFIXES) and not _is_number(c) else c
+            for c in out.columns
+        ]
+    return out
+
+
+def _is_number(s: str) -> bool:
+    return re.fullmatch(_NUMBER, s) is not None
+
+
+def write_csv(
+    df: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    neutralise_formulas: bool = True,
+    digits: int = SIGNIFICANT_DIGITS,
+) -> Path:
+    """Write ``df`` as CSV to ``path`` atomically (gzip, level 1, when the name ends in ``.gz``).
+
+    Parameters
+    ----------
+    df : DataFrame
+        Written without its index.
+    path : path
+        Target file; an existing symlink, directory, device file or FIFO is refused (:class:`OutputError`).
+    neutralise_formulas : bool
+        Prefix ``'`` to text cells a spreadsheet would evaluate (see the module docstring); ``False`` writes
+        the text as it is (``--raw-csv``).
+    digits : int
+        Significant digits floats are rounded to (default :data:`SIGNIFICANT_DIGITS` = 12).
+
+    Returns
+    -------
+    Path
+        The written path.
+    """
+    frame = csv_frame(df, neutralise=neutralise_formulas, digits=digits)
+    target = Path(path)
+    compression: dict[str, object] | None = (
+        {"method": "gzip", "compresslevel": 1, "mtime": 0} if target.suffix == ".gz" else None
+    )
+
+    def write(f: IO[bytes]) -> None:
+        frame.to_csv(f, index=False, lineterminator="\n", compression=compression, mode="wb")
+
+    return atomic_write(target, write)
+
+
+__all__ = [
+    "FORMULA_PREFIXES",
+    "SIGNIFICANT_DIGITS",
+    "OutputError",
+    "atomic_write",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "check_target",
+    "csv_frame",
+    "neutralise_formulas",
+    "round_significant",
+    "write_csv",
+]
