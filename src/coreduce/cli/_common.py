@@ -41,6 +41,17 @@ def _width(stream: Any) -> int | None:
         return PIPED_WIDTH
 
 
+def wide_when_piped() -> None:
+    """When stdout is not a terminal and ``$COLUMNS`` is unset, set it to :data:`PIPED_WIDTH`, so every Rich
+    console of the process (the ledger's tables too) lays out wide instead of cutting at 80 columns."""
+    try:
+        tty = sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    if not tty and not os.environ.get("COLUMNS"):
+        os.environ["COLUMNS"] = str(PIPED_WIDTH)
+
+
 def out_console() -> Console:
     """A console on stdout (created per call: the test runner swaps ``sys.stdout``)."""
     return Console(file=sys.stdout, width=_width(sys.stdout), highlight=False, soft_wrap=False)
@@ -118,7 +129,9 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         urls = [v for k, v in kwargs.items() if k == "store" and isinstance(v, str)]
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
+                warnings.simplefilter("ignore", RuntimeWarning)  # NumPy overflow/invalid: checked as errors
+                # pyarrow cannot serialise a frame's attrs (the factor gaps); the CSV is complete without them
+                warnings.filterwarnings("ignore", message="Could not serialize pd.DataFrame.attrs")
                 return func(*args, **kwargs)
         except CoreduceError as exc:
             typer.echo(error_line(exc, urls), err=True)
@@ -180,6 +193,7 @@ def version_callback(value: bool) -> None:
 
 
 __all__ = [
+    "PIPED_WIDTH",
     "check_input_file",
     "check_table",
     "default_store",
@@ -190,4 +204,5 @@ __all__ = [
     "out_console",
     "user_errors",
     "version_callback",
+    "wide_when_piped",
 ]
