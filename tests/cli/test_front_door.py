@@ -241,3 +241,40 @@ def test_missing_report_extra_is_one_line_naming_it(tmp_path):
         == "error: coreduce demo (the HTML report) needs the optional package 'plotly': pip install 'coreduce[report]'"
     )
     assert not (tmp_path / "demo-out").exists()
+
+
+# --- item 9: load list says which data sets are present and where to get the others ------------------------------
+
+
+def test_load_list_says_which_are_present_and_where_to_get_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("COREDUCE_DATA", str(tmp_path))  # an empty data folder: the only place looked in
+    res = runner.invoke(app, ["load", "list", "--json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)
+    assert rows and not any(r["present"] for r in rows)
+    ceads = next(r for r in rows if r["name"] == "ceads-national")
+    assert ceads["url"].startswith("https://") and ceads["expected"]
+    text = runner.invoke(app, ["load", "list"]).stdout
+    assert "…" not in text
+    assert f"{ceads['expected']} from {ceads['url']}" in " ".join(text.split()).replace("│ │", "")
+    missing = runner.invoke(app, ["load", "ceads-national", "--store", str(tmp_path / "w.duckdb")])
+    assert missing.exit_code == 2
+    line = _one_line(missing.stderr)
+    assert ceads["expected"] in line or "not found" in line
+
+
+def test_ledger_table_is_not_cut_when_piped(tmp_path):
+    db = tmp_path / "ws.duckdb"
+    acc = _cli("account", "--activity", str(EXAMPLES / "activity.csv"), "--out", str(tmp_path / "o.csv"),
+               "--store", str(db))  # fmt: skip
+    assert acc.returncode == 0, acc.stderr
+    run_id = json.loads(_cli("ledger", "list", "--store", str(db), "--json").stdout)[0]["run_id"]
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; from coreduce.cli.main import app; sys.argv[0]='coreduce'; app()",
+         "ledger", "list", "--store", str(db)],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "…" not in proc.stdout
+    assert run_id[:12] in proc.stdout
