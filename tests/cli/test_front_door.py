@@ -278,3 +278,31 @@ def test_ledger_table_is_not_cut_when_piped(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "…" not in proc.stdout
     assert run_id[:12] in proc.stdout
+
+
+def test_an_unexpected_error_is_one_line_exit_1_and_debug_shows_it(tmp_path):
+    # a failure no check foresaw (here: the pipeline raising RuntimeError) must not dump a traceback on the user
+    code = (
+        "import sys\n"
+        "import coreduce.account.jobs as jobs\n"
+        "def boom(*a, **k):\n"
+        "    raise RuntimeError('disk on fire')\n"
+        "jobs.account_files = boom\n"
+        "from coreduce.cli.main import app\n"
+        "sys.argv[0] = 'coreduce'\n"
+        "app()\n"
+    )
+    args = ["account", "--no-store", "--activity", str(EXAMPLES / "activity.csv"), "--out", str(tmp_path / "o.csv")]
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert _one_line(proc.stderr) == (
+        "error: unexpected RuntimeError: disk on fire (COREDUCE_DEBUG=1 shows the traceback)"
+    )
+    debug = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COREDUCE_DEBUG": "1"},
+    )
+    assert debug.returncode == 1 and "Traceback" in debug.stderr and "disk on fire" in debug.stderr
