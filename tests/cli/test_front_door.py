@@ -306,3 +306,14 @@ def test_an_unexpected_error_is_one_line_exit_1_and_debug_shows_it(tmp_path):
         env={**os.environ, "COREDUCE_DEBUG": "1"},
     )
     assert debug.returncode == 1 and "Traceback" in debug.stderr and "disk on fire" in debug.stderr
+
+
+def test_postgres_store_without_the_extra_names_it(tmp_path):
+    proc = _cli_without_extras(
+        "ingest", str(EXAMPLES / "activity.csv"), "--table", "activity",
+        "--store", "postgresql://postgres:s3cr3t@127.0.0.1:5432/test", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    line = _one_line(proc.stderr)
+    assert "s3cr3t" not in line
+    assert line.endswith("(pip install 'coreduce[postgres]')") or "pip install 'coreduce[postgres]'" in line

@@ -107,7 +107,15 @@ def error_line(exc: BaseException, urls: list[str] | None = None) -> str:
     """The one line a user sees for ``exc``."""
     if isinstance(exc, InputError) and _readable(exc.value) is not exc.value:
         exc = InputError(exc.source, exc.expected, row=exc.row, column=exc.column, value=_readable(exc.value))
-    return _masked(f"error: {exc}", urls or [])
+    line = _masked(f"error: {exc}", urls or [])
+    m = re.search(r"No module named '([\w.]+)'", line)
+    if m:  # a library wrapped an ImportError of an optional package: say which extra brings it
+        from coreduce.extras import EXTRAS
+
+        extra = EXTRAS.get(m.group(1).split(".")[0])
+        if extra and f"coreduce[{extra}]" not in line:
+            line += f" (pip install 'coreduce[{extra}]')"
+    return line
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
