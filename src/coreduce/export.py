@@ -173,23 +173,42 @@ def neutralise_formulas(text: pd.Series) -> pd.Series:
     """Prefix ``'`` to the text cells of ``text`` that a spreadsheet would read as a formula.
 
     A cell is changed when it is a string starting with ``= + - @``, a tab or a carriage return and is not a
-    plain number (``-5`` and ``+1.5e3`` stay as they are).  Non-string cells are left alone.
+    plain number (``-5`` and ``+1.5e3`` stay as they are).  Non-string cells are left alone.  Each distinct
+    value is looked at once (entity and sector columns repeat a few values over many rows).
     """
-    values = text.to_numpy(dtype=object)
-    is_str = pd.Series(
-        np.fromiter((isinstance(v, str) for v in values), dtype=bool, count=len(values)), index=text.index
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    values = np.asarray(uniques, dtype=object)
+    if len(values) == 0:
+        return text
+    fixed = np.array(
+        [
+            "'" + v if isinstance(v, str) and v.startswith(FORMULA_PREFIXES) and re.fullmatch(_NUMBER, v) is None else v
+            for v in values
+        ],
+        dtype=object,
     )
-    if not is_str.any():
+    changed = fixed != values
+    if not changed.any():
         return text
-    s = text[is_str].astype(str)
-    risky = s.str.match(_FORMULA_START) & ~s.str.fullmatch(_NUMBER)
-    if not risky.any():
-        return text
-    out = text.copy()
-    if isinstance(out.dtype, pd.CategoricalDtype):
-        out = out.astype(object)
-    out.loc[risky[risky].index] = "'" + s[risky]
-    return out
+    out = np.empty(len(codes), dtype=object)
+    valid = codes >= 0
+    out[valid] = fixed[codes[valid]]
+    out[~valid] = text.to_numpy(dtype=object)[~valid]
+    return pd.Series(out, index=text.index, name=text.name, dtype=object)
+
+
+def _iso_utc(col: pd.Series) -> pd.Series:
+    """Timestamps as ISO 8601 UTC text with ``Z`` (whole seconds; NaT → empty), formatting each distinct value once."""
+    if isinstance(col.dtype, pd.DatetimeTZDtype):
+        col = col.dt.tz_convert("UTC").dt.tz_localize(None)
+    arr = col.to_numpy(dtype="datetime64[s]")
+    codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+    text = np.array([s + "Z" for s in np.datetime_as_string(np.asarray(uniques, dtype="datetime64[s]"), unit="s")],
+                    dtype=object)  # fmt: skip
+    out = np.full(len(codes), None, dtype=object)
+    valid = codes >= 0
+    out[valid] = text[codes[valid]]
+    return pd.Series(out, index=col.index, dtype=object)
 
 
 def csv_frame(df: pd.DataFrame, *, neutralise: bool = True, digits: int = SIGNIFICANT_DIGITS) -> pd.DataFrame:
@@ -202,11 +221,7 @@ def csv_frame(df: pd.DataFrame, *, neutralise: bool = True, digits: int = SIGNIF
                 round_significant(col.to_numpy(dtype="float64", na_value=np.nan), digits), index=df.index
             )
         elif isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(dtype):
-            utc = col.dt.tz_convert("UTC").dt.tz_localize(None) if isinstance(dtype, pd.DatetimeTZDtype) else col
-            arr = utc.to_numpy(dtype="datetime64[s]")
-            text = np.char.add(np.datetime_as_string(arr, unit="s"), "Z").astype(object)
-            text[np.isnat(arr)] = None
-            out[name] = pd.Series(text, index=df.index, dtype=object)
+            out[name] = _iso_utc(col)
         elif pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
             out[name] = col
         else:
