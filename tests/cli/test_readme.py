@@ -99,3 +99,14 @@ def test_quick_start_then_every_tour_line_runs(tmp_path, pg_url):
         if line == "coreduce ledger list":
             assert "demo" in res.stdout  # the demo's runs are on the default workspace
     assert ran >= 12
+
+
+def test_python_tour_runs(tmp_path, monkeypatch):
+    m = re.search(r"### Python\n\n```python\n(.*?)```", README, re.S)
+    assert m
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    monkeypatch.chdir(tmp_path)
+    ns: dict = {}
+    exec(compile(m.group(1), "README.md (Python tour)", "exec"), ns)  # the README's own code
+    assert ns["store"].count("activity") == 8  # examples/activity.csv has 8 rows
+    ns["store"].close()

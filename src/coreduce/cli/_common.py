@@ -108,7 +108,7 @@ def error_line(exc: BaseException, urls: list[str] | None = None) -> str:
     if isinstance(exc, InputError) and _readable(exc.value) is not exc.value:
         exc = InputError(exc.source, exc.expected, row=exc.row, column=exc.column, value=_readable(exc.value))
     line = _masked(f"error: {exc}", urls or [])
-    m = re.search(r"No module named '([\w.]+)'", line)
+    m = re.search(r"(?:No module named|Missing optional dependency) '([\w.]+)'", line)
     if m:  # a library wrapped an ImportError of an optional package: say which extra brings it
         from coreduce.extras import EXTRAS
 
