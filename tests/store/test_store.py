@@ -107,3 +107,48 @@ def test_parse_url():
 def test_unreachable_postgres_is_a_clear_error():
     with pytest.raises(StoreError, match="cannot open store"):
         Store("postgresql://postgres@127.0.0.1:1/none")
+
+
+def test_counts_come_from_the_statements(store):
+    """inserted / matched / changed per table: 3 new; then 1 changed + 1 new + 2 unchanged."""
+    rep = store.ingest({"activity": ACTIVITY}, source="a.csv")
+    assert (rep.inserted, rep.matched, rep.changed) == ({"activity": 3}, {"activity": 0}, {"activity": 0})
+    more = pd.concat([ACTIVITY.assign(amount=["100", "60", "2"]), ACTIVITY.iloc[[0]].assign(entity="plant_b")])
+    rep = store.ingest({"activity": more}, source="b.csv")
+    assert rep.rows == {"activity": 4}
+    assert rep.inserted == {"activity": 1}  # plant_b
+    assert rep.matched == {"activity": 3}  # 4 - 1
+    assert rep.changed == {"activity": 1}  # plant_a February: 50.5 -> 60
+    assert store.count("activity") == 4
+
+
+def test_tx_upsert_and_lock(store):
+    from coreduce import schema
+
+    df = schema.validate(ACTIVITY, "activity")
+    with store.transaction() as tx:
+        tx.lock("activity")  # exclusive append lock on PostgreSQL, a no-op on DuckDB: same call either way
+        assert tx.upsert("activity", df) == (3, 0)
+        assert tx.upsert("activity", df.assign(amount=df["amount"] * 2)) == (0, 3)
+    assert sorted(store.read("activity")["amount"]) == [4.0, 101.0, 200.0]
+    with pytest.raises(InputError, match="same key as row 2"):
+        with store.transaction() as tx:
+            tx.upsert("activity", pd.concat([df.iloc[[0]], df.iloc[[0]]]))
+    assert store.count("activity") == 3
+
+
+def test_ingest_csv_matches_frame_ingest(store, tmp_path):
+    p = tmp_path / "a.csv"
+    ACTIVITY.to_csv(p, index=False)
+    rep = store.ingest_csv(p, "activity")
+    assert rep.inserted == {"activity": 3}
+    via_csv = store.read("activity")
+    store.drop_all()
+    store.create_tables()
+    store.ingest({"activity": ACTIVITY})
+    pd.testing.assert_frame_equal(via_csv, store.read("activity"))
+
+
+def test_display_url_masks_password(tmp_path):
+    with Store(tmp_path / "ws.duckdb") as st:
+        assert st.display_url == str(tmp_path / "ws.duckdb")

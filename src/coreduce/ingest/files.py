@@ -69,7 +69,7 @@ def check_regular_file(path: str | Path) -> Path:
 
 
 def _open_text(p: Path) -> io.TextIOBase:
-    raw = gzip.open(p, "rb") if p.suffix.lower() == ".gz" else open(p, "rb")  # noqa: SIM115
+    raw = gzip.open(p, "rb") if p.suffix.lower() == ".gz" else open(p, "rb")
     return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
 
 
@@ -158,9 +158,9 @@ def raise_rejects(con: Any, path: str | Path, header: Sequence[str], table: str 
     try:
         rows = con.execute(
             "SELECT line, column_name, error_type, error_message FROM __coreduce_rejects "
-            "ORDER BY line LIMIT 51"
+            "ORDER BY line, column_idx LIMIT 500"
         ).fetchall()
-        n = con.execute("SELECT count(*) FROM __coreduce_rejects").fetchone()[0]
+        n = con.execute("SELECT count(DISTINCT (line, error_type)) FROM __coreduce_rejects").fetchone()[0]
     except Exception:  # no rejects table: nothing was rejected
         return
     finally:
@@ -171,12 +171,11 @@ def raise_rejects(con: Any, path: str | Path, header: Sequence[str], table: str 
                 pass
     if not rows:
         return
+    by_line: dict[tuple[int, str], tuple[str | None, str]] = {}
+    for line, col, kind, msg in rows:  # DuckDB rejects a line once per surplus field: keep the last (largest)
+        by_line[(int(line), kind)] = (col, msg)
     errs = []
-    seen: set[tuple[int, str]] = set()
-    for line, col, kind, msg in rows:
-        if (int(line), kind) in seen:  # DuckDB rejects a line once per surplus field
-            continue
-        seen.add((int(line), kind))
+    for (line, kind), (col, msg) in sorted(by_line.items()):
         if kind in ("TOO MANY COLUMNS", "MISSING COLUMNS"):
             found = msg.rsplit("Found:", 1)[-1].strip() if "Found:" in msg else "?"
             expected = f"{len(header)} fields as in the header line (found {found})"
@@ -185,8 +184,8 @@ def raise_rejects(con: Any, path: str | Path, header: Sequence[str], table: str 
             expected = "UTF-8 text"
         else:
             expected = f"a well-formed CSV line ({msg.splitlines()[0]})"
-        errs.append(InputError(str(path), expected, row=int(line), column=col, table=table))
-    raise InputErrors(errs, max(len(errs), int(n) - (len(rows) - len(errs))))
+        errs.append(InputError(str(path), expected, row=line, column=col, table=table))
+    raise InputErrors(errs, int(n))
 
 
 def read_raw(path: str | Path) -> pd.DataFrame:
@@ -204,15 +203,12 @@ def read_raw(path: str | Path) -> pd.DataFrame:
         raise InputError(str(p), f"a file ending in one of {', '.join(sorted(_READERS))}", value=p.suffix)
     if kind == "csv":
         rel, header = csv_relation(p)
-        con = schema.connect()
+        con = schema.shared_connection()
         try:
-            try:
-                df = con.execute(f"SELECT * FROM {rel}").df()
-            except Exception as exc:
-                raise InputError(str(p), f"a readable CSV file ({str(exc).splitlines()[0]})") from None
-            raise_rejects(con, p, header)
-        finally:
-            con.close()
+            df = con.execute(f"SELECT * FROM {rel}").df()
+        except Exception as exc:
+            raise InputError(str(p), f"a readable CSV file ({str(exc).splitlines()[0]})") from None
+        raise_rejects(con, p, header)
         if len(df) == 0:
             raise InputError(str(p), "at least one data row")
         df.attrs["locator"] = CsvLocator(p, header)

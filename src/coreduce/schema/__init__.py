@@ -37,6 +37,8 @@ Conventions
 from __future__ import annotations
 
 import os
+import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -236,6 +238,25 @@ def connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
+_LOCAL = threading.local()
+
+
+def shared_connection() -> duckdb.DuckDBPyConnection:
+    """This thread's validation connection (in-memory DuckDB, opened once per thread and process).
+
+    Staging tables are dropped after each use; DuckDB spills to ``$TMPDIR`` beyond ``$COREDUCE_STAGE_MEMORY``
+    (default 2GB), so memory stays bounded for large inputs.
+    """
+    con = getattr(_LOCAL, "con", None)
+    if con is None or getattr(_LOCAL, "pid", None) != os.getpid():
+        con = connect()
+        tmp = Path(tempfile.gettempdir()) / f"coreduce-stage-{os.getpid()}"
+        con.execute(f"SET temp_directory = {engine.lit(str(tmp))}")
+        con.execute(f"SET memory_limit = {engine.lit(os.environ.get('COREDUCE_STAGE_MEMORY', '2GB'))}")
+        _LOCAL.con, _LOCAL.pid = con, os.getpid()
+    return con
+
+
 def stage_frame(
     con: duckdb.DuckDBPyConnection,
     df: pd.DataFrame,
@@ -309,12 +330,12 @@ def validate(
         Every problem found (first 50 listed): file, row (line), column, value and what was expected.
     """
     locator = locator or (df.attrs.get("locator") if df is not None else None)
-    con = connect()
+    con = shared_connection()
+    st = stage_frame(con, df, table, source=source, row_offset=row_offset, locator=locator)
     try:
-        st = stage_frame(con, df, table, source=source, row_offset=row_offset, locator=locator)
         return engine.to_pandas(st.arrow(), spec(table))
     finally:
-        con.close()
+        st.drop()
 
 
 def empty(table: str) -> pd.DataFrame:

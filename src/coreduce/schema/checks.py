@@ -73,11 +73,12 @@ def _sites(ctx: Checks) -> None:
 def _observations(ctx: Checks) -> None:
     ctx.rule("ts", ctx.date_only("ts"), "a timezone-aware timestamp (e.g. 2019-01-01T08:00:00+08:00 or ...Z)",
              value="raw")  # fmt: skip
+    pairs = ctx.distinct("variable", "unit")  # read once; the unit check below reuses it
     dims = units(ctx, "unit")
     conc = [u for u, d in dims.items() if d == "mass/volume"]
     ctx.rule("value", f'{isin(q("unit"), conc)} AND "value" < 0', "a non-negative concentration")
     b = bounds()
-    for var, unit in ctx.distinct("variable", "unit"):
+    for var, unit in pairs:
         if var not in b.index or unit not in dims:
             continue  # unknown variable: unit check only (see the module docstring of coreduce.schema)
         lo, hi, bunit = b.at[var, "min"], b.at[var, "max"], b.at[var, "unit"]
@@ -100,8 +101,9 @@ def _observations(ctx: Checks) -> None:
     factors = {u: conversion_factor(u, CONCENTRATION_UNIT) for u in conc if u != CONCENTRATION_UNIT}
     if factors:
         cases = " ".join(f"WHEN {lit(u)} THEN {f!r}" for u, f in factors.items())
-        ctx.transform("value", f'"value" * CASE "unit" {cases} ELSE 1.0 END')
-        ctx.transform("unit", f'CASE WHEN {isin(q("unit"), list(factors))} THEN {lit(CONCENTRATION_UNIT)} ELSE "unit" END')
+        where = isin(q("unit"), list(factors))
+        ctx.transform("value", f'"value" * CASE "unit" {cases} ELSE 1.0 END', where)
+        ctx.transform("unit", f'CASE WHEN {where} THEN {lit(CONCENTRATION_UNIT)} ELSE "unit" END', where)
 
 
 @check("activity")

@@ -125,7 +125,16 @@ class Staged:
         return self.con.execute(self.select_sql()).fetch_arrow_table()
 
     def drop(self) -> None:
-        self.con.execute(f"DROP TABLE IF EXISTS {q(self.name)}")
+        _drop(self.con, self.name)
+
+
+def _drop(con: Any, name: str) -> None:
+    """Drop a staging table and its flag tables."""
+    con.execute(f"DROP TABLE IF EXISTS {q(name)}")
+    for (t,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, ?)", [f"__flags_{name}_"]
+    ).fetchall():
+        con.execute(f"DROP TABLE IF EXISTS {q(t)}")
 
 
 class Checks:
@@ -136,14 +145,16 @@ class Checks:
     Column names in SQL come from ``col``; ``date_only`` is the flag "this timestamp was written as a bare date".
     """
 
-    def __init__(self, con: Any, staged: str, spec: Any, columns_typed_from: dict[str, str]) -> None:
+    def __init__(self, con: Any, staged: str, spec: Any, date_only: dict[str, str]) -> None:
         self.con = con
         self.staged = staged
         self.spec = spec
         self.table = spec.name
         self.rules: list[Rule] = []
         self.transforms: dict[str, str] = {}
-        self._typed_from = columns_typed_from
+        self.transform_where: dict[str, str] = {}
+        self._distinct: dict[tuple[tuple[str, ...], str | None], list[tuple]] = {}
+        self._date_only = date_only
 
     @staticmethod
     def col(name: str) -> str:
@@ -151,7 +162,7 @@ class Checks:
 
     def date_only(self, name: str) -> str:
         """SQL: the timestamp column ``name`` was written as a date without a clock time."""
-        return q(f"__dateonly_{name}") if self._typed_from.get(name) == "text" else "FALSE"
+        return self._date_only.get(name, "FALSE")
 
     def rule(self, column: str | None, bad: str, expected: str, *, value: str = "typed") -> None:
         """Rows where SQL ``bad`` is true are errors in ``column`` (message: got <value>, expected ``expected``)."""
@@ -159,19 +170,37 @@ class Checks:
 
     def distinct(self, *columns: str, where: str | None = None) -> list[tuple]:
         """Distinct non-null value combinations of ``columns`` in the staged rows."""
+        if (columns, where) in self._distinct:
+            return self._distinct[(columns, where)]
+        for (cached, w), rows in self._distinct.items():  # a projection of a wider distinct already read
+            if w == where and set(columns) <= set(cached):
+                idx = [cached.index(c) for c in columns]
+                return sorted({tuple(r[i] for i in idx) for r in rows if all(r[i] is not None for i in idx)})
         cols = ", ".join(q(c) for c in columns)
         notnull = " AND ".join(f"{q(c)} IS NOT NULL" for c in columns)
         cond = f"{notnull} AND ({where})" if where else notnull
-        return self.con.execute(f"SELECT DISTINCT {cols} FROM {q(self.staged)} WHERE {cond}").fetchall()
+        rows = self.con.execute(f"SELECT DISTINCT {cols} FROM {q(self.staged)} WHERE {cond}").fetchall()
+        self._distinct[(tuple(columns), where)] = rows
+        return rows
 
-    def transform(self, column: str, sql: str) -> None:
-        """Write ``sql`` (over the staged columns) instead of ``column`` (e.g. a unit conversion)."""
+    def transform(self, column: str, sql: str, where: str | None = None) -> None:
+        """Write ``sql`` (over the staged columns) instead of ``column`` (e.g. a unit conversion); ``where``
+        (SQL) names the rows it changes, so that a stored table can be converted in place."""
         self.transforms[column] = sql
+        self.transform_where[column] = where or "TRUE"
+
+
+def _as_text(x: str, intype: str) -> str:
+    return x if intype.startswith("VARCHAR") else f"CAST({x} AS VARCHAR)"
 
 
 def _text(x: str, intype: str) -> str:
-    s = x if intype.startswith("VARCHAR") else f"CAST({x} AS VARCHAR)"
-    return f"NULLIF(trim({s}, ' \t\r\n'), '')"
+    return f"NULLIF(trim({_as_text(x, intype)}), '')"
+
+
+def _lenient_cast(x: str, sql_type: str) -> str:
+    """``TRY_CAST`` of text, trimming only the values that do not parse as they are (cheap on clean input)."""
+    return f"COALESCE(TRY_CAST({x} AS {sql_type}), TRY_CAST(trim({x}) AS {sql_type}))"
 
 
 def _column_exprs(col: Any, x: str | None, intype: str) -> tuple[list[str], list[Rule], str]:
@@ -200,10 +229,13 @@ def _column_exprs(col: Any, x: str | None, intype: str) -> tuple[list[str], list
             items.append(f"{('COALESCE(' + base + ', ' + dflt + ')') if dflt else base} AS {qn}")
         else:
             how = "text"
-            t = _text(x, intype)
-            items.append(f"{t} IS NOT NULL AND TRY_CAST({t} AS DOUBLE) IS NULL AS {q('__bad_' + name)}")
-            parsed = f"TRY_CAST({t} AS DOUBLE)"
-            items.append(f"CASE WHEN {t} IS NULL THEN {dflt or 'NULL'} ELSE {parsed} END AS {qn}")
+            r = _as_text(x, intype)
+            parsed = _lenient_cast(r, "DOUBLE")
+            blank = f"trim({r}) = ''"
+            items.append(f"CASE WHEN {r} IS NULL THEN FALSE WHEN {parsed} IS NOT NULL THEN FALSE ELSE NOT {blank} END "
+                         f"AS {q('__bad_' + name)}")  # fmt: skip
+            items.append(f"CASE WHEN {r} IS NULL THEN {dflt or 'NULL'} ELSE coalesce({parsed}, CASE WHEN {blank} THEN "
+                         f"{dflt or 'NULL'} END) END AS {qn}")  # fmt: skip
             rules.append(Rule(name, q("__bad_" + name), "a number (float)", "raw"))
         rules.append(Rule(name, f"NOT isfinite({qn})", "a finite number", "raw"))
     elif typ == "int":
@@ -229,46 +261,150 @@ def _column_exprs(col: Any, x: str | None, intype: str) -> tuple[list[str], list
         elif base == "DATE":
             items.append(f"CAST({x} AS TIMESTAMPTZ) AS {qn}")
         elif base.startswith("TIMESTAMP"):  # naive date-times: only whole dates are unambiguous
-            items.append(f"{x} IS NOT NULL AND CAST({x} AS TIMESTAMP) <> date_trunc('day', {x}) AS {q('__naive_' + name)}")
+            items.append(
+                f"{x} IS NOT NULL AND CAST({x} AS TIMESTAMP) <> date_trunc('day', {x}) AS {q('__naive_' + name)}"
+            )
             items.append(f"CAST(CAST({x} AS TIMESTAMP) AS TIMESTAMPTZ) AS {qn}")
             rules.append(
-                Rule(name, q("__naive_" + name),
-                     "a timezone-aware timestamp (e.g. 2019-01-01T08:00:00+08:00 or ...Z)", "raw")  # fmt: skip
+                Rule(
+                    name,
+                    q("__naive_" + name),
+                    "a timezone-aware timestamp (e.g. 2019-01-01T08:00:00+08:00 or ...Z)",
+                    "raw",
+                )
             )
         else:
+            # the raw text is kept; whether it is naive, a bare date or unparseable is decided once per distinct
+            # value after staging (see _timestamp_flags): timestamps repeat across sites and variables
             how = "text"
-            t = _text(x, intype)
-            offset = (
-                f"(right({t}, 1) IN ('Z', 'z') OR substr({t}, -6, 1) IN ('+', '-') "
-                f"OR substr({t}, -5, 1) IN ('+', '-') OR substr({t}, -3, 1) IN ('+', '-'))"
+            r = _as_text(x, intype)
+            items.append(f"{r} AS {q('__raw_' + name)}")
+            items.append(
+                f"CASE WHEN {r} IS NULL THEN {dflt or 'NULL'} ELSE {_lenient_cast(r, 'TIMESTAMPTZ')} END AS {qn}"
             )
-            date_only = f"(length({t}) = 10 AND NOT {offset})"
-            naive = f"({t} IS NOT NULL AND length({t}) > 10 AND NOT {offset})"
-            parsed = f"TRY_CAST({t} AS TIMESTAMPTZ)"
-            items.append(f"{naive} AS {q('__naive_' + name)}")
-            items.append(f"COALESCE({date_only}, FALSE) AS {q('__dateonly_' + name)}")
-            items.append(f"{t} IS NOT NULL AND NOT {naive} AND {parsed} IS NULL AS {q('__bad_' + name)}")
-            items.append(f"CASE WHEN {t} IS NULL THEN {dflt or 'NULL'} WHEN {naive} THEN NULL ELSE {parsed} END AS {qn}")
-            rules.append(
-                Rule(name, q("__naive_" + name),
-                     "an ISO date (2019-01-01) or a timezone-aware timestamp (2019-01-01T08:00:00+08:00)", "raw")  # fmt: skip
-            )
-            rules.append(Rule(name, q("__bad_" + name), "a valid ISO 8601 date/time", "raw"))
         rules.append(
-            Rule(name, f"{qn} < TIMESTAMPTZ '{TIME_MIN} 00:00:00+00' OR {qn} > TIMESTAMPTZ '{TIME_MAX} 00:00:00+00'",
-                 f"a date/time between {TIME_MIN} and {TIME_MAX} (out of the supported range: coreduce keeps "
-                 "times as pandas datetime64[ns])", "raw")  # fmt: skip
+            Rule(
+                name,
+                f"{qn} < TIMESTAMPTZ '{TIME_MIN} 00:00:00+00' OR {qn} > TIMESTAMPTZ '{TIME_MAX} 00:00:00+00'",
+                f"a date/time between {TIME_MIN} and {TIME_MAX} (out of the supported range: coreduce keeps "
+                "times as pandas datetime64[ns])",
+                "raw",
+            )
         )
     else:  # pragma: no cover - load_spec refuses unknown types
         raise ValueError(f"unknown column type {typ!r}")
     if needs_value:
         flags = [r.bad for r in rules if r.bad.startswith('"__')]
         cond = f"{qn} IS NULL" + "".join(f" AND NOT {f}" for f in flags)
+        if typ == "timestamp" and how == "text":  # a value that does not parse is reported as such, not as missing
+            raw = q("__raw_" + name)
+            cond = f"CASE WHEN {cond} THEN ({raw} IS NULL OR trim({raw}) = '') ELSE FALSE END"
         rules.insert(0, Rule(name, cond, "a value (this column is required)", "typed"))
     return items, rules, how
 
 
+_OFFSET = (
+    "(right(@, 1) IN ('Z', 'z') OR substr(@, -6, 1) IN ('+', '-') OR substr(@, -5, 1) IN ('+', '-') "
+    "OR substr(@, -3, 1) IN ('+', '-'))"
+)
+
+
+def _timestamp_flags(con: Any, staged: str, column: str) -> tuple[list[Rule], str]:
+    """Rules for a timestamp column staged from text, judged once per distinct written value.
+
+    Returns the rules (naive date-time, unparseable) and the SQL of the "written as a bare date" flag.
+    """
+    raw = q("__raw_" + column)
+    flags = f"__flags_{staged}_{column}"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {q(flags)} AS
+        SELECT raw, length(v) > 10 AND NOT {_OFFSET.replace("@", "v")} AS naive,
+               length(v) = 10 AND NOT {_OFFSET.replace("@", "v")} AS date_only,
+               TRY_CAST(v AS TIMESTAMPTZ) IS NULL AS bad
+        FROM (SELECT raw, trim(raw) AS v FROM (SELECT DISTINCT {raw} AS raw FROM {q(staged)} WHERE {raw} IS NOT NULL)
+              WHERE trim(raw) <> '')
+    """)
+    n_naive, n_date, n_bad = con.execute(
+        f"SELECT count(*) FILTER (WHERE naive), count(*) FILTER (WHERE date_only), "
+        f"count(*) FILTER (WHERE bad AND NOT naive) FROM {q(flags)}"
+    ).fetchone()
+    rules = []
+    if n_naive:
+        rules.append(Rule(column, f"{raw} IN (SELECT raw FROM {q(flags)} WHERE naive)",
+                          "a timezone-aware timestamp (e.g. 2019-01-01T08:00:00+08:00 or ...Z), not a naive date-time",
+                          "raw"))  # fmt: skip
+    if n_bad:
+        rules.append(Rule(column, f"{raw} IN (SELECT raw FROM {q(flags)} WHERE bad AND NOT naive)",
+                          "a valid ISO 8601 date/time", "raw"))  # fmt: skip
+    date_only = f"{raw} IN (SELECT raw FROM {q(flags)} WHERE date_only)" if n_date else "FALSE"
+    return rules, date_only
+
+
 _SEQ = itertools.count()
+
+
+def describe_input(con: Any, from_sql: str, spec: Any, *, source: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Input column names (stripped → as written) and DuckDB types; errors for repeated or missing columns."""
+    desc = con.execute(f"DESCRIBE SELECT * FROM {from_sql}").fetchall()
+    intypes: dict[str, str] = {}
+    inname: dict[str, str] = {}
+    for row in desc:
+        raw_name = str(row[0])
+        key = raw_name.strip()
+        if key in inname:
+            raise InputErrors(
+                [InputError(source, "a header with unique column names", row=1, column=key, value=key, table=spec.name)]
+            )
+        inname[key] = raw_name
+        intypes[key] = str(row[1])
+    missing = [c.name for c in spec.columns if c.required and c.name not in inname]
+    if missing:
+        found = ", ".join(inname)
+        raise InputErrors(
+            [
+                InputError(
+                    source,
+                    f"required column(s) {', '.join(missing)} (found: {found})",
+                    row=1,
+                    column=missing[0],
+                    table=spec.name,
+                )
+            ]
+        )
+    return inname, intypes
+
+
+def strict_select(spec: Any, inname: dict[str, str], intypes: dict[str, str]) -> tuple[list[str], list[Rule]] | None:
+    """The optimistic form of staging: SELECT items that *raise* on any value that would need its raw text
+    to be reported (unparseable, naive or bare-date timestamps), and the rules checkable on typed columns.
+
+    None when a column type has no strict form here (the caller stages as usual).
+    """
+    items: list[str] = []
+    rules: list[Rule] = []
+    for c in spec.columns:
+        x = q(inname[c.name]) if c.name in inname else None
+        intype = intypes.get(c.name, "")
+        if x is not None and not intype.startswith("VARCHAR"):
+            return None
+        if x is not None and c.type not in ("string", "float", "timestamp"):
+            return None
+        it, rs, _ = _column_exprs(c, x, intype)
+        rules += [r for r in rs if '"__' not in r.bad]
+        if x is None or c.type == "string":
+            items += it
+            continue
+        sql_t = DUCK_TYPES[c.type]
+        dflt = f"CAST({lit(c.default)} AS {sql_t})" if c.default is not None else "NULL"
+        if c.type == "float":
+            items.append(f"CASE WHEN {x} IS NULL THEN {dflt} ELSE CAST({x} AS DOUBLE) END AS {q(c.name)}")
+        else:  # timestamps must carry a clock time and an offset here; anything else takes the careful path
+            offset = _OFFSET.replace("@", x)
+            items.append(
+                f"CASE WHEN {x} IS NULL THEN {dflt} WHEN length({x}) <= 10 OR NOT {offset} "
+                f"THEN error('not a timezone-aware timestamp') ELSE CAST({x} AS TIMESTAMPTZ) END AS {q(c.name)}"
+            )
+    return items, rules
 
 
 def stage(
@@ -316,21 +452,7 @@ def stage(
     """
     locator = locator or RowLocator()
     name = name or f"__coreduce_stage_{next(_SEQ)}"
-    desc = con.execute(f"DESCRIBE SELECT * FROM {from_sql}").fetchall()
-    intypes: dict[str, str] = {}
-    inname: dict[str, str] = {}
-    for row in desc:
-        raw_name = str(row[0])
-        key = raw_name.strip()
-        if key in inname:
-            raise InputErrors([InputError(source, "a header with unique column names", row=1, column=key,
-                                          value=key, table=spec.name)])  # fmt: skip
-        inname[key] = raw_name
-        intypes[key] = str(row[1])
-    missing = [c.name for c in spec.columns if c.required and c.name not in inname]
-    if missing:
-        raise InputErrors([InputError(source, f"required column(s) {', '.join(missing)} (found: "
-                                      f"{', '.join(inname)})", row=1, column=missing[0], table=spec.name)])  # fmt: skip
+    inname, intypes = describe_input(con, from_sql, spec, source=source)
     items: list[str] = []
     rules: list[Rule] = []
     how: dict[str, str] = {}
@@ -348,7 +470,12 @@ def stage(
         n, base = int(n), int(base)  # rowids are contiguous in input order, from base (large inside a transaction)
         if n == 0:
             raise InputErrors([InputError(source, "at least one data row", table=spec.name)])
-        ctx = Checks(con, name, spec, how)
+        date_only: dict[str, str] = {}
+        for c in spec.columns:
+            if c.type == "timestamp" and how[c.name] == "text":
+                ts_rules, date_only[c.name] = _timestamp_flags(con, name, c.name)
+                rules += ts_rules
+        ctx = Checks(con, name, spec, date_only)
         if validate:
             for fn in checks:
                 fn(ctx)
@@ -365,8 +492,68 @@ def stage(
         out = [f"{ctx.transforms.get(c.name, q(c.name))} AS {q(c.name)}" for c in spec.columns]
         return Staged(con, name, spec.name, n, out)
     except BaseException:
-        con.execute(f"DROP TABLE IF EXISTS {q(name)}")
+        _drop(con, name)
         raise
+
+
+def load_strict(
+    con: Any,
+    from_sql: str,
+    spec: Any,
+    target: str,
+    *,
+    source: str,
+    checks: Sequence[Callable[[Checks], None]] = (),
+    extra_rules: Sequence[Rule] = (),
+    after_load: Callable[[], None] | None = None,
+) -> int | None:
+    """Optimistic load into an EMPTY table: insert with strict casts, check the stored rows, convert in place.
+
+    For clean input this is one pass over the source plus a few scans, with no staging copy.  It returns the
+    number of rows loaded, or None as soon as anything is wrong (a value that does not cast, a rejected line,
+    a violated rule, a repeated key): the caller then rolls the transaction back and stages the input the
+    careful way (:func:`stage`), which reports every error with its line and value.  Must run inside a
+    transaction the caller rolls back on None.
+    """
+    import duckdb
+
+    inname, intypes = describe_input(con, from_sql, spec, source=source)
+    sel = strict_select(spec, inname, intypes)
+    if sel is None:
+        return None
+    items, rules = sel
+    cols = ", ".join(q(c.name) for c in spec.columns)
+    try:
+        n = int(
+            con.execute(f"INSERT INTO {q(target)} ({cols}) SELECT {', '.join(items)} FROM {from_sql}").fetchone()[0]
+        )
+    except duckdb.Error:
+        return None
+    if after_load is not None:
+        try:
+            after_load()
+        except InputError:
+            return None
+    if n == 0:
+        return None
+    ctx = Checks(con, target, spec, {})
+    for fn in checks:
+        fn(ctx)
+    rules = rules + ctx.rules + list(extra_rules)
+    if (
+        rules
+        and con.execute(f"SELECT count(*) FROM {q(target)} WHERE " + " OR ".join(r.bad for r in rules)).fetchone()[0]
+    ):
+        return None
+    keys = ", ".join(q(k) for k in spec.keys)
+    if not con.execute(f"SELECT count(*) = count(DISTINCT hash({keys})) FROM {q(target)}").fetchone()[0]:
+        return None  # a repeated key (or a hash collision): the careful path decides and reports
+    by_where: dict[str, list[str]] = {}
+    for col, sql in ctx.transforms.items():
+        by_where.setdefault(ctx.transform_where.get(col, "TRUE"), []).append(f"{q(col)} = {sql}")
+    for where, sets in by_where.items():
+        con.execute(f"UPDATE {q(target)} SET {', '.join(sets)} WHERE {where}")
+    return n
 
 
 def _col_pos(spec: Any, column: str | None) -> int:
@@ -378,6 +565,10 @@ def _evaluate(
     con: Any, name: str, spec: Any, rules: list[Rule], *, source: str, locator: RowLocator, base: int
 ) -> tuple[list[InputError], int]:
     if not rules:
+        return [], 0
+    # one filtered scan (cheap: DuckDB short-circuits the OR per row) says whether anything is wrong at all;
+    # only then is each rule counted
+    if not con.execute(f"SELECT count(*) FROM {q(name)} WHERE " + " OR ".join(r.bad for r in rules)).fetchone()[0]:
         return [], 0
     counts = con.execute(
         "SELECT " + ", ".join(f"count(*) FILTER (WHERE {r.bad})" for r in rules) + f" FROM {q(name)}"
@@ -417,22 +608,33 @@ def _duplicates(
     keys = ", ".join(q(k) for k in spec.keys)
     if not keys:
         return [], 0
+    # distinct key hashes prove distinct keys (a cheap integer count); only a collision or a real duplicate
+    # pays for grouping on the key columns themselves
+    if con.execute(f"SELECT count(*) = count(DISTINCT hash({keys})) FROM {q(name)}").fetchone()[0]:
+        return [], 0
     n = con.execute(
         f"SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM {q(name)} GROUP BY {keys} HAVING count(*) > 1)"
     ).fetchone()[0]
     if not n:
         return [], 0
     rows = con.execute(
-        f"SELECT pos - {base}, first - {base}, {keys} FROM (SELECT rowid AS pos, min(rowid) OVER (PARTITION BY {keys}) AS first, "
-        f"{keys} FROM {q(name)}) WHERE pos <> first ORDER BY pos LIMIT {InputErrors.LIMIT}"
+        f"SELECT pos - {base}, first - {base}, {keys} FROM (SELECT rowid AS pos, "
+        f"min(rowid) OVER (PARTITION BY {keys}) AS first, {keys} FROM {q(name)}) "
+        f"WHERE pos <> first ORDER BY pos LIMIT {InputErrors.LIMIT}"
     ).fetchall()
     lines = locator.lines(sorted({int(r[0]) for r in rows} | {int(r[1]) for r in rows}))
     errors = []
     for r in rows:
         key = ", ".join(f"{k}={_plain(v)}" for k, v in zip(spec.keys, r[2:], strict=True))
         errors.append(
-            InputError(source, f"one row per key ({', '.join(spec.keys)}); same key as row {lines[int(r[1])]}",
-                       row=lines[int(r[0])], column=spec.keys[0], value=key, table=spec.name)  # fmt: skip
+            InputError(
+                source,
+                f"one row per key ({', '.join(spec.keys)}); same key as row {lines[int(r[1])]}",
+                row=lines[int(r[0])],
+                column=spec.keys[0],
+                value=key,
+                table=spec.name,
+            )
         )
     return errors, int(n)
 

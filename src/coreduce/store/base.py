@@ -115,6 +115,7 @@ class Backend(ABC):
 
     def lock(self, table: str) -> None:
         """Exclusive append lock on ``table`` until the transaction ends (default: the engine has one writer)."""
+        return None
 
     # -- schema
     def ddl(self, table: str) -> str:
@@ -140,6 +141,11 @@ class Backend(ABC):
     def extra_rules(self, spec: schema.TableSpec) -> list[Rule]:
         """Checks for this engine's own limits (e.g. index key size)."""
         return []
+
+    def load_csv_strict(self, rel: str, spec: schema.TableSpec, *, source: str, after_load: Any) -> int | None:
+        """Optional fast path for a CSV into an empty table (inside a transaction the caller rolls back on None):
+        the number of rows loaded, or None to stage the careful way."""
+        return None
 
     @abstractmethod
     def write(self, staged: engine.Staged) -> tuple[int, int]:
@@ -378,6 +384,20 @@ class Store:
         rel, header = csv_relation(p)
         sp = schema.spec(table)
         report = IngestReport(src)
+        if not self._depth:  # optimistic first (clean input into an empty table), in a transaction of its own
+            self._b.begin()
+            try:
+                n = self._b.load_csv_strict(
+                    rel, sp, source=src, after_load=lambda: raise_rejects(self._b.raw, src, header, table)
+                )
+            except BaseException:
+                self._b.rollback()
+                raise
+            if n is not None:
+                self._b.commit()
+                report.rows[table], report.inserted[table], report.changed[table] = n, n, 0
+                return report
+            self._b.rollback()
         with self.transaction(), self._b.staging() as con:
             try:
                 st = engine.stage(
@@ -423,7 +443,9 @@ class Tx:
         self.store._check_tables([table])
         b = self.store._b
         with b.staging() as con:
-            st = schema.stage_frame(con, df, table, validate=False, extra_rules=tuple(b.extra_rules(schema.spec(table))))
+            st = schema.stage_frame(
+                con, df, table, validate=False, extra_rules=tuple(b.extra_rules(schema.spec(table)))
+            )
             try:
                 inserted, _ = b.write(st)
             finally:

@@ -133,26 +133,51 @@ class DuckDBBackend(Backend):
     def staging(self) -> Iterator[duckdb.DuckDBPyConnection]:
         yield self.raw
 
+    def load_csv_strict(self, rel: str, spec: schema.TableSpec, *, source: str, after_load: Any) -> int | None:
+        if int(self.raw.execute(f"SELECT count(*) FROM {q(spec.name)}").fetchone()[0]):
+            return None
+        return engine.load_strict(
+            self.raw, rel, spec, spec.name, source=source, checks=schema.checks_for(spec.name),
+            extra_rules=self.extra_rules(spec), after_load=after_load,
+        )  # fmt: skip
+
     def write(self, staged: engine.Staged) -> tuple[int, int]:
         sp = schema.spec(staged.table)
         t = q(staged.table)
         cols = ", ".join(q(c) for c in sp.names)
         keys = sp.keys
         non_keys = [c for c in sp.names if c not in keys]
-        src = f"({staged.select_sql(order=False)})"
         stored = int(self.raw.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
-        changed = 0
-        if stored == 0:
-            inserted = self._count(f"INSERT INTO {t} ({cols}) SELECT {cols} FROM {src} s")
-            return inserted, 0
+        if stored == 0:  # a fresh table: one plain INSERT (the input's keys were checked unique)
+            return self._count(f"INSERT INTO {t} ({cols}) SELECT {cols} FROM ({staged.select_sql(order=False)})"), 0
+        # one join decides, per staged row, whether its key is stored (drow) and whether its values differ;
+        # then only the changed rows are updated and only the new ones inserted
+        src = f"(SELECT rowid AS __srow, {', '.join(staged.output)} FROM {q(staged.name)})"
         match = " AND ".join(f"d.{q(k)} = s.{q(k)}" for k in keys)
-        if non_keys:
-            sets = ", ".join(f"{q(c)} = s.{q(c)}" for c in non_keys)
-            differs = " OR ".join(f"d.{q(c)} IS DISTINCT FROM s.{q(c)}" for c in non_keys)
-            changed = self._count(f"UPDATE {t} AS d SET {sets} FROM {src} AS s WHERE {match} AND ({differs})")
-        inserted = self._count(
-            f"INSERT INTO {t} ({cols}) SELECT {cols} FROM {src} AS s WHERE NOT EXISTS (SELECT 1 FROM {t} AS d WHERE {match})"
+        differs = " OR ".join(f"d.{q(c)} IS DISTINCT FROM s.{q(c)}" for c in non_keys) or "FALSE"
+        m = q(f"__match_{staged.name}")
+        self.raw.execute(
+            f"CREATE OR REPLACE TEMP TABLE {m} AS SELECT s.__srow AS srow, d.rowid AS drow, "
+            f"(d.rowid IS NOT NULL AND ({differs})) AS chg FROM {src} AS s LEFT JOIN {t} AS d ON {match}"
         )
+        try:
+            n_new, n_chg = self.raw.execute(
+                f"SELECT count(*) FILTER (WHERE drow IS NULL), count(*) FILTER (WHERE chg) FROM {m}"
+            ).fetchone()
+            changed = inserted = 0
+            if n_chg:
+                sets = ", ".join(f"{q(c)} = u.{q(c)}" for c in non_keys)
+                changed = self._count(
+                    f"UPDATE {t} AS d SET {sets} FROM (SELECT s.*, m.drow FROM {src} AS s JOIN {m} AS m "
+                    f"ON s.__srow = m.srow WHERE m.chg) AS u WHERE d.rowid = u.drow"
+                )
+            if n_new:
+                inserted = self._count(
+                    f"INSERT INTO {t} ({cols}) SELECT {', '.join('s.' + q(c) for c in sp.names)} FROM {src} AS s "
+                    f"JOIN {m} AS m ON s.__srow = m.srow WHERE m.drow IS NULL"
+                )
+        finally:
+            self.raw.execute(f"DROP TABLE IF EXISTS {m}")
         return inserted, changed
 
     def _count(self, sql: str) -> int:

@@ -17,9 +17,7 @@
 from __future__ import annotations
 
 import io
-import os
 import re
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -114,17 +112,7 @@ class PostgresBackend(Backend):
     # -- writes
     @contextmanager
     def staging(self) -> Iterator[Any]:
-        con = schema.connect()
-        tmp = tempfile.mkdtemp(prefix="coreduce-stage-")
-        try:
-            con.execute(f"SET temp_directory = {engine.lit(tmp)}")
-            con.execute(f"SET memory_limit = {engine.lit(os.environ.get('COREDUCE_STAGE_MEMORY', '2GB'))}")
-            yield con
-        finally:
-            con.close()
-            import shutil
-
-            shutil.rmtree(tmp, ignore_errors=True)
+        yield schema.shared_connection()
 
     def extra_rules(self, spec: schema.TableSpec) -> list[Rule]:
         text_keys = [c.name for c in spec.columns if c.key and c.type in ("string", "json")]
