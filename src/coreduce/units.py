@@ -55,7 +55,7 @@ AMBIGUOUS_UNITS: dict[str, str] = {
     ),
     **dict.fromkeys(
         ["kiloton", "kilotons", "kton", "ktons"],
-        "'kt' (kilotonne, 1e6 kg), or the amount in 'short_ton' (US) or 'long_ton' (UK)",
+        "'kt' (kilotonne, 1e6 kg) or the amount in 't' (metric tonne), 'short_ton' (US) or 'long_ton' (UK)",
     ),
     **dict.fromkeys(["megaton", "megatons", "Mton", "Mtons"], "'Mt' (megatonne, 1e9 kg)"),
     **dict.fromkeys(["mt", "MT"], "'t' (metric tonne), 'Mt' (megatonne) or 'kg'; pint would read 'mt' as a millitonne"),

@@ -292,3 +292,22 @@ def test_volumetric_cv():
     cn = v.loc[("natural_gas", "CN")]
     assert float(cn.value) * conversion_factor(normalise_unit(cn.unit), "MJ/m^3") == pytest.approx(38.931)
     assert cn.basis == "net" and "NOT VERIFIED" in cn.source
+
+
+@pytest.mark.parametrize(
+    ("act", "value", "unit"),
+    [  # 40 CFR 98 Subpart C Table C-1, default high heat values
+        ("coal_bituminous", 24.93, "MMBtu/short_ton"),
+        ("coal_sub_bituminous", 17.25, "MMBtu/short_ton"),
+        ("coal_lignite", 14.21, "MMBtu/short_ton"),
+        ("diesel", 0.138, "MMBtu/gal"),
+        ("fuel_oil", 0.150, "MMBtu/gal"),
+    ],
+)
+def test_40cfr98_default_hhv(act, value, unit):
+    g = _csv("gcv.csv").set_index(["activity_type", "jurisdiction"])
+    row = g.loc[(act, "US")]
+    assert float(row.value) == value and row.unit == unit
+    # bituminous: 24.93 MMBtu/short ton x 1.055056 GJ/MMBtu / 0.90718474 t = 28.99 GJ/t (gross)
+    if act == "coal_bituminous":
+        assert value * conversion_factor(normalise_unit(unit), "GJ/t") == pytest.approx(28.994, abs=1e-3)

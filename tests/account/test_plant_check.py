@@ -66,3 +66,10 @@ def test_gross_basis_matters(units):
     assert 1.06 < x["BIT"]["raw"] < 1.10 and 1.06 < x["SUB"]["raw"] < 1.10
     assert 1.09 < x["NG"]["raw"] < 1.10
     assert abs(x["NG"]["converted"] - 1) <= 0.02
+
+
+def test_engine_gives_the_same_ratios(units, res):
+    # compute_inventory with gross MMBtu in US-XX regions must choose us_40cfr98 and match the direct arithmetic
+    eng = plant_check.engine_ratios(units)
+    for fuel in ("BIT", "SUB", "LIG", "NG", "coal"):
+        assert eng[fuel] == pytest.approx(res[fuel]["ratio"], rel=1e-9), fuel

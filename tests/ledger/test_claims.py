@@ -129,3 +129,24 @@ def test_show_prints_claims_and_net(store_url: str) -> None:
     assert "claims of run" in res.output and "baseline 2023" in res.output
     line = next(ln for ln in res.output.splitlines() if "baseline 2023" in ln)
     assert f"{net:.10g}" in line and "0.001" in line
+
+
+def test_cli_claims_lists_every_claim_with_the_net(store_url: str) -> None:
+    import json
+
+    from coreduce.cli.ledger import ledger_app
+
+    with Store(store_url, create=False) as s:
+        led = Ledger(s)
+        with led.run("forecast"):
+            pass
+        with led.run("optimise") as run:
+            run.claim("CO2e", 800.0, basis="baseline 2023")
+            run.claim("SO2", 12.5)
+        net = led.show(2)["net_reduction_t"]
+    res = CliRunner().invoke(ledger_app, ["claims", "--store", store_url, "--json"])
+    rows = json.loads(res.output)
+    assert res.exit_code == 0 and [(r["seq"], r["pollutant"], r["amount_t"], r["net_t"]) for r in rows] == [
+        (2, "CO2e", 800.0, net), (2, "SO2", 12.5, None)]  # fmt: skip
+    res = CliRunner().invoke(ledger_app, ["claims", "--store", store_url, "--run", "1"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0 and "claims in" in res.output and "(0)" in res.output

@@ -296,3 +296,16 @@ def test_params_are_canonical_json(store: Store, tmp_path: Path) -> None:
         pass
     (raw,) = store.execute("SELECT params FROM ledger WHERE seq = 1")
     assert raw[0] == json.dumps({"a": [str(tmp_path), 0.5], "b": 1}, separators=(",", ":"))
+
+
+def test_get_is_a_keyed_query_not_a_scan(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    led = Ledger(store)
+    ids = _three_runs(led, tmp_path)
+
+    def no_scan() -> None:
+        raise AssertionError("get() read the whole ledger")
+
+    monkeypatch.setattr(led, "records", no_scan)
+    assert led.get(ids[1])["seq"] == 2 and led.get("3")["run_id"] == ids[2] and led.get(ids[0][:6])["seq"] == 1
+    with pytest.raises(LedgerError, match="no run 'abcdef99' \\(runs: 3\\)"):
+        led.get("abcdef99")

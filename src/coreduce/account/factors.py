@@ -332,9 +332,7 @@ class FactorLibrary:
     def empty(cls) -> FactorLibrary:
         """A library with no emission factors (auxiliary tables kept: NCVs, GWPs, grid factors, sinks)."""
         d = cls.default()
-        return replace(
-            d, emission_factors=schema.empty("emission_factors"), priority=(), user_sets=(), release="user"
-        )
+        return replace(d, emission_factors=schema.empty("emission_factors"), priority=(), user_sets=(), release="user")
 
     def with_factors(self, ef: pd.DataFrame) -> FactorLibrary:
         """A copy where the canonical factor rows ``ef`` come first in priority."""
@@ -596,7 +594,8 @@ class FactorLibrary:
             rule = "latest year before" if not past.empty else "earliest year, none at or before"
             notes.append(f"no {year} factor: {int(row['year'])} used ({rule} {year})")
         if c != chain[0][1] and code != ANY_REGION:
-            notes.insert(0, f"{code} has no {purpose} factor{'' if exact else ''}: {lvl} {c} used")
+            what = f"{year} {purpose}" if exact else purpose
+            notes.insert(0, f"{code} has no {what} factor: {lvl} {c} used")
         return self._grid_choice(row, lvl, code, year, "; ".join(notes))
 
     def _grid_choice(self, row: pd.Series, level: str, code: str, year: int, note: str) -> ResolvedGridFactor:

@@ -40,12 +40,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from coreduce import schema
 from coreduce.account.combustion import apply_controls
@@ -69,7 +71,8 @@ _PROPS = tuple(SCALING_PROPERTIES)
 _KEY = ["activity_type", "unit", "sector", "region", "year", "energy_basis", "control", "_class"] + [
     f"_has_{p}" for p in _PROPS
 ]
-_SORT = ["entity", "sector", "period_start", "activity_type", "pollutant"]
+#: Lexical rank of every pollutant name (the sort order of the inventory's ``pollutant`` column).
+_POLLUTANT_RANK = {p: i for i, p in enumerate(sorted(schema.POLLUTANTS))}
 
 
 # ====================================================================== public API
@@ -151,11 +154,11 @@ def compute_inventory(
     .. [3] GHG Protocol Scope 2 Guidance (2015): location- and market-based methods.
     """
     acc = _Accountant(factors, gwp=gwp, electricity=electricity, pollutants=pollutants, source=source)
-    parts = [acc.join(chunk).df() for chunk in acc.chunks(activity, chunk_rows)]
-    parts = [p for p in parts if len(p)]
-    out = pd.concat(parts, ignore_index=True) if parts else _empty_output()
-    out = _finish_frame(out)
-    out = out.sort_values(_SORT, kind="stable").reset_index(drop=True)
+    acts, exps = [], []
+    for chunk in acc.chunks(activity, chunk_rows):
+        exps.append(acc.expand(chunk))
+        acts.append(chunk[["entity", "sector", "region", "period_start", "period_end", "activity_type"]])
+    out = _assemble(acts, exps, acc.version)
     out.attrs["gaps"] = acc.gaps()
     out.attrs["factor_version"] = acc.version
     return out
@@ -199,20 +202,34 @@ def write_inventory(
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     rows = n_act = 0
+    # the Parquet encoder releases the GIL: chunk i is written in a thread while chunk i+1 is computed
+    # (at most one write pending, so at most two chunks' rows are in memory)
+    pool = ThreadPoolExecutor(max_workers=1)
+    pending: Future | None = None
     try:
         for i, chunk in enumerate(acc.chunks(activity, chunk_rows)):
-            rel = acc.join(chunk)
+            table = acc.arrow(chunk)
             path = out / f"part-{i:05d}.parquet"
-            rel.write_parquet(str(path), compression="zstd")
             written.append(path)
-            rows += acc.last_rows
+            if pending is not None:
+                pending.result()
+            # dictionary pages in the file; store_schema=False so readers see plain strings, not categoricals
+            pending = pool.submit(pq.write_table, table, path, compression="zstd", store_schema=False)
+            rows += table.num_rows
             n_act += len(chunk)
+            del table
+        if pending is not None:
+            pending.result()
     except BaseException:
+        if pending is not None:
+            pending.exception()  # wait for it before removing its file
         for p in written:
             p.unlink(missing_ok=True)
         if not any(out.iterdir()):
             out.rmdir()
         raise
+    finally:
+        pool.shutdown(wait=True)
     return {
         "rows": rows,
         "activity_rows": n_act,
@@ -251,6 +268,23 @@ def factor_gaps(
 
 # ====================================================================== the engine
 @dataclass
+class _Expanded:
+    """A chunk joined to its keys: the activity row and key row of every output row, and the amounts [t]."""
+
+    r_act: np.ndarray
+    r_res: np.ndarray
+    amount: np.ndarray
+    res: pd.DataFrame
+
+
+def _dict_take(values: pd.Series, idx: np.ndarray) -> pa.Array:
+    """``values[idx]`` as a dictionary-encoded Arrow array (each distinct string stored once)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    dictionary = pa.array(np.asarray(uniques, dtype=object), pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(codes.astype("int32", copy=False)[idx]), dictionary)
+
+
+@dataclass
 class _Accountant:
     """State of one accounting run: the library, options, resolution cache and gaps."""
 
@@ -263,7 +297,6 @@ class _Accountant:
     version: str = field(init=False)
     last_rows: int = field(init=False, default=0)
     _gaps: list[pd.DataFrame] = field(init=False, default_factory=list)
-    _con: duckdb.DuckDBPyConnection = field(init=False)
     _gwp: dict[str, float] = field(init=False, default_factory=dict)
     _gwp_source: str = field(init=False, default="")
 
@@ -274,8 +307,6 @@ class _Accountant:
             self._gwp = self.lib.gwp_values(self.gwp)
             g = self.lib.gwp
             self._gwp_source = "; ".join(g[(g["gwp_set"] == self.gwp) & g["gas"].isin(GHGS)]["source"].unique())
-        self._con = duckdb.connect()
-        self._con.execute("SET TimeZone = 'UTC'")
         self._ef = _prepare_factors(self.lib)
         self._mult_cache: dict[tuple, tuple[float | None, str]] = {}
 
@@ -297,13 +328,24 @@ class _Accountant:
             col = raw[name].reset_index(drop=True)
         else:
             return np.full(len(act), np.nan)
-        blank = col.isna() | (col.astype(str).str.strip() == "")
-        num = pd.to_numeric(col.where(~blank), errors="coerce").to_numpy("float64")
-        bad = (np.isnan(num) & ~blank.to_numpy()) | (num < 0) | (num > 100)
+        if pd.api.types.is_numeric_dtype(col.dtype):  # Parquet / typed frames: no string parsing
+            num = col.to_numpy("float64", na_value=np.nan)
+            blank = np.isnan(num)
+        else:
+            blank = (col.isna() | (col.astype(str).str.strip() == "")).to_numpy()
+            num = pd.to_numeric(col.where(~blank), errors="coerce").to_numpy("float64")
+        with np.errstate(invalid="ignore"):
+            bad = (np.isnan(num) & ~blank) | (num < 0) | (num > 100)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise InputError(self.source, f"a {SCALING_PROPERTIES[name]} between 0 and 100 (or empty)",
-                             row=int(act["_line"].iloc[i]), column=name, value=col.iloc[i], table="activity")  # fmt: skip
+            raise InputError(
+                self.source,
+                f"a {SCALING_PROPERTIES[name]} between 0 and 100 (or empty)",
+                row=int(act["_line"].iloc[i]),
+                column=name,
+                value=col.iloc[i],
+                table="activity",
+            )
         return num
 
     def _prepare(self, act: pd.DataFrame) -> pd.DataFrame:
@@ -355,7 +397,7 @@ class _Accountant:
             if int(code.max(initial=0)) * (len(uniq) + 1) >= 2**62:  # keep the mixed-radix code in int64
                 code = pd.factorize(code)[0].astype("int64")
             code = code * (len(uniq) + 1) + c
-        uniq_codes, first, kid = np.unique(code, return_index=True, return_inverse=True)
+        _, first, kid = np.unique(code, return_index=True, return_inverse=True)
         keys = act.iloc[first][[*_KEY, "_line"]].reset_index(drop=True)
         keys["_kid"] = np.arange(len(keys), dtype="int64")
         keys["rows"] = np.bincount(kid.ravel(), minlength=len(keys))
@@ -413,8 +455,12 @@ class _Accountant:
         chain = _chain_table(lib, pd.unique(keys["region"]))
         m = m.merge(chain, on=["region", "region_f"], how="left")
         m["_spec_r"] = m["_spec_r"].fillna(-1)
-        sector_ok = (m["sector_f"] == m["sector"]) | (m["sector_f"] == "*") | (
-            (m["sector"] == "heat") & (m["sector_f"] == "power")  # IPCC/EMEP: public electricity and heat
+        sector_ok = (
+            (m["sector_f"] == m["sector"])
+            | (m["sector_f"] == "*")
+            | (
+                (m["sector"] == "heat") & (m["sector_f"] == "power")  # IPCC/EMEP: public electricity and heat
+            )
         )
         s2 = s1 & (m["_spec_r"] >= 0) & sector_ok & (m["year_from"] <= m["year"]) & (m["year_to"] >= m["year"])
         # stage 3: the activity unit reaches the factor's denominator (one multiplier per distinct combination)
@@ -458,6 +504,7 @@ class _Accountant:
                 "scope": "1",
                 "pollutant": best["pollutant"].to_numpy(),
                 "mult": value * best["_k"].to_numpy() * (1.0 - best["_eta"].to_numpy()),
+                "k": best["_k"].to_numpy("float64"),
                 "per_year": False,
                 "scale": best["_scale"].to_numpy(),
                 "method": METHOD_EF,
@@ -618,9 +665,10 @@ class _Accountant:
             except UnitError as exc:
                 raise FactorError(f"{src}, row {r._line}, column 'unit': got {r.unit!r}; {exc}") from None
             mult = -(ca * float(pick["value"]) * conversion_factor(num, "t"))
-            rows.append({"_kid": r._kid, "scope": "sink", "pollutant": "CO2", "mult": mult, "per_year": True, "scale": "",
-                         "method": "area*rate*years", "factor_source": pick["source"], "factor_set": "sink_rates",
-                         "factor_value": float(pick["value"]), "factor_unit": pick["unit"],
+            rows.append({"_kid": r._kid, "scope": "sink", "pollutant": "CO2", "mult": mult, "per_year": True,
+                         "k": -(ca * conversion_factor(num, "t")),
+                         "scale": "", "method": "area*rate*years", "factor_source": pick["source"],
+                         "factor_set": "sink_rates", "factor_value": float(pick["value"]), "factor_unit": pick["unit"],
                          "removal_efficiency": 0.0})  # fmt: skip
         return pd.DataFrame(rows)
 
@@ -636,6 +684,7 @@ class _Accountant:
         c = c.sum()
         return c.assign(
             scale="",
+            k=np.nan,
             pollutant="CO2e",
             method=f"GWP-100 {self.gwp}",
             factor_source=self._gwp_source,
@@ -646,41 +695,58 @@ class _Accountant:
         )
 
     # ------------------------------------------------------------------ the join
-    def join(self, act: pd.DataFrame) -> duckdb.DuckDBPyRelation:
-        """The chunk joined to its resolved keys: one inventory row per (activity row, pollutant)."""
+    def expand(self, act: pd.DataFrame) -> _Expanded:
+        """The chunk joined to its resolved keys: one output row per (activity row, pollutant of its key).
+
+        A join on the integer key id done with index arithmetic: rows of a key are contiguous in the sorted
+        key table, so output row ``j`` of activity row ``i`` takes key row ``start[kid[i]] + j``.
+        """
         res, kid = self.resolve(act)
         self._check_overflow(act, res, kid)
-        a = pd.DataFrame(
-            {
-                "entity": act["entity"].astype(object).to_numpy(),
-                "sector": act["sector"].astype(object).to_numpy(),
-                "region": act["region"].astype(object).to_numpy(),
-                "period_start": act["period_start"],
-                "period_end": act["period_end"],
-                "activity_type": act["activity_type"].astype(object).to_numpy(),
-                "amount": act["amount"].to_numpy("float64"),
-                "_years": act["_years"].to_numpy("float64"),
-                "_kid": kid,
-                **{p: act[p].to_numpy("float64") for p in _PROPS},
-            }
-        )
-        con = self._con
-        con.register("_act", a)
-        con.register("_res", res)
-        self.last_rows = int(np.bincount(res["_kid"].to_numpy(), minlength=int(kid.max()) + 1)[kid].sum())
-        scaled = " ".join(f"WHEN r.scale = '{p}' THEN a.amount * r.mult * a.{p}" for p in _PROPS)
-        return con.sql(
-            f"""
-            SELECT a.entity, a.sector, a.region, a.period_start, a.period_end, a.activity_type, r.scope,
-                   r.pollutant,
-                   CASE WHEN r.per_year THEN a.amount * r.mult * a._years
-                        {scaled}
-                        ELSE a.amount * r.mult END AS amount,
-                   't' AS unit, r.method, r.factor_source, '{self.version}' AS factor_version, r.factor_set,
-                   r.factor_value, r.factor_unit, r.removal_efficiency
-            FROM _act a JOIN _res r ON a._kid = r._kid
-            """
-        )
+        res = res.sort_values("_kid", kind="stable").reset_index(drop=True)
+        nk = int(kid.max()) + 1 if len(kid) else 0
+        counts = np.bincount(res["_kid"].to_numpy("int64"), minlength=nk)
+        starts = np.cumsum(counts) - counts
+        per_row = counts[kid]
+        total = int(per_row.sum())
+        r_act = np.repeat(np.arange(len(act), dtype="int64"), per_row)
+        first_out = np.cumsum(per_row) - per_row
+        r_res = starts[kid][r_act] + (np.arange(total, dtype="int64") - first_out[r_act])
+        amount = act["amount"].to_numpy("float64")[r_act] * res["mult"].to_numpy("float64")[r_res]
+        per_year = res["per_year"].to_numpy(bool)[r_res]
+        if per_year.any():
+            amount = np.where(per_year, amount * act["_years"].to_numpy("float64")[r_act], amount)
+        scale = res["scale"].to_numpy(object)
+        for p in _PROPS:
+            use = (scale == p)[r_res]
+            if use.any():
+                amount = np.where(use, amount * act[p].to_numpy("float64")[r_act], amount)
+        self.last_rows = total
+        return _Expanded(r_act=r_act, r_res=r_res, amount=amount, res=res)
+
+    def arrow(self, act: pd.DataFrame, e: _Expanded | None = None) -> pa.Table:
+        """One chunk's inventory rows as an Arrow table (strings dictionary-built, no per-row Python)."""
+        e = self.expand(act) if e is None else e
+        cols: dict[str, pa.Array] = {}
+        for c in ("entity", "sector", "region"):
+            cols[c] = _dict_take(act[c], e.r_act)
+        for c in ("period_start", "period_end"):
+            ns = act[c].to_numpy("datetime64[ns]").view("int64")[e.r_act]
+            cols[c] = pa.array(ns, pa.int64()).cast(pa.timestamp("ns", tz="UTC"))
+        cols["activity_type"] = _dict_take(act["activity_type"], e.r_act)
+        for c in ("scope", "pollutant"):
+            cols[c] = _dict_take(e.res[c], e.r_res)
+        cols["amount"] = pa.array(e.amount, pa.float64())
+        n = len(e.amount)
+        cols["unit"] = pa.DictionaryArray.from_arrays(np.zeros(n, "int32"), pa.array(["t"]))
+        for c in ("method", "factor_source"):
+            cols[c] = _dict_take(e.res[c], e.r_res)
+        cols["factor_version"] = pa.DictionaryArray.from_arrays(np.zeros(n, "int32"), pa.array([self.version]))
+        cols["factor_set"] = _dict_take(e.res["factor_set"], e.r_res)
+        cols["factor_value"] = pa.array(e.res["factor_value"].to_numpy("float64")[e.r_res], pa.float64())
+        cols["factor_unit"] = _dict_take(e.res["factor_unit"], e.r_res)
+        cols["removal_efficiency"] = pa.array(e.res["removal_efficiency"].to_numpy("float64")[e.r_res], pa.float64())
+        return pa.table(cols)
 
     def _check_overflow(self, act: pd.DataFrame, res: pd.DataFrame, kid: np.ndarray) -> None:
         """An amount whose emission overflows float64 is an input error at its own row and column."""
@@ -744,9 +810,8 @@ def _raw_chunks(activity: pd.DataFrame | str | os.PathLike, chunk_rows: int) -> 
             yield batch.to_pandas(), line
             line += batch.num_rows
         return
-    import pyarrow.csv as pcsv
-
     import pyarrow as pa
+    import pyarrow.csv as pcsv
 
     header = pd.read_csv(path, nrows=0).columns
     opts = pcsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string()))
@@ -756,12 +821,13 @@ def _raw_chunks(activity: pd.DataFrame | str | os.PathLike, chunk_rows: int) -> 
     for batch in reader:
         buf.append(batch.to_pandas())
         n += batch.num_rows
-        if n >= chunk_rows:
+        while n >= chunk_rows:
             df = pd.concat(buf, ignore_index=True)
-            yield df, line
-            line += len(df)
-            buf, n = [], 0
-    if buf:
+            yield df.iloc[:chunk_rows].reset_index(drop=True), line
+            line += chunk_rows
+            rest = df.iloc[chunk_rows:].reset_index(drop=True)
+            buf, n = [rest], len(rest)
+    if n:
         yield pd.concat(buf, ignore_index=True), line
 
 
@@ -819,8 +885,8 @@ def _set_basis_map(lib: FactorLibrary, sets: pd.Series) -> dict[str, str]:
 
 def _fuel_types(lib: FactorLibrary, ef: pd.DataFrame) -> set[str]:
     """Activity types that are burnt fuels: a calorific value, a net/gross ratio or a per-energy CO2 factor."""
-    fuels = set(lib.ncv["activity_type"]) | set(lib.energy_basis["activity_type"]) | set(
-        lib.volumetric_cv["activity_type"]
+    fuels = (
+        set(lib.ncv["activity_type"]) | set(lib.energy_basis["activity_type"]) | set(lib.volumetric_cv["activity_type"])
     )
     co2 = ef[ef["pollutant"] == "CO2"]
     per_energy = [dimension(split_rate(u)[1]) == "energy" for u in co2["unit_f"]]
@@ -907,9 +973,65 @@ def _multiplier(
 
 
 def _s2_row(kid: int, gf: ResolvedGridFactor, k: float) -> dict:
-    return {"_kid": kid, "scope": "2", "pollutant": "CO2", "mult": gf.value * k, "per_year": False, "scale": "",
+    return {"_kid": kid, "scope": "2", "pollutant": "CO2", "mult": gf.value * k, "k": k, "per_year": False, "scale": "",
             "method": gf.method, "factor_source": gf.source, "factor_set": "grid_factors", "factor_value": gf.value,
             "factor_unit": gf.unit, "removal_efficiency": 0.0}  # fmt: skip
+
+
+def _assemble(acts: list[pd.DataFrame], exps: list[_Expanded], version: str) -> pd.DataFrame:
+    """All chunks as one frame sorted by entity, sector, period_start, activity_type, pollutant (stable).
+
+    The activity rows are ranked once (dense ranks of their sort key, so rows that tie interleave by
+    pollutant exactly as a stable multi-column sort would), the output rows are ordered by (activity rank,
+    pollutant rank) with one stable integer argsort, and each column is then one ``take`` from the
+    activity rows or the small key table (strings as shared Python objects, no per-row string work).
+    """
+    if not exps or sum(len(e.amount) for e in exps) == 0:
+        return _finish_frame(_empty_output())
+    act = pd.concat(acts, ignore_index=True) if len(acts) > 1 else acts[0]
+    offs_a = np.cumsum([0] + [len(a) for a in acts])
+    offs_r = np.cumsum([0] + [len(e.res) for e in exps])
+    r_act = np.concatenate([e.r_act + o for e, o in zip(exps, offs_a, strict=False)])
+    r_res = np.concatenate([e.r_res + o for e, o in zip(exps, offs_r, strict=False)])
+    amount = np.concatenate([e.amount for e in exps])
+    res = pd.concat([e.res for e in exps], ignore_index=True) if len(exps) > 1 else exps[0].res
+    obj = {c: act[c].to_numpy(object) for c in ("entity", "sector", "region", "activity_type")}
+    ns = {c: act[c].to_numpy("datetime64[ns]") for c in ("period_start", "period_end")}
+    ranks = [pd.factorize(obj[c], sort=True)[0] for c in ("entity", "sector")]
+    ranks.append(pd.factorize(ns["period_start"].view("int64"), sort=True)[0])
+    ranks.append(pd.factorize(obj["activity_type"], sort=True)[0])
+    order_a = np.lexsort(ranks[::-1])
+    stacked = np.column_stack(ranks)[order_a]
+    new_group = np.ones(len(order_a), dtype=bool)
+    new_group[1:] = (stacked[1:] != stacked[:-1]).any(axis=1)
+    dense = np.empty(len(order_a), dtype="int64")
+    dense[order_a] = np.cumsum(new_group) - 1
+    pol_rank = res["pollutant"].map(_POLLUTANT_RANK).to_numpy("int64")
+    order = np.argsort(dense[r_act] * (len(_POLLUTANT_RANK) + 1) + pol_rank[r_res], kind="stable")
+    ra, rr = r_act[order], r_res[order]
+    n = len(order)
+    cols = {
+        "entity": obj["entity"][ra],
+        "sector": obj["sector"][ra],
+        "region": obj["region"][ra],
+        "period_start": pd.DatetimeIndex(ns["period_start"][ra]).tz_localize("UTC"),
+        "period_end": pd.DatetimeIndex(ns["period_end"][ra]).tz_localize("UTC"),
+        "activity_type": obj["activity_type"][ra],
+        "scope": res["scope"].to_numpy(object)[rr],
+        "pollutant": res["pollutant"].to_numpy(object)[rr],
+        "amount": amount[order],
+        "unit": np.full(n, "t", dtype=object),
+        "method": res["method"].to_numpy(object)[rr],
+        "factor_source": res["factor_source"].to_numpy(object)[rr],
+        "factor_version": np.full(n, version, dtype=object),
+        "factor_set": res["factor_set"].to_numpy(object)[rr],
+        "factor_value": res["factor_value"].to_numpy("float64")[rr],
+        "factor_unit": res["factor_unit"].to_numpy(object)[rr],
+        "removal_efficiency": res["removal_efficiency"].to_numpy("float64")[rr],
+    }
+    # copy=False: one block per column, no consolidation copy of ~a dozen object columns
+    assert list(cols) == INVENTORY_COLUMNS + DETAIL_COLUMNS
+    return pd.DataFrame(cols, copy=False)
 
 
 def _empty_output() -> pd.DataFrame:

@@ -150,6 +150,20 @@ class AccountResult:
         """The factor-library version used (``FactorLibrary.version``)."""
         return str(self.explanation["factor_version"])
 
+    # TODO-remove once cli/main.py calls account_files(...) -> AccountResult (branch ``front``): the old
+    # ``account`` command reads the result as the dict of outputs ``account_files`` used to return.
+    def _outputs(self) -> dict[str, Any]:
+        out = {"inventory": self.inventory, "detail": self.detail, "activity": self.activity}
+        if self.gaps is not None:
+            out["gaps"] = self.gaps
+        return {**out, "explanation": self.explanation}
+
+    def __getitem__(self, key: str) -> Any:
+        return self._outputs()[key]
+
+    def items(self) -> Any:
+        return self._outputs().items()
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-able summary (no frames): what ``coreduce account --json`` prints."""
         return {
@@ -232,7 +246,6 @@ def _result(o: dict[str, Any]) -> AccountResult:
 
 def _account_stored(st: Store, params: dict[str, Any], lib: FactorLibrary, record: bool) -> AccountResult:
     from coreduce.ledger import Ledger
-    from coreduce.ledger import _store_compat as compat
 
     act_path = params["activity"]
     compute = (act_path, lib, params["gwp"], params["electricity"], params["detail"])
@@ -240,9 +253,9 @@ def _account_stored(st: Store, params: dict[str, Any], lib: FactorLibrary, recor
         res = _result(_compute(*compute))
         with st.transaction() as tx:
             for table, df in (("activity", res.activity), ("inventory", res.detail)):
-                ins, upd = compat.upsert(tx, table, df)
+                ins, upd = tx.upsert(table, df)
                 res.ingest[table] = {"rows": len(df), "inserted": ins, "updated": upd}
-        res.store = compat.display_url(st)
+        res.store = st.display_url
         return res
     led = Ledger(st)
     inputs = {"activity": act_path, **{f"factors_{i}": f for i, f in enumerate(params["factors"])}}

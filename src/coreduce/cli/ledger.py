@@ -15,15 +15,14 @@ from rich.console import Console
 from rich.table import Table
 
 from coreduce.errors import CoreduceError
-from coreduce.ledger import Ledger
-from coreduce.ledger._store_compat import mask_url
-from coreduce.store import Store, parse_url
+from coreduce.ledger import Ledger, claims_summary
+from coreduce.store import Store, mask_url, parse_url
 
 ledger_app = typer.Typer(
     help="The run ledger: who ran what, on which data, with what result, footprint and claims; verify and "
     "reproduce.\n\n"
     "Commands: 'coreduce ledger list', 'coreduce ledger show RUN', 'coreduce ledger verify', "
-    "'coreduce ledger reproduce RUN' (each with --store WORKSPACE; the demo's workspace is "
+    "'coreduce ledger reproduce RUN', 'coreduce ledger claims' (each with --store WORKSPACE; the demo's workspace is "
     "DEMO-OUT/workspace.duckdb).",
     no_args_is_help=True,
 )
@@ -134,6 +133,41 @@ def show(run: RunArg, store: StoreOpt = "coreduce.duckdb", as_json: JsonOpt = Fa
                        f"{net:.10g}" if c.get("net_of_footprint") and net is not None else "", c["basis"] or "",
                        c["note"] or "")  # fmt: skip
         console.print(ct)
+
+
+@ledger_app.command("claims")
+def claims(
+    store: StoreOpt = "coreduce.duckdb",
+    run: Annotated[str | None, typer.Option("--run", help="Only this run (run_id, prefix or seq).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the reductions runs claim, per pollutant, with the CO2e claims net of the runs' own footprint.
+
+    Example: coreduce ledger claims --store ws.duckdb
+    """
+    led = _open(store)
+    try:
+        ids = None if run is None else [led.get(run)["run_id"]]
+        df = claims_summary(led, run_ids=ids)
+        fp = {r["run_id"]: r for r in led.list().to_dict("records")}
+    except CoreduceError as exc:
+        raise _fail(str(exc)) from exc
+    df["net_t"] = [
+        fp[r]["net_reduction_t"] if n and r in fp else None
+        for r, n in zip(df["run_id"], df["net_of_footprint"], strict=True)
+    ]
+    if as_json:
+        _dump(json.loads(df.to_json(orient="records")))
+        return
+    table = Table(title=f"claims in {led.display_url} ({len(df)})")
+    for c in ("seq", "run", "kind", "status", "#", "pollutant", "amount", "unit", "t", "net t", "basis"):
+        table.add_column(c, justify="right" if c in ("seq", "#", "amount", "t", "net t") else "left")
+    for r in df.to_dict("records"):
+        net = r["net_t"]
+        table.add_row(str(r["seq"]), r["run_id"][:12], str(r["kind"]), str(r["status"]), str(r["claim_seq"]),
+                      r["pollutant"], _fmt(r["amount"]), r["unit"], _fmt(r["amount_t"]),
+                      "" if net is None or net != net else f"{net:.10g}", r["basis"] or "")  # fmt: skip
+    Console().print(table)
 
 
 @ledger_app.command("verify")

@@ -43,8 +43,7 @@ import pandas as pd
 
 from coreduce.errors import CoreduceError, StoreError
 from coreduce.footprint import Footprint, FootprintMeter, net_benefit
-from coreduce.ledger import _store_compat as compat
-from coreduce.ledger.decorator import _CURRENT, accepts, entrypoint_of, get_entrypoint
+from coreduce.ledger.decorator import _CURRENT, _REGISTRY, accepts, entrypoint_of, get_entrypoint
 from coreduce.ledger.hashing import LedgerError, canonical_json, describe, iso
 from coreduce.ledger.records import (
     CLAIM_FIELDS,
@@ -58,7 +57,6 @@ from coreduce.ledger.records import (
     canon_claims,
     claims_hash,
     db_columns,
-    ddl,
     decode_json,
     from_db,
     record_hash,
@@ -347,7 +345,7 @@ class Ledger:
     @property
     def display_url(self) -> str:
         """The store URL with any password masked."""
-        return compat.display_url(self.store)
+        return self.store.display_url
 
     # ------------------------------------------------------------------ tables
     def _columns(self, table: str = TABLE) -> list[str]:
@@ -359,12 +357,11 @@ class Ledger:
         return [str(r[0]) for r in rows]
 
     def ensure_tables(self) -> None:
-        """Create the ``ledger`` and ``claims`` tables from ``tables.csv`` and add the columns a ledger
+        """Create the ``ledger`` and ``claims`` tables (declared in ``tables.csv``) and add the columns a ledger
         written by an older coreduce lacks (``ALTER TABLE … ADD COLUMN``); idempotent and race-free."""
+        self.store.create_tables([TABLE, CLAIMS])
         with self.store.transaction() as tx:
-            compat.ddl_lock(tx)
-            tx.execute(ddl(TABLE))
-            tx.execute(ddl(CLAIMS))
+            tx.lock(TABLE)  # one migrator at a time (concurrent CREATE INDEX IF NOT EXISTS can collide)
             have = {str(r[0]) for r in tx.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
                 "AND table_schema = current_schema()", [TABLE])}  # fmt: skip
@@ -419,8 +416,9 @@ class Ledger:
         ------
         Exception
             Whatever the block raised, after recording the run with status ``error``; a
-            :class:`~coreduce.errors.StoreError` if the outputs could not be stored (the run is then
-            recorded as ``error`` and nothing is stored).
+            :class:`~coreduce.errors.StoreError` if the outputs could not be stored for another reason than a
+            :class:`~coreduce.errors.CoreduceError` (raised as it is); either way the run is then recorded as
+            ``error`` and nothing is stored.
         """
         fields: dict[str, Any] = {
             "run_id": uuid.uuid4().hex,
@@ -457,7 +455,7 @@ class Ledger:
             self._append(r, "ok", None, writes=r._writes)
         except BaseException as exc:  # the transaction rolled back: nothing stored, no ok record
             self._record_error(r, exc)
-            if isinstance(exc, Exception):
+            if isinstance(exc, Exception) and not isinstance(exc, CoreduceError):  # user errors pass as they are
                 where = f" (recorded as error, seq {r.seq})" if r.seq is not None else ""
                 raise StoreError(
                     f"run {r.run_id}: its outputs could not be stored, so nothing was stored{where}: {error_text(exc)}"
@@ -492,10 +490,8 @@ class Ledger:
             entry, func, writes = fn, ep.fn, ep.writes
         else:
             entry, func = entrypoint_of(fn), getattr(fn, "_coreduce_unrecorded", fn)
-            try:
-                writes = get_entrypoint(entry).writes
-            except LedgerError:
-                writes = {}
+            ep = _REGISTRY.get(entry)  # a function given directly: its own registration, no imports
+            writes = ep.writes if ep is not None and ep.fn is func else {}
         kwargs = dict(params or {})
         with self.run(kind, entrypoint=entry, params=kwargs, inputs=inputs, seed=seed,
                       model_version=model_version, factor_version=factor_version) as r:  # fmt: skip
@@ -548,11 +544,11 @@ class Ledger:
         stored: dict[str, tuple[int, int]] = {}
         with self.store.transaction() as tx:
             for table, df in _in_write_order(writes):
-                ins, upd = compat.upsert(tx, table, df)
+                ins, upd = tx.upsert(table, df)
                 a, b = stored.get(table, (0, 0))
                 stored[table] = (a + ins, b + upd)
             # one appender at a time: seq and prev_hash are read and written under this lock
-            compat.lock(tx, TABLE)
+            tx.lock(TABLE)
             last = tx.execute(f"SELECT seq, record_hash FROM {TABLE} ORDER BY seq DESC LIMIT 1")
             rec["seq"] = int(last[0][0]) + 1 if last else 1
             rec["prev_hash"] = str(last[0][1]) if last else GENESIS
@@ -661,11 +657,10 @@ class Ledger:
 
 
 def _in_write_order(writes: list[tuple[str, pd.DataFrame]]) -> list[tuple[str, pd.DataFrame]]:
-    """Staged writes, referenced tables first (the store's write order), stable otherwise."""
-    import coreduce.store as st
+    """Staged writes, referenced tables first (:func:`coreduce.schema.write_order`), stable otherwise."""
+    from coreduce import schema
 
-    order = list(getattr(st, "WRITE_ORDER", None) or getattr(st, "_WRITE_ORDER", ()))
-    rank = {t: i for i, t in enumerate(order)}
+    rank = {t: i for i, t in enumerate(schema.write_order())}
     return sorted(writes, key=lambda w: rank.get(w[0], len(rank)))
 
 

@@ -20,8 +20,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from functools import cache
-from importlib import resources
 from typing import Any
 
 import pandas as pd
@@ -67,29 +65,16 @@ _SQL = {"string": "TEXT", "json": "TEXT", "float": "DOUBLE PRECISION", "int": "B
 
 
 # =========================================================================== table layout (tables.csv)
-@cache
 def table_columns(table: str) -> tuple[tuple[str, str, bool, bool], ...]:
-    """``(column, type, required, key)`` of the ``ledger`` or ``claims`` table, from ``schema/tables.csv``."""
-    raw = pd.read_csv(resources.files("coreduce.schema").joinpath("tables.csv"), dtype=str, keep_default_na=False)
-    rows = raw[raw["table"] == table]
-    if rows.empty:
-        raise LedgerError(f"schema/tables.csv declares no {table!r} table")
-    return tuple((r.column, r.type, r.required == "yes", r.key == "yes") for r in rows.itertuples())
+    """``(column, type, required, key)`` of the ``ledger`` or ``claims`` table, as declared in ``tables.csv``."""
+    from coreduce import schema
 
-
-def ddl(table: str = TABLE) -> str:
-    """``CREATE TABLE IF NOT EXISTS`` for ``ledger`` / ``claims`` from their rows in ``tables.csv``.
-
-    TODO-remove when branch ``store`` lands: its ``coreduce.store.ddl(table)`` derives the same statement.
-    """
-    cols = [f"{_q(c)} {_SQL[t]}{' NOT NULL' if (req or key) else ''}" for c, t, req, key in table_columns(table)]
-    keys = [c for c, _, _, key in table_columns(table) if key]
-    cols.append(f"PRIMARY KEY ({', '.join(_q(k) for k in keys)})")
-    return f"CREATE TABLE IF NOT EXISTS {_q(table)} (\n  " + ",\n  ".join(cols) + "\n)"
+    return tuple((c.name, c.type, c.required, c.key) for c in schema.spec(table).columns)
 
 
 def add_column_sql(table: str, column: str) -> str:
-    """``ALTER TABLE … ADD COLUMN IF NOT EXISTS`` for a column declared in ``tables.csv`` (migration)."""
+    """``ALTER TABLE … ADD COLUMN IF NOT EXISTS`` for a column declared in ``tables.csv`` (migrating a ledger
+    written by an older coreduce; the types are those of ``coreduce.store.ddl``)."""
     typ = next(t for c, t, _, _ in table_columns(table) if c == column)
     return f"ALTER TABLE {_q(table)} ADD COLUMN IF NOT EXISTS {_q(column)} {_SQL[typ]}"
 
