@@ -281,7 +281,7 @@ def air_quality_daily() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 # --------------------------------------------------------------------------- CEMS-like stack (MEASURED)
-def cems_plant() -> tuple[pd.DataFrame, pd.DataFrame]:
+def example_stack() -> tuple[pd.DataFrame, pd.DataFrame]:
     """The UCI gas turbine's 2015 hourly stack CO, NOx [µg/m³] and load [MWh per hour] (canonical).
 
     The source publishes no timestamps; ``ts`` is the loader's derived hourly index (2015-01-01 00:00 UTC
@@ -323,7 +323,7 @@ def main() -> int:
 
     # the example stack: a gas turbine in Turkey, NOT part of the Beijing city (its own folder and README)
     OUT_STACK.mkdir(parents=True, exist_ok=True)
-    gt_site, gt = cems_plant()
+    gt_site, gt = example_stack()
     schema.validate(gt, "observations", source="stack_turkey_2015/observations.csv.gz")
     _write_gz(gt, OUT_STACK / "observations.csv.gz")
     schema.validate(gt_site, "sites", source="stack_turkey_2015/sites.csv.gz")

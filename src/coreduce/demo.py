@@ -39,6 +39,7 @@ from coreduce import __version__, schema
 from coreduce.account import FactorLibrary, compute_inventory
 from coreduce.account.temporal import downscale
 from coreduce.datasets import EXAMPLE_CITY, credits, load_example_city
+from coreduce.ledger import entrypoint
 
 EXAMPLE = EXAMPLE_CITY
 PLACE, YEAR = "Beijing", 2016
@@ -166,19 +167,22 @@ class DemoStep:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-def write_table(ctx: DemoContext, run: Any, table: str, df: pd.DataFrame, *, source: str) -> None:
+def write_table(
+    ctx: DemoContext, run: Any, table: str, df: pd.DataFrame, *, source: str, validate: bool = True
+) -> None:
     """Store ``df`` in canonical ``table`` as part of the step's run.
 
-    With a ledger that stages writes (``run.write``), the rows are upserted in the same transaction as
-    the run's record, so the run is ``ok`` only if they are stored; otherwise they are ingested inside the
-    run's ``with`` block (a failed write records the run as ``error``).
+    Inside a recorded run the rows are staged with ``run.write`` and upserted in the same transaction as
+    the run's ledger record, so the run is ``ok`` only if they are stored; without a ledger they are
+    ingested at once (idempotent upsert).
     """
-    if run is not None and hasattr(run, "write"):
-        run.write(table, df)
+    if run is not None:
+        run.write(table, df, source=source, validate=validate)
     else:
-        ctx.store.ingest({table: df}, source=source, validate=True)
+        ctx.store.ingest({table: df}, source=source, validate=validate)
 
 
+@entrypoint
 def account_example_city(name: str = EXAMPLE) -> dict[str, pd.DataFrame]:
     """Reproducible accounting of a bundled example city (the ledger entrypoint of the ``account`` step).
 
@@ -209,10 +213,11 @@ def _totals(inv: pd.DataFrame) -> dict[str, float]:
 def step_ingest(ctx: DemoContext, run: Any) -> None:
     """Sites, observations and activity of the example city into the workspace (idempotent upserts)."""
     frames = {t: ctx.city[t] for t in ("sites", "observations", "activity")}
-    if run is not None:
-        for t, df in frames.items():
+    for t, df in frames.items():
+        if run is not None:
             run.input(t, df)
-    ctx.store.ingest(frames, source=f"coreduce.datasets:{EXAMPLE}", validate=False)
+        # validated when the bundle was loaded (load_example_city)
+        write_table(ctx, run, t, df, source=f"coreduce.datasets:{EXAMPLE}/{t}", validate=False)
     if run is not None:
         run.explain({"example": EXAMPLE, "rows": {t: len(df) for t, df in frames.items()}})
 
@@ -493,70 +498,33 @@ def run_demo(
 
 
 # --------------------------------------------------------------------------------------------- outputs
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+def _write_inventory(inv: pd.DataFrame, path: Path, *, drop: tuple[str, ...] = ()) -> None:
+    """Canonical inventory columns to CSV through :mod:`coreduce.export` (atomic, unique temporary file,
+    non-regular targets refused; floats to 12 significant digits; ISO 8601 UTC timestamps; text cells that
+    a spreadsheet would evaluate prefixed with ``'``); gzip level 1 if the name ends in ``.gz``.
 
-
-def _csv_bytes(df: pd.DataFrame) -> bytes:
-    """CSV bytes with pyarrow (the daily file has ~400,000 rows: pandas' ``to_csv`` takes ~9 s, pyarrow ~1 s).
-
-    Text cells starting with ``= + - @``, tab or CR are prefixed with ``'`` (CSV formula injection), as
-    :func:`coreduce.export.write_csv` does; floats are rounded to 12 significant digits (no float noise).
+    The frame is prepared by :func:`coreduce.export.csv_frame` and formatted with pyarrow's CSV writer: the
+    daily file has ~600,000 rows, which pandas' ``to_csv`` takes ~9 s to format and pyarrow ~1 s.
     """
-    df = df.copy()
+    from coreduce.export import atomic_write_bytes, csv_frame, neutralise_formulas
+
+    df = inv[[c for c in INVENTORY_COLUMNS if c not in drop]].copy()
     for c in df.columns:
-        s = df[c]
-        if pd.api.types.is_float_dtype(s):
-            a = s.to_numpy(dtype="float64")
-            ok = np.isfinite(a) & (np.abs(a) > 1e-280)  # 10**(11 - mag) stays finite
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                mag = np.floor(np.log10(np.abs(np.where(ok, a, 1.0))))
-                scale = 10.0 ** (11 - mag)
-                df[c] = np.where(ok, np.round(a * scale) / scale, a)
-        elif isinstance(s.dtype, pd.StringDtype) or s.dtype == object:
-            t = s.astype(object)
-            bad = t.map(lambda v: isinstance(v, str) and v.startswith(_FORMULA_START)).astype(bool)
-            if bad.any():
-                t = t.where(~bad, "'" + t.astype(str))
-            df[c] = t
+        if isinstance(df[c].dtype, pd.StringDtype) or df[c].dtype == object:
+            # neutralised once per distinct value (a daily column has ~600,000 cells and a few dozen values)
+            codes, uniques = pd.factorize(df[c], use_na_sentinel=True)
+            safe = neutralise_formulas(pd.Series(np.asarray(uniques, dtype=object), dtype=object)).to_numpy()
+            col = np.empty(len(codes), dtype=object)
+            col[codes >= 0] = safe[codes[codes >= 0]]
+            col[codes < 0] = None
+            df[c] = col
+    df = csv_frame(df, neutralise=False)
     buf = io.BytesIO()
     pacsv.write_csv(pa.Table.from_pandas(df, preserve_index=False), buf)
-    return buf.getvalue()
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write through :func:`coreduce.export.atomic_write_bytes` (unique temp file, refuses non-regular
-    targets, ``os.replace``)."""
-    try:
-        from coreduce.export import atomic_write_bytes
-    except ImportError:  # pragma: no cover - until the export module lands on this branch
-        import tempfile
-
-        if (path.exists() and not path.is_file()) or path.is_symlink():
-            from coreduce.errors import CoreduceError
-
-            raise CoreduceError(f"{path}: not a regular file; refusing to replace it") from None
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return
-    atomic_write_bytes(path, data)
-
-
-def _write_inventory(inv: pd.DataFrame, path: Path, *, drop: tuple[str, ...] = ()) -> None:
-    """Canonical inventory columns to CSV (ISO 8601 UTC timestamps; gzip level 1 if the name ends in .gz)."""
-    df = inv[[c for c in INVENTORY_COLUMNS if c not in drop]].copy()
-    for c in ("period_start", "period_end"):
-        naive_utc = df[c].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
-        df[c] = np.char.add(np.datetime_as_string(naive_utc, unit="s"), "Z")
-    data = _csv_bytes(df)
+    data = buf.getvalue()
     if path.suffix == ".gz":
         data = gzip.compress(data, compresslevel=1, mtime=0)
-    _atomic_write_bytes(path, data)
+    atomic_write_bytes(path, data)
 
 
 def run_demo_recorded(out_dir: str | Path, store_url: str | None = None, *, progress: bool = True) -> dict[str, Any]:

@@ -512,10 +512,13 @@ def test_coreduce_data_is_the_only_folder_when_set(tmp_path, monkeypatch):
 
 
 def test_available_lists_every_data_set(no_configured_data):
+    from coreduce.ingest.loaders import DATASETS
+
     av = available()
     assert list(av.columns) == ["name", "description", "present", "path", "expected", "url", "formats"]
+    assert list(av["name"]) == list(DATASETS)  # what `coreduce load NAME` accepts
     assert {"beijing-aq", "beijing-pm25", "gas-turbine", "ceads-provinces", "ceads-cities", "ceads-national",
-            "cui2021", "owid", "egrid", "city-panel"} == set(av["name"])  # fmt: skip
+            "cui2021", "owid", "egrid", "city-panel"} == set(available(loadable_only=False)["name"])  # fmt: skip
     row = av.set_index("name").loc["beijing-aq"]
     assert row["expected"] == "beijing+multi+site+air+quality+data.zip"
     assert row["url"].startswith("https://archive.ics.uci.edu/dataset/501/")
@@ -657,3 +660,58 @@ def test_ceads_cities_reads_the_publisher_workbook():
     if not wb.is_file():
         pytest.skip(f"publisher workbook not present: {wb}")
     pd.testing.assert_frame_equal(read_ceads_cities(wb), read_ceads_cities(csv))
+
+
+def test_ceads_provinces_reads_the_publisher_workbook(ceads_prov):
+    csv = need("ceads-provinces")
+    wb = csv.parent / "raw" / "provinces" / "Emission_Inventories_for_30_Provinces_2016.xlsx"
+    if not wb.is_file():
+        pytest.skip(f"publisher workbook not present: {wb}")
+    got = read_ceads_provinces(wb)
+    ref = ceads_prov[ceads_prov["period_start"] == ts("2016-01-01")]
+    assert set(got["entity"]) == set(ref["entity"])
+    assert_canonical(got, "inventory")
+    key = ["entity", "sector", "activity_type"]
+    m = got.merge(ref, on=key, how="outer", suffixes=("_wb", "_csv"), indicator=True)
+    # the tidy copy rounds every cell to 1e-6 Mt: equal within half of that; cells that round to 0 in the
+    # copy (< 5e-7 Mt) exist only in the workbook
+    both = m[m["_merge"] == "both"]
+    assert (both["amount_wb"] - both["amount_csv"]).abs().max() <= 0.5e-6 * MT + 1e-6
+    assert (m.loc[m["_merge"] == "left_only", "amount_wb"] < 0.5e-6 * MT).all()
+    assert (m["_merge"] != "right_only").all()
+    # full precision: Beijing 2016's scope-1 cells sum to the Total row's Scope_1_Total (89.981813 Mt)
+    bj = got[(got["entity"] == "Beijing") & (got["scope"] == "1")]
+    totals = read_ceads_province_totals(wb)
+    total = one(totals, province="Beijing", year=2016)["scope_1_total_t"]
+    assert total == pytest.approx(89.981813 * MT, abs=0.5e-6 * MT)
+    assert bj["amount"].sum() == pytest.approx(total, rel=1e-12)
+    # and as a folder in $COREDUCE_DATA: found before any tidy copy
+    assert len(read_ceads_provinces(wb.parent, years=[2016], provinces=["Beijing"])) == len(bj)
+
+
+def test_ceads_national_reads_the_publisher_workbook():
+    csv = need("ceads-national")
+    wb = csv.parent / "raw" / "national" / "China_CO2_Inventory_1997-2019_(IPCC_Sectoral_Emissions).xlsx"
+    if not wb.is_file():
+        pytest.skip(f"publisher workbook not present: {wb}")
+    pd.testing.assert_frame_equal(read_ceads_national(wb), read_ceads_national(csv), check_exact=False, rtol=1e-12)
+
+
+def test_cui2021_reads_the_publisher_workbook():
+    csv = need("cui2021")
+    wb = csv.parent / "raw" / "Dataset_Daily_CO2_31Provincial_MonPow_MonInd_YearVeh_2019_2020_week_holiday.xlsx"
+    if not wb.is_file():
+        pytest.skip(f"publisher workbook not present: {wb}")
+    key = ["entity", "sector", "period_start"]
+    got = read_cui2021_daily(wb).sort_values(key, ignore_index=True)
+    ref = read_cui2021_daily(csv).sort_values(key, ignore_index=True)
+    assert len(got) == len(ref) == 67_952  # Ground Transport 2020 re-dated: 365 days, no 2020-02-29
+    pd.testing.assert_frame_equal(got[key], ref[key])
+    # the tidy copy rounds to 1e-6 Mt per day; the workbook keeps full precision
+    # (Beijing power 2019-01-01: workbook 0.150361202705207 Mt, copy 0.150361)
+    assert (got["amount"] - ref["amount"]).abs().max() <= 0.5e-6 * MT + 1e-6
+    bj = got[(got["entity"] == "Beijing") & (got["sector"] == "power") & (got["period_start"] == ts("2019-01-01"))]
+    assert bj["amount"].iloc[0] == pytest.approx(0.150361202705207 * MT, rel=1e-12)
+    gt = got[(got["sector"] == "ground_transport") & (got["period_start"].dt.year == 2020)]
+    assert gt["period_start"].dt.strftime("%m-%d").nunique() == 365
+    assert ts("2020-02-29") not in set(gt["period_start"])

@@ -26,44 +26,39 @@ POLLUTANT_ORDER: tuple[str, ...] = ("CO2", "CO2e", "CH4", "N2O", "SO2", "NOx", "
 CO_POLLUTANTS: tuple[str, ...] = ("SO2", "NOx", "PM2.5", "PM10", "CO", "VOCs")
 
 
-def _emitting_sectors(inventory: pd.DataFrame) -> list[str]:
-    """Sectors with emission (non-sink) rows of any pollutant, sorted."""
-    inv = inventory[inventory["scope"].astype(str) != "sink"]
-    return sorted(set(inv["sector"].astype(str)))
-
-
 def coverage(inventory: pd.DataFrame, pollutants: Sequence[str] = CO_POLLUTANTS) -> pd.DataFrame:
-    """Which sectors each pollutant is accounted for, and which not (a missing factor, not a zero).
+    """How much of the inventory each pollutant's total covers, and what is missing (a gap, not a zero).
+
+    Coverage is measured on the CO2: the share of the inventory's CO2 emitted by activities (entity ×
+    fuel/process) that also have a row of the pollutant. The gaps are the engine's own report
+    (``inventory.attrs["gaps"]``: ``activity_type, pollutant, sector, region, rows, reason``) when present,
+    else the (fuel/process, sector) pairs with CO2 but without the pollutant.
 
     Returns
     -------
     pandas.DataFrame
-        ``pollutant, covered, missing, n_covered, n_sectors`` — sector lists as ``", "``-joined text. When
-        the inventory carries the engine's gap report (``inventory.attrs["gaps"]``: ``activity_type,
-        pollutant, sector, region, rows, reason``), a sector counts as missing for a pollutant if any of
-        its activities has a gap for it, even if another activity of the sector is covered.
+        ``pollutant, co2_share`` (0–1), ``missing`` (text: ``"gasoline (industry, power); jet_kerosene
+        (transport)"``; empty when none) and ``n_gaps`` ((fuel, sector) pairs without a factor).
     """
-    sectors = _emitting_sectors(inventory)
     inv = inventory[inventory["scope"].astype(str) != "sink"]
+    keys = ["entity", "sector", "activity_type"]
+    co2 = inv[inv["pollutant"] == "CO2"].groupby(keys, dropna=False)["amount"].sum()
+    total = float(co2.sum())
     gaps = inventory.attrs.get("gaps") if hasattr(inventory, "attrs") else None
     rows = []
     for pol in pollutants:
-        have = set(inv.loc[inv["pollutant"] == pol, "sector"].astype(str))
-        partial: set[str] = set()
-        if isinstance(gaps, pd.DataFrame) and len(gaps) and {"pollutant", "sector"} <= set(gaps.columns):
-            partial = set(gaps.loc[gaps["pollutant"] == pol, "sector"].astype(str))
-        covered = [x for x in sectors if x in have and x not in partial]
-        missing = [x for x in sectors if x not in covered]
-        rows.append(
-            {
-                "pollutant": pol,
-                "covered": ", ".join(covered),
-                "missing": ", ".join(missing),
-                "n_covered": len(covered),
-                "n_sectors": len(sectors),
-            }
-        )
-    return pd.DataFrame(rows, columns=["pollutant", "covered", "missing", "n_covered", "n_sectors"])
+        have = inv.loc[inv["pollutant"] == pol, keys].drop_duplicates()
+        covered = co2[co2.index.isin(pd.MultiIndex.from_frame(have))] if len(have) else co2.iloc[0:0]
+        share = float(covered.sum()) / total if total > 0 else float("nan")
+        if isinstance(gaps, pd.DataFrame) and {"activity_type", "pollutant", "sector"} <= set(gaps.columns):
+            g = gaps.loc[gaps["pollutant"] == pol, ["activity_type", "sector"]].astype(str).drop_duplicates()
+        else:
+            missing = co2[~co2.index.isin(pd.MultiIndex.from_frame(have))] if len(have) else co2
+            g = missing.reset_index()[["activity_type", "sector"]].astype(str).drop_duplicates()
+        by_fuel = g.sort_values(["activity_type", "sector"]).groupby("activity_type", sort=True)["sector"]
+        text = "; ".join(f"{at} ({', '.join(sectors)})" for at, sectors in by_fuel)
+        rows.append({"pollutant": pol, "co2_share": share, "missing": text, "n_gaps": len(g)})
+    return pd.DataFrame(rows, columns=["pollutant", "co2_share", "missing", "n_gaps"])
 
 
 def totals_table(inventory: pd.DataFrame) -> pd.DataFrame:
@@ -73,9 +68,9 @@ def totals_table(inventory: pd.DataFrame) -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``Pollutant, Emissions [t], Sinks [t], Net [t], Covers`` in :data:`POLLUTANT_ORDER`. ``Covers``
-        says which sectors a total includes: "all sectors" for CO2 and the greenhouse gases, otherwise
-        "k of n sectors (…)" from :func:`coverage` — a co-pollutant total is not a city total when
-        sectors lack a factor.
+        says what a total includes (:func:`coverage`): "all activities", or "activities emitting 62 % of
+        the CO2" when some fuels or sectors have no factor for the pollutant — then the total is not a
+        city total.
     """
     inv = inventory.assign(_sink=inventory["scope"].astype(str) == "sink")
     g = inv.groupby(["pollutant", "_sink"])["amount"].sum().unstack(fill_value=0.0)
@@ -87,17 +82,18 @@ def totals_table(inventory: pd.DataFrame) -> pd.DataFrame:
         }
     )
     out["net"] = out["emissions"] + out["sinks"]
-    cov = coverage(inventory, [p for p in out["pollutant"] if p not in ("CO2", "CO2e", "CH4", "N2O")])
-    cov = cov.set_index("pollutant")
-    n_all = len(_emitting_sectors(inventory))
+    cov = coverage(inventory, [p for p in out["pollutant"] if p not in ("CO2", "CO2e")]).set_index("pollutant")
+
+    ghg_gaps = [p for p in ("CH4", "N2O") if p in cov.index and cov.loc[p, "n_gaps"] > 0]
 
     def covers(pol: str) -> str:
-        if pol not in cov.index:
-            return f"all {n_all} sectors"
-        c = cov.loc[pol]
-        if c["n_covered"] == c["n_sectors"]:
-            return f"all {n_all} sectors"
-        return f"{c['n_covered']} of {c['n_sectors']} sectors (no factor for {c['missing']})"
+        if pol == "CO2e" and ghg_gaps:
+            return f"all CO2; {' and '.join(ghg_gaps)} where they have a factor (see their rows)"
+        if pol not in cov.index or cov.loc[pol, "n_gaps"] == 0:
+            return "all activities"
+        share = cov.loc[pol, "co2_share"]
+        pct = "0" if share == 0 else number(100 * share, 2) if share < 0.995 else "> 99.5"
+        return f"activities emitting {pct} % of the CO2 (gaps listed below)"
 
     out["covers"] = out["pollutant"].map(covers)
     rank = {p: i for i, p in enumerate(POLLUTANT_ORDER)}
@@ -338,8 +334,9 @@ def inventory_context(
             "nature": f"DERIVED{dot}annual inventory",
             "figure": _titled(figures.sector_breakdown(inventory), f"CO2 by sector{at}"),
             "table": sector_table(inventory),
-            "text": "Emissions by sector; the table adds the air pollutants from the same activity. "
-            "“–”: no emission factor for that sector and pollutant (a gap, not a zero).",
+            "text": "Emissions by sector; the table adds the air pollutants from the same activity, counting "
+            "only the fuels that have a factor for them (gaps listed in the summary). “–”: no factor for "
+            "any fuel of that sector (a gap, not a zero).",
         },
         {
             "id": "fuels",
@@ -397,12 +394,14 @@ def inventory_context(
     ]
     cov = coverage(inventory)
     present = set(inventory["pollutant"].astype(str))
-    cov = cov[cov["pollutant"].isin(present) & (cov["n_covered"] < cov["n_sectors"])]
+    cov = coverage(inventory, [p for p in POLLUTANT_ORDER if p not in ("CO2", "CO2e") and p in present])
+    cov = cov[cov["n_gaps"] > 0]
     gap_notes = [
-        f"{', '.join(g['pollutant'])}: the totals cover {g['covered'].iloc[0] or 'no sector'} only "
-        f"({g['n_covered'].iloc[0]} of {g['n_sectors'].iloc[0]} sectors) — the factor library has no factor for "
-        f"{g['missing'].iloc[0]}: a gap, not a zero emission, so these are not {place or 'inventory'}-wide totals."
-        for _, g in cov.groupby(["covered", "missing"], sort=False)
+        f"{', '.join(g['pollutant'])}: no emission factor for {g['missing'].iloc[0]} — these emissions are "
+        f"missing from the {'totals' if len(g) > 1 else 'total'} (a gap in the factor library, not a zero "
+        "emission), so "
+        f"{'they are' if len(g) > 1 else 'it is'} not {place + '-wide' if place else 'complete'}."
+        for _, g in cov.groupby("missing", sort=False)
     ]
     fp_html = footprint_table(footprint) if isinstance(footprint, pd.DataFrame) and len(footprint) else None
     return {

@@ -38,6 +38,19 @@ def plotly_js() -> str:
     return get_plotlyjs()
 
 
+def _text_cell(v: object) -> object:
+    """A non-numeric cell: missing or blank -> "–"; anything else unchanged."""
+    if v is None or (isinstance(v, str) and not v.strip()):
+        return MISSING
+    if not isinstance(v, str):
+        try:
+            if pd.isna(v):
+                return MISSING
+        except (TypeError, ValueError):
+            pass
+    return v
+
+
 def table_html(df: pd.DataFrame | None) -> Markup | None:
     """A DataFrame as an HTML table (no index), or ``None`` when ``df`` is ``None`` or empty.
 
@@ -51,7 +64,7 @@ def table_html(df: pd.DataFrame | None) -> Markup | None:
         if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]):
             df[c] = df[c].map(number)
         else:
-            df[c] = df[c].map(lambda v: MISSING if v is None or (not isinstance(v, str) and pd.isna(v)) else v)
+            df[c] = df[c].map(_text_cell)
     df.columns = [str(c) for c in df.columns]
     return Markup(df.to_html(index=False, classes="data", border=0, na_rep=MISSING, escape=True))
 
@@ -124,10 +137,7 @@ def write_report(path: str | Path, context: Mapping[str, Any]) -> Path:
     html = _env().get_template("report.html").render(**ctx)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        from coreduce.export import atomic_write_text
-    except ImportError:  # pragma: no cover - until the export module lands on this branch
-        out.write_text(html, encoding="utf-8")
-    else:
-        atomic_write_text(out, html)
+    from coreduce.export import atomic_write_text
+
+    atomic_write_text(out, html)
     return out

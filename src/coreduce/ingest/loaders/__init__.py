@@ -13,9 +13,9 @@ Which formats each loader reads (``available()["formats"]``):
 - ``beijing-aq``: the UCI zip (outer or inner), the 12 station CSVs, or the same gzip-compressed;
 - ``beijing-pm25``: the UCI zip, its CSV, or the CSV gzip-compressed;
 - ``gas-turbine``: the UCI zip, its yearly ``gt_<year>.csv`` files, or the shared stacked copy;
-- ``ceads-cities``: the CEADs workbook or the shared CSV copy of its sheet;
-- ``ceads-provinces``, ``ceads-national``, ``cui2021``: only the shared tidy copies (the publishers'
-  workbooks need normalising or repairs, documented in each loader);
+- ``ceads-provinces``: the CEADs workbooks (one per year, full precision) or the shared tidy copy (rounded
+  to 1e-6 Mt); ``ceads-cities``, ``ceads-national``: the CEADs workbook or the shared CSV copy of its sheet;
+- ``cui2021``: the Zenodo workbook (re-dating one sheet, documented in the loader) or the shared tidy copy;
 - ``owid``: the OWID CSV (gzip or not) or the Parquet copy; ``egrid``: the published folder, unchanged;
 - ``city-panel``: only the project's merged panel (no single publisher file).
 """
@@ -106,8 +106,14 @@ DATASETS = {
 __all__ += ["DATASETS"]
 
 
-def available() -> pd.DataFrame:
+def available(*, loadable_only: bool = True) -> pd.DataFrame:
     """Which data sets are present and where (for ``coreduce load list``).
+
+    Parameters
+    ----------
+    loadable_only : bool
+        Only the data sets ``coreduce load NAME`` can load into the workspace (:data:`DATASETS`, canonical
+        tables); False adds the others with a loader (``city-panel``, a tidy non-canonical frame).
 
     Returns
     -------
@@ -117,4 +123,5 @@ def available() -> pd.DataFrame:
         ``formats`` (what the loader reads). Looked up only in :func:`data_dirs`.
     """
     cols = ["name", "description", "present", "path", "expected", "url", "formats"]
-    return pd.DataFrame(_available(), columns=cols)
+    names = list(DATASETS) if loadable_only else None
+    return pd.DataFrame(_available(names), columns=cols)

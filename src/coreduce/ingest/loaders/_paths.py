@@ -70,13 +70,13 @@ class DataSetSpec:
 
     @property
     def publisher(self) -> str:
-        """The publisher's own file name."""
-        return self.publisher_files[0]
+        """The publisher's own file name (``<year>`` standing for a year where there is one file per year)."""
+        return self.publisher_files[0].replace("*", "<year>")
 
     @property
     def expected(self) -> str:
         """The file name the loader needs: the publisher's where it reads it, else the cleaned copy's."""
-        return self.publisher_files[0] if self.reads_publisher else Path(self.shared[0]).name
+        return self.publisher if self.reads_publisher else Path(self.shared[0]).name
 
 
 UCI_AQ_URL = "https://archive.ics.uci.edu/dataset/501/beijing+multi+site+air+quality+data"
@@ -127,11 +127,10 @@ SPECS: dict[str, DataSetSpec] = {
             "ceads-provinces",
             "CEADs CO2, 30 provinces x 47 sectors x fuels, 1997-2019",
             CEADS_PROVINCE_URL,
-            ("Emission_Inventories_for_30_Provinces_2019.xlsx",),
+            ("Emission_Inventories_for_30_Provinces_*.xlsx", "Emission_inventories_for_30_provinces_*.xlsx"),
             ("ceads_china_co2/ceads_province_sector_fuel_1997_2019.csv.gz",),
-            "the shared tidy copy of the 690 province-year sheets (ceads_province_sector_fuel_1997_2019.csv[.gz]); "
-            "the publisher's workbooks are not read (see the loader's docstring)",
-            False,
+            "the publisher's workbooks Emission_Inventories_for_30_Provinces_<year>.xlsx (one, or a folder of "
+            "them; full precision) or the shared tidy copy of their 690 sheets (rounded to 1e-6 Mt)",
         ),
         DataSetSpec(
             "ceads-cities",
@@ -147,8 +146,7 @@ SPECS: dict[str, DataSetSpec] = {
             CEADS_NATION_URL,
             ("China_CO2_Inventory_1997-2019_(IPCC_Sectoral_Emissions).xlsx",),
             ("ceads_china_co2/ceads_national_by_fuel_1997_2019.csv",),
-            "the shared CSV copy of the workbook's 'sum' sheet; the workbook itself is not read",
-            False,
+            "the publisher's workbook (sheet 'sum') or the shared CSV copy of that sheet",
         ),
         DataSetSpec(
             "cui2021",
@@ -156,9 +154,8 @@ SPECS: dict[str, DataSetSpec] = {
             CUI_URL,
             ("Dataset_Daily_CO2_31Provincial_MonPow_MonInd_YearVeh_2019_2020_week_holiday.xlsx",),
             ("cui2021_china_daily_provincial_co2/china_daily_provincial_co2_2019_2020.csv.gz",),
-            "the shared tidy copy of the Zenodo workbook (date-repaired, see its PROVENANCE.md); the workbook "
-            "itself is not read",
-            False,
+            "the Zenodo workbook (full precision, Ground Transport 2020 re-dated from its weekday column) or the "
+            "shared tidy copy (same repair, rounded to 1e-6 Mt/day)",
         ),
         DataSetSpec(
             "owid",
@@ -263,6 +260,10 @@ def find(name: str) -> Path | None:
     spec = SPECS[name]
     for d in data_dirs():
         for rel in (*(spec.publisher_files if spec.reads_publisher else ()), *spec.shared):
+            if "*" in rel:  # a set of publisher files (one per year): the folder holding them
+                if d.is_dir() and any(d.glob(rel)):
+                    return d
+                continue
             p = d / rel
             if p.exists():
                 return p

@@ -136,6 +136,79 @@ def _co2_inventory(
     )  # fmt: skip
 
 
+#: the publisher's province workbooks, one per year (1997 is spelled in lower case)
+PROVINCE_WORKBOOK = re.compile(r"Emission_[Ii]nventories_for_30_[Pp]rovinces_(\d{4})\.xlsx")
+#: the first data row of each sheet, the sum of the 47 sectors (label differs by vintage)
+_TOTAL_LABELS = {"totalconsumption", "totalemissions", "total"}
+
+
+def _key(label: object) -> str:
+    """Header / label normalised for matching: ``'Raw Coal'``, ``'Raw_Coal'``, ``'CleanedCoal'`` -> ``rawcoal``..."""
+    return re.sub(r"[^0-9a-z]", "", str(label).lower())
+
+
+def _province_workbooks(p: Path) -> dict[int, Path]:
+    """Year -> publisher workbook, for a workbook path or a folder holding some (else empty)."""
+    if p.is_dir():
+        return {int(m.group(1)): f for f in sorted(p.iterdir()) if (m := PROVINCE_WORKBOOK.fullmatch(f.name))}
+    m = PROVINCE_WORKBOOK.fullmatch(p.name)
+    return {int(m.group(1)): p} if m and p.is_file() else {}
+
+
+def _read_province_workbooks(
+    workbooks: dict[int, Path], years: Iterable[int] | None, provinces: Iterable[str] | None
+) -> pd.DataFrame:
+    """The publisher's workbooks as the tidy wide frame ``province, year, sector, <22 value columns>`` [Mt].
+
+    Each workbook has a ``NOTE`` sheet and one sheet per province named ``<Province><year>``: row 1 the
+    fuel headers (``Raw Coal`` in 1997–2017, ``Raw_Coal`` / ``CleanedCoal`` in 2018–2019), row 2 the unit
+    (``Mt CO2``), then the total row (``Total Consumption`` / ``TotalEmissions``) and the 47 sectors
+    (labels padded with spaces in 1997–2017, stripped here). Values are kept at full precision.
+    """
+    import openpyxl
+
+    wanted_years = None if years is None else {int(y) for y in ([years] if isinstance(years, int) else years)}
+    wanted_prov = None if provinces is None else set([provinces] if isinstance(provinces, str) else provinces)
+    columns = {_key(c): c for c in (*SCOPES, "Other_Energy", "Scope_1_Total")}
+    frames = []
+    for year, wb_path in sorted(workbooks.items()):
+        if wanted_years is not None and year not in wanted_years:
+            continue
+        spec = SPECS["ceads-provinces"]
+        expected = f"a CEADs province workbook {wb_path.name} (from {spec.url}): sheets <Province>{year}"
+        require_file(wb_path, expected)
+        with reading(wb_path, expected):
+            wb = openpyxl.load_workbook(wb_path, read_only=True, data_only=True)
+            try:
+                for sheet in wb.sheetnames:
+                    if not sheet.endswith(str(year)):
+                        continue  # NOTE
+                    province = sheet[: -len(str(year))]
+                    if wanted_prov is not None and province not in wanted_prov:
+                        continue
+                    rows = list(wb[sheet].iter_rows(values_only=True))
+                    header = [columns.get(_key(h)) for h in rows[0]]
+                    missing = sorted(set(SCOPES) - set(header))
+                    if missing:
+                        raise InputError(f"{wb_path}:{sheet}", expected, row=1, column=missing[0])
+                    recs = []
+                    for r in rows[2:]:
+                        if r[0] is None or not str(r[0]).strip():
+                            continue
+                        label = str(r[0]).strip()
+                        rec = {"province": province, "year": year,
+                               "sector": "Total" if _key(label) in _TOTAL_LABELS else label}  # fmt: skip
+                        rec.update({h: (0.0 if v is None else float(v)) for h, v in zip(header, r, strict=False) if h})
+                        recs.append(rec)
+                    frames.append(pd.DataFrame(recs))
+            finally:
+                wb.close()
+    if not frames:
+        first = next(iter(workbooks.values()))
+        raise InputError(str(first), "a province sheet for the years and provinces asked for")
+    return pd.concat(frames, ignore_index=True)
+
+
 def read_ceads_provinces(
     path: str | Path | None = None,
     years: Iterable[int] | None = None,
@@ -147,12 +220,14 @@ def read_ceads_provinces(
     Parameters
     ----------
     path : str or Path, optional
-        ``ceads_province_sector_fuel_1997_2019.csv[.gz]``: the project's tidy copy (no value changed) of the
-        690 province-year sheets of the publisher's 23 workbooks ``Emission_Inventories_for_30_Provinces_<year>.xlsx``
-        from https://ceads.net/data/province/by_sectoral_accounting/Provincial/ (account required). The
-        workbooks themselves are **not** read: their sheet names and headers change between 1997–2017 and
-        2018–2019 (``Raw Coal`` vs ``Raw_Coal``), which the tidy copy normalises. A folder holding the
-        copy is accepted too. Default: found by :func:`coreduce.ingest.loaders.locate`.
+        The publisher's workbooks ``Emission_Inventories_for_30_Provinces_<year>.xlsx`` (1997: lower-case
+        ``Emission_inventories_for_30_provinces_1997.xlsx``) from
+        https://ceads.net/data/province/by_sectoral_accounting/Provincial/ (account required): one workbook,
+        or a folder holding some or all 23 (read at full precision; headers of both vintages, ``Raw Coal``
+        and ``Raw_Coal``, are recognised). Or the project's tidy copy
+        ``ceads_province_sector_fuel_1997_2019.csv[.gz]`` of the 690 sheets, whose values are **rounded to
+        1e-6 Mt** (1 t; equal to the workbooks within 5e-7 Mt per cell). Default: found by
+        :func:`coreduce.ingest.loaders.locate` (workbooks in the data folder first, else the tidy copy).
     years : iterable of int, optional
         Years to keep (1997–2019). Default: all.
     provinces : iterable of str, optional
@@ -180,8 +255,9 @@ def read_ceads_provinces(
     Notes
     -----
     Summing the scope-1 rows of one province-year gives the workbook's ``Scope_1_Total``
-    (see :func:`read_ceads_province_totals`) up to the rounding of the published cells: the workbooks
-    give every cell to 1e-6 Mt (1 t), so a sum over ~200 cells can drift by a few 1e-6 Mt. Over all
+    (see :func:`read_ceads_province_totals`) up to the rounding of the cells: the tidy copy gives every
+    cell to 1e-6 Mt (1 t), so a sum over ~200 cells can drift by a few 1e-6 Mt (read from the workbooks,
+    the sums agree to ~1e-13 Mt). Over all
     690 province-years the largest difference is 1.8e-5 Mt (18 t); Beijing 2019: 89.184471 Mt summed
     vs 89.184484 Mt published (13 t, 1.5e-7 relative).
 
@@ -192,8 +268,13 @@ def read_ceads_provinces(
     China's recent emission pattern shifts. Earth's Future 9:e2021EF002241. Data: CEADs, ceads.net;
     "freely available to the public and the scientific community", to be cited (no formal open licence).
     """
-    p = _in_folder(Path(path), "ceads-provinces") if path is not None else locate("ceads-provinces")
-    wide = _read(p, ["province", "year", "sector", *SCOPES], "ceads-provinces")
+    p = Path(path) if path is not None else locate("ceads-provinces")
+    workbooks = _province_workbooks(p)
+    if workbooks:
+        wide = _read_province_workbooks(workbooks, years, provinces)
+    else:
+        p = _in_folder(p, "ceads-provinces")
+        wide = _read(p, ["province", "year", "sector", *SCOPES], "ceads-provinces")
     wide = _filter(_filter(wide, "year", years), "province", provinces)
     if not include_total_rows:
         wide = wide[wide["sector"] != "Total"]
@@ -213,8 +294,9 @@ def read_ceads_province_totals(path: str | Path | None = None) -> pd.DataFrame:
     Parameters
     ----------
     path : str or Path, optional
-        ``ceads_province_totals_1997_2019.csv`` (the ``Total`` row of each province-year sheet of the
-        publisher's workbooks, see :func:`read_ceads_provinces`). Default: beside the located tidy copy.
+        The publisher's workbooks (one or a folder, see :func:`read_ceads_provinces`; their ``Total`` rows
+        are read) or ``ceads_province_totals_1997_2019.csv`` (the project's copy of those rows). Default:
+        the located workbooks, else the totals file beside the located tidy copy.
 
     Returns
     -------
@@ -228,12 +310,15 @@ def read_ceads_province_totals(path: str | Path | None = None) -> pd.DataFrame:
     Shan, Y. et al. (2018). Sci. Data 5:170201; Shan, Y. et al. (2020). Sci. Data 7:54; Guan, D. et al.
     (2021). Earth's Future 9:e2021EF002241. Data: CEADs, ceads.net (free with citation).
     """
-    if path is not None:
-        p = Path(path)
+    p = Path(path) if path is not None else locate("ceads-provinces")
+    workbooks = _province_workbooks(p)
+    if workbooks:
+        wide = _read_province_workbooks(workbooks, None, None)
+        df = wide.loc[wide["sector"] == "Total", ["province", "year", "Scope_1_Total"]]
     else:
-        found = locate("ceads-provinces")
-        p = found.parent / PROVINCE_TOTALS_FILE
-    df = _read(p, ["province", "year", "Scope_1_Total"], "ceads-provinces")
+        if p.name.startswith("ceads_province_sector_fuel"):  # located tidy copy: the totals file beside it
+            p = p.parent / PROVINCE_TOTALS_FILE
+        df = _read(_in_folder(p, "ceads-provinces"), ["province", "year", "Scope_1_Total"], "ceads-provinces")
     out = pd.DataFrame(
         {
             "province": df["province"].astype("string"),
@@ -253,15 +338,44 @@ def read_ceads_province_totals(path: str | Path | None = None) -> pd.DataFrame:
     return out.sort_values(["province", "year"], ignore_index=True)
 
 
+def _read_national_workbook(p: Path) -> pd.DataFrame:
+    """Sheet ``sum`` of the publisher's national workbook: ``year`` + the fuel columns [Mt], one row per year."""
+    import openpyxl
+
+    spec = SPECS["ceads-national"]
+    expected = f"{spec.publisher} (from {spec.url}) with sheet 'sum': year, Raw Coal, ..., Scope 1 Total"
+    require_file(p, expected)
+    columns = {_key(c): c for c in (*SCOPES, "Other_Energy", "Scope_1_Total")}
+    with reading(p, expected):
+        wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
+        try:
+            rows = list(wb["sum"].iter_rows(values_only=True))
+        finally:
+            wb.close()
+    header = [columns.get(_key(h)) if h is not None else None for h in rows[0]]
+    missing = sorted(set(SCOPES) - set(header))
+    if missing:
+        raise InputError(f"{p}:sum", expected, row=1, column=missing[0])
+    recs = []
+    for r in rows[1:]:
+        if not isinstance(r[0], (int, float)):
+            continue  # blank rows below the table
+        rec = {"year": int(r[0])}
+        rec.update({h: (0.0 if v is None else float(v)) for h, v in zip(header, r, strict=False) if h})
+        recs.append(rec)
+    return pd.DataFrame(recs)
+
+
 def read_ceads_national(path: str | Path | None = None, years: Iterable[int] | None = None) -> pd.DataFrame:
     """Read the CEADs national inventory by fuel (sheet ``sum``, 1997–2019) as ``inventory`` rows.
 
     Parameters
     ----------
     path : str or Path, optional
-        ``ceads_national_by_fuel_1997_2019.csv``: the project's CSV copy of sheet ``sum`` of the publisher's
-        ``China_CO2_Inventory_1997-2019_(IPCC_Sectoral_Emissions).xlsx`` from https://ceads.net/data/nation/
-        (the workbook itself is not read). Default: found by :func:`coreduce.ingest.loaders.locate`.
+        The publisher's ``China_CO2_Inventory_1997-2019_(IPCC_Sectoral_Emissions).xlsx`` from
+        https://ceads.net/data/nation/ (sheet ``sum``), or the project's CSV copy of that sheet
+        ``ceads_national_by_fuel_1997_2019.csv`` (same values, full precision), or a folder holding either.
+        Default: found by :func:`coreduce.ingest.loaders.locate`.
     years : iterable of int, optional
         Years to keep. Default: all 23.
 
@@ -280,7 +394,10 @@ def read_ceads_national(path: str | Path | None = None, years: Iterable[int] | N
     (2021). Earth's Future 9:e2021EF002241. Data: CEADs, ceads.net (free with citation).
     """
     p = _in_folder(Path(path), "ceads-national") if path is not None else locate("ceads-national")
-    wide = _filter(_read(p, ["year", *SCOPES], "ceads-national"), "year", years)
+    if p.suffix.lower() == ".xlsx":
+        wide = _filter(_read_national_workbook(p), "year", years)
+    else:
+        wide = _filter(_read(p, ["year", *SCOPES], "ceads-national"), "year", years)
     long = _melt_fuels(wide, ["year"])
     inv = _co2_inventory(
         long["year"], entity="China", sector="total", region="China", activity_type=long["activity_type"],
