@@ -54,7 +54,8 @@ def wide_when_piped() -> None:
 
 def out_console() -> Console:
     """A console on stdout (created per call: the test runner swaps ``sys.stdout``)."""
-    return Console(file=sys.stdout, width=_width(sys.stdout), highlight=False, soft_wrap=False)
+    # soft_wrap: plain lines are never broken by Rich (tables still use the width)
+    return Console(file=sys.stdout, width=_width(sys.stdout), highlight=False, soft_wrap=True)
 
 
 def err_console() -> Console:

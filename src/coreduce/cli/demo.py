@@ -47,4 +47,4 @@ def demo(
     con.print("totals [t]:", markup=False)
     width = max((len(p) for p in res["totals_t"]), default=0)
     for p, v in res["totals_t"].items():
-        con.print(f"  {p:>{width}}  {v:,.1f}")
+        con.print(f"  {p:>{width}}  {v:,.1f}", markup=False)
