@@ -57,8 +57,11 @@ class OutputError(CoreduceError):
         super().__init__(f"{self.path}: {problem}")
 
 
-def check_target(path: str | os.PathLike[str]) -> Path:
+def check_target(path: str | os.PathLike[str], *, create_dir: bool = True) -> Path:
     """Check that ``path`` may be replaced by a regular file; create its directory if missing.
+
+    With ``create_dir=False`` nothing is created (a check before any work): the nearest existing ancestor of
+    the directory must be a directory.
 
     Raises
     ------
@@ -72,7 +75,7 @@ def check_target(path: str | os.PathLike[str]) -> Path:
     except FileNotFoundError:
         st = None
     except NotADirectoryError:
-        raise OutputError(p, f"its directory {str(p.parent)!r} is not a directory") from None
+        raise OutputError(p, f"its directory {str(_nearest_existing(p.parent))!r} is not a directory") from None
     except OSError as exc:
         raise OutputError(p, f"cannot check the output path ({exc.strerror or exc})") from None
     if st is not None:
@@ -85,6 +88,11 @@ def check_target(path: str | os.PathLike[str]) -> Path:
             kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device file"
             raise OutputError(p, f"is {kind}, not a regular file; refusing to replace it")
     parent = p.parent
+    if not create_dir:
+        anc = _nearest_existing(parent)
+        if not anc.is_dir():
+            raise OutputError(p, f"its directory {str(anc)!r} is not a directory")
+        return p
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
@@ -94,6 +102,13 @@ def check_target(path: str | os.PathLike[str]) -> Path:
     if not parent.is_dir():
         raise OutputError(p, f"its directory {str(parent)!r} is not a directory")
     return p
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or its nearest ancestor that exists."""
+    while not os.path.lexists(path) and path != path.parent:
+        path = path.parent
+    return path
 
 
 def _new_file_mode(existing: Path) -> int:

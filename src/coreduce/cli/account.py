@@ -133,7 +133,7 @@ def account(
     check_input_file(activity, "activity file")
     for f in factors or []:
         check_input_file(f, "factor file")
-    check_target(out)  # a symlink / device / FIFO / directory is refused before any work
+    check_target(out, create_dir=False)  # a symlink / device / FIFO / directory is refused before any work
     url = None if no_store else (store or default_store())
     from coreduce.account.jobs import account_files
 
