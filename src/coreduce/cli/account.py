@@ -50,7 +50,8 @@ def print_summary(
     con.print(f"wrote {rows:,} rows to {out}", markup=False)
     if run_id is not None:
         con.print(f"run {run_id} recorded on the ledger of {store}", markup=False)
-        con.print(f"  (coreduce ledger show {run_id[:12]} --store {store})", markup=False)
+        where = "" if store == mask_url(default_store()) else f" --store {store}"
+        con.print(f"  (coreduce ledger show {run_id[:12]}{where})", markup=False)
     elif store is None:
         con.print("not stored, not recorded (--no-store)")
     elif not recorded:
