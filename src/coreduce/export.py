@@ -57,8 +57,11 @@ class OutputError(CoreduceError):
         super().__init__(f"{self.path}: {problem}")
 
 
-def check_target(path: str | os.PathLike[str]) -> Path:
+def check_target(path: str | os.PathLike[str], *, create_dir: bool = True) -> Path:
     """Check that ``path`` may be replaced by a regular file; create its directory if missing.
+
+    With ``create_dir=False`` nothing is created (a check before any work): the nearest existing ancestor of
+    the directory must be a directory.
 
     Raises
     ------
@@ -72,7 +75,7 @@ def check_target(path: str | os.PathLike[str]) -> Path:
     except FileNotFoundError:
         st = None
     except NotADirectoryError:
-        raise OutputError(p, f"its directory {str(p.parent)!r} is not a directory") from None
+        raise OutputError(p, f"its directory {str(_nearest_existing(p.parent))!r} is not a directory") from None
     except OSError as exc:
         raise OutputError(p, f"cannot check the output path ({exc.strerror or exc})") from None
     if st is not None:
@@ -85,6 +88,11 @@ def check_target(path: str | os.PathLike[str]) -> Path:
             kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device file"
             raise OutputError(p, f"is {kind}, not a regular file; refusing to replace it")
     parent = p.parent
+    if not create_dir:
+        anc = _nearest_existing(parent)
+        if not anc.is_dir():
+            raise OutputError(p, f"its directory {str(anc)!r} is not a directory")
+        return p
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
@@ -94,6 +102,13 @@ def check_target(path: str | os.PathLike[str]) -> Path:
     if not parent.is_dir():
         raise OutputError(p, f"its directory {str(parent)!r} is not a directory")
     return p
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or its nearest ancestor that exists."""
+    while not os.path.lexists(path) and path != path.parent:
+        path = path.parent
+    return path
 
 
 def _new_file_mode(existing: Path) -> int:
@@ -173,23 +188,42 @@ def neutralise_formulas(text: pd.Series) -> pd.Series:
     """Prefix ``'`` to the text cells of ``text`` that a spreadsheet would read as a formula.
 
     A cell is changed when it is a string starting with ``= + - @``, a tab or a carriage return and is not a
-    plain number (``-5`` and ``+1.5e3`` stay as they are).  Non-string cells are left alone.
+    plain number (``-5`` and ``+1.5e3`` stay as they are).  Non-string cells are left alone.  Each distinct
+    value is looked at once (entity and sector columns repeat a few values over many rows).
     """
-    values = text.to_numpy(dtype=object)
-    is_str = pd.Series(
-        np.fromiter((isinstance(v, str) for v in values), dtype=bool, count=len(values)), index=text.index
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    values = np.asarray(uniques, dtype=object)
+    if len(values) == 0:
+        return text
+    fixed = np.array(
+        [
+            "'" + v if isinstance(v, str) and v.startswith(FORMULA_PREFIXES) and re.fullmatch(_NUMBER, v) is None else v
+            for v in values
+        ],
+        dtype=object,
     )
-    if not is_str.any():
+    changed = fixed != values
+    if not changed.any():
         return text
-    s = text[is_str].astype(str)
-    risky = s.str.match(_FORMULA_START) & ~s.str.fullmatch(_NUMBER)
-    if not risky.any():
-        return text
-    out = text.copy()
-    if isinstance(out.dtype, pd.CategoricalDtype):
-        out = out.astype(object)
-    out.loc[risky[risky].index] = "'" + s[risky]
-    return out
+    out = np.empty(len(codes), dtype=object)
+    valid = codes >= 0
+    out[valid] = fixed[codes[valid]]
+    out[~valid] = text.to_numpy(dtype=object)[~valid]
+    return pd.Series(out, index=text.index, name=text.name, dtype=object)
+
+
+def _iso_utc(col: pd.Series) -> pd.Series:
+    """Timestamps as ISO 8601 UTC text with ``Z`` (whole seconds; NaT → empty), formatting each distinct value once."""
+    if isinstance(col.dtype, pd.DatetimeTZDtype):
+        col = col.dt.tz_convert("UTC").dt.tz_localize(None)
+    arr = col.to_numpy(dtype="datetime64[s]")
+    codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+    text = np.array([s + "Z" for s in np.datetime_as_string(np.asarray(uniques, dtype="datetime64[s]"), unit="s")],
+                    dtype=object)  # fmt: skip
+    out = np.full(len(codes), None, dtype=object)
+    valid = codes >= 0
+    out[valid] = text[codes[valid]]
+    return pd.Series(out, index=col.index, dtype=object)
 
 
 def csv_frame(df: pd.DataFrame, *, neutralise: bool = True, digits: int = SIGNIFICANT_DIGITS) -> pd.DataFrame:
@@ -202,11 +236,7 @@ def csv_frame(df: pd.DataFrame, *, neutralise: bool = True, digits: int = SIGNIF
                 round_significant(col.to_numpy(dtype="float64", na_value=np.nan), digits), index=df.index
             )
         elif isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(dtype):
-            utc = col.dt.tz_convert("UTC").dt.tz_localize(None) if isinstance(dtype, pd.DatetimeTZDtype) else col
-            arr = utc.to_numpy(dtype="datetime64[s]")
-            text = np.char.add(np.datetime_as_string(arr, unit="s"), "Z").astype(object)
-            text[np.isnat(arr)] = None
-            out[name] = pd.Series(text, index=df.index, dtype=object)
+            out[name] = _iso_utc(col)
         elif pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
             out[name] = col
         else:

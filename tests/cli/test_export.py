@@ -254,3 +254,21 @@ def test_gzip_and_timestamps(tmp_path):
     import gzip
 
     assert gzip.decompress(p.read_bytes()).decode() == "t,v\n2019-01-01T00:00:00Z,0.3\n,1.0\n"
+
+
+def test_out_under_a_file_is_one_line_and_nothing_is_created(tmp_path):
+    act = _activity(tmp_path, ONE)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    res = _account("--activity", str(act), "--out", str(blocker / "sub" / "inv.csv"))
+    assert res.exit_code == 2
+    assert res.stderr == f"error: {blocker / 'sub' / 'inv.csv'}: its directory {str(blocker)!r} is not a directory\n"
+    with pytest.raises(OutputError, match="is not a directory"):
+        write_csv(pd.DataFrame({"a": [1]}), blocker / "x.csv")
+
+
+def test_a_failed_run_leaves_no_new_output_directory(tmp_path):
+    bad = _activity(tmp_path, "p,power,2022-01-01,2023-01-01,natural_gas,-1,TJ\n")
+    res = _account("--activity", str(bad), "--out", str(tmp_path / "new" / "dir" / "inv.csv"))
+    assert res.exit_code == 2
+    assert not (tmp_path / "new").exists()

@@ -241,3 +241,80 @@ def test_missing_report_extra_is_one_line_naming_it(tmp_path):
         == "error: coreduce demo (the HTML report) needs the optional package 'plotly': pip install 'coreduce[report]'"
     )
     assert not (tmp_path / "demo-out").exists()
+
+
+# --- item 9: load list says which data sets are present and where to get the others ------------------------------
+
+
+def test_load_list_says_which_are_present_and_where_to_get_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("COREDUCE_DATA", str(tmp_path))  # an empty data folder: the only place looked in
+    res = runner.invoke(app, ["load", "list", "--json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)
+    assert rows and not any(r["present"] for r in rows)
+    ceads = next(r for r in rows if r["name"] == "ceads-national")
+    assert ceads["url"].startswith("https://") and ceads["expected"]
+    text = runner.invoke(app, ["load", "list"]).stdout
+    assert "…" not in text
+    flat = "".join(text.split()).replace("│", "")
+    assert "".join(ceads["expected"].split()) in flat and ceads["url"] in flat
+    missing = runner.invoke(app, ["load", "ceads-national", "--store", str(tmp_path / "w.duckdb")])
+    assert missing.exit_code == 2
+    line = _one_line(missing.stderr)
+    assert ceads["expected"] in line or "not found" in line
+
+
+def test_ledger_table_is_not_cut_when_piped(tmp_path):
+    db = tmp_path / "ws.duckdb"
+    acc = _cli("account", "--activity", str(EXAMPLES / "activity.csv"), "--out", str(tmp_path / "o.csv"),
+               "--store", str(db))  # fmt: skip
+    assert acc.returncode == 0, acc.stderr
+    run_id = json.loads(_cli("ledger", "list", "--store", str(db), "--json").stdout)[0]["run_id"]
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; from coreduce.cli.main import app; sys.argv[0]='coreduce'; app()",
+         "ledger", "list", "--store", str(db)],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "…" not in proc.stdout
+    assert run_id[:12] in proc.stdout
+
+
+def test_an_unexpected_error_is_one_line_exit_1_and_debug_shows_it(tmp_path):
+    # a failure no check foresaw (here: the pipeline raising RuntimeError) must not dump a traceback on the user
+    code = (
+        "import sys\n"
+        "import coreduce.account.jobs as jobs\n"
+        "def boom(*a, **k):\n"
+        "    raise RuntimeError('disk on fire')\n"
+        "jobs.account_files = boom\n"
+        "from coreduce.cli.main import app\n"
+        "sys.argv[0] = 'coreduce'\n"
+        "app()\n"
+    )
+    args = ["account", "--no-store", "--activity", str(EXAMPLES / "activity.csv"), "--out", str(tmp_path / "o.csv")]
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert _one_line(proc.stderr) == (
+        "error: unexpected RuntimeError: disk on fire (COREDUCE_DEBUG=1 shows the traceback)"
+    )
+    debug = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COREDUCE_DEBUG": "1"},
+    )
+    assert debug.returncode == 1 and "Traceback" in debug.stderr and "disk on fire" in debug.stderr
+
+
+def test_postgres_store_without_the_extra_names_it(tmp_path):
+    proc = _cli_without_extras(
+        "ingest", str(EXAMPLES / "activity.csv"), "--table", "activity",
+        "--store", "postgresql://postgres:s3cr3t@127.0.0.1:5432/test", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    line = _one_line(proc.stderr)
+    assert "s3cr3t" not in line
+    assert line.endswith("(pip install 'coreduce[postgres]')") or "pip install 'coreduce[postgres]'" in line

@@ -41,9 +41,21 @@ def _width(stream: Any) -> int | None:
         return PIPED_WIDTH
 
 
+def wide_when_piped() -> None:
+    """When stdout is not a terminal and ``$COLUMNS`` is unset, set it to :data:`PIPED_WIDTH`, so every Rich
+    console of the process (the ledger's tables too) lays out wide instead of cutting at 80 columns."""
+    try:
+        tty = sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    if not tty and not os.environ.get("COLUMNS"):
+        os.environ["COLUMNS"] = str(PIPED_WIDTH)
+
+
 def out_console() -> Console:
     """A console on stdout (created per call: the test runner swaps ``sys.stdout``)."""
-    return Console(file=sys.stdout, width=_width(sys.stdout), highlight=False, soft_wrap=False)
+    # soft_wrap: plain lines are never broken by Rich (tables still use the width)
+    return Console(file=sys.stdout, width=_width(sys.stdout), highlight=False, soft_wrap=True)
 
 
 def err_console() -> Console:
@@ -96,7 +108,15 @@ def error_line(exc: BaseException, urls: list[str] | None = None) -> str:
     """The one line a user sees for ``exc``."""
     if isinstance(exc, InputError) and _readable(exc.value) is not exc.value:
         exc = InputError(exc.source, exc.expected, row=exc.row, column=exc.column, value=_readable(exc.value))
-    return _masked(f"error: {exc}", urls or [])
+    line = _masked(f"error: {exc}", urls or [])
+    m = re.search(r"(?:No module named|Missing optional dependency) '([\w.]+)'", line)
+    if m:  # a library wrapped an ImportError of an optional package: say which extra brings it
+        from coreduce.extras import EXTRAS
+
+        extra = EXTRAS.get(m.group(1).split(".")[0])
+        if extra and f"coreduce[{extra}]" not in line:
+            line += f" (pip install 'coreduce[{extra}]')"
+    return line
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -118,7 +138,9 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         urls = [v for k, v in kwargs.items() if k == "store" and isinstance(v, str)]
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
+                warnings.simplefilter("ignore", RuntimeWarning)  # NumPy overflow/invalid: checked as errors
+                # pyarrow cannot serialise a frame's attrs (the factor gaps); the CSV is complete without them
+                warnings.filterwarnings("ignore", message="Could not serialize pd.DataFrame.attrs")
                 return func(*args, **kwargs)
         except CoreduceError as exc:
             typer.echo(error_line(exc, urls), err=True)
@@ -180,6 +202,7 @@ def version_callback(value: bool) -> None:
 
 
 __all__ = [
+    "PIPED_WIDTH",
     "check_input_file",
     "check_table",
     "default_store",
@@ -190,4 +213,5 @@ __all__ = [
     "out_console",
     "user_errors",
     "version_callback",
+    "wide_when_piped",
 ]

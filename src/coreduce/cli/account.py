@@ -47,20 +47,21 @@ def print_summary(
 ) -> None:
     """The human summary of an account run, on stdout."""
     con = out_console()
-    con.print(f"wrote {rows:,} rows to {out}")
+    con.print(f"wrote {rows:,} rows to {out}", markup=False)
     if run_id is not None:
         con.print(f"run {run_id} recorded on the ledger of {store}", markup=False)
-        con.print(f"  (coreduce ledger show {run_id[:12]} --store {store})", markup=False)
+        where = "" if store == mask_url(default_store()) else f" --store {store}"
+        con.print(f"  (coreduce ledger show {run_id[:12]}{where})", markup=False)
     elif store is None:
         con.print("not stored, not recorded (--no-store)")
     elif not recorded:
         con.print(f"stored in {store}; not recorded (COREDUCE_LEDGER=off)", markup=False)
     if factor_version:
-        con.print(f"factor library {factor_version}")
+        con.print(f"factor library {factor_version}", markup=False)
     con.print("totals [t]:", markup=False)
     width = max((len(p) for p in totals), default=0)
     for p, v in totals.items():
-        con.print(f"  {p:>{width}}  {v:,.3f}")
+        con.print(f"  {p:>{width}}  {v:,.3f}", markup=False)
     if len(gaps):
         con.print(f"{len(gaps)} factor gap(s): no factor for these activity × pollutant pairs (not counted as zero):")
         for g in gaps.itertuples(index=False):
@@ -133,7 +134,7 @@ def account(
     check_input_file(activity, "activity file")
     for f in factors or []:
         check_input_file(f, "factor file")
-    check_target(out)  # a symlink / device / FIFO / directory is refused before any work
+    check_target(out, create_dir=False)  # a symlink / device / FIFO / directory is refused before any work
     url = None if no_store else (store or default_store())
     from coreduce.account.jobs import account_files
 

@@ -40,10 +40,11 @@ def demo(
     con.print(f"report:    {res['report']}", markup=False)
     con.print(f"inventory: {res['inventory']}", markup=False)
     con.print(f"workspace: {mask_url(str(res.get('store', url)))}", markup=False)
-    run = res.get("run")
-    if run:
-        con.print(f"run:       {run['run_id']} (coreduce ledger show {str(run['run_id'])[:12]})", markup=False)
+    for step, run_id in (res.get("runs") or {}).items():
+        con.print(f"run {run_id}  {step}", markup=False)
+    if res.get("runs"):
+        con.print("  (coreduce ledger list: the runs; coreduce ledger show RUN: one of them)", markup=False)
     con.print("totals [t]:", markup=False)
     width = max((len(p) for p in res["totals_t"]), default=0)
     for p, v in res["totals_t"].items():
-        con.print(f"  {p:>{width}}  {v:,.1f}")
+        con.print(f"  {p:>{width}}  {v:,.1f}", markup=False)

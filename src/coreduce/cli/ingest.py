@@ -20,7 +20,7 @@ from coreduce.cli._common import (
 
 @user_errors
 def ingest(
-    file: Path = typer.Argument(..., help="CSV / Parquet / Excel file of one canonical table."),
+    file: Path = typer.Argument(..., metavar="FILE", help="CSV / Parquet / Excel file of one canonical table."),
     table: str = typer.Option(
         ..., "--table", "-t", help="The canonical table the file holds, e.g. sites, observations, activity."
     ),

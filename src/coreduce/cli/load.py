@@ -65,7 +65,9 @@ def _list(as_json: bool) -> None:
 @user_errors
 def load(
     dataset: str = typer.Argument(
-        ..., help="Data set name, e.g. ceads-provinces, or 'list' to show the names and which are present."
+        ...,
+        metavar="DATASET",
+        help="Data set name, e.g. ceads-provinces, or 'list' to show the names and which are present.",
     ),
     store: str | None = typer.Option(None, "--store", help="Store URL (default: $COREDUCE_STORE or coreduce.duckdb)."),
     path: Path | None = typer.Option(None, "--path", help="Read this file (or folder) instead of the default copy."),

@@ -15,7 +15,7 @@ from typing import Any
 
 import typer
 
-from coreduce.cli._common import default_store, user_errors, version_callback
+from coreduce.cli._common import default_store, user_errors, version_callback, wide_when_piped
 from coreduce.cli.account import account
 from coreduce.cli.demo import demo
 from coreduce.cli.factors import factors
@@ -30,6 +30,7 @@ class _App(typer.Typer):
     """
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        wide_when_piped()
         try:
             return super().__call__(*args, **kwargs)
         except Exception as exc:
