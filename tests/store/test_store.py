@@ -219,3 +219,25 @@ def test_mixed_object_column_is_read_as_text(store):
     got = store.read("activity")
     assert got["amount"].tolist() == [2.0, 100.0, 50.5]
     assert got["source"].tolist() == [None, "1", "x"]
+
+
+def test_mixed_offsets_in_one_file(store, tmp_path):
+    """The first row's offset is tried first; other offsets still count and a naive time is still refused."""
+    head = "site_id,ts,variable,value,unit\n"
+    rows = "s,2019-01-01T08:00:00+08:00,PM2.5,1,ug/m3\ns,2019-01-01T01:00:00Z,PM2.5,2,ug/m3\n"
+    rows += "s,2018-12-31T21:00:00-05:00,PM2.5,3,ug/m3\n"
+    bad = tmp_path / "bad.csv"
+    bad.write_text(head + rows + "s,2019-01-01T05:00:00,PM2.5,4,ug/m3\n")
+    with pytest.raises(InputError, match="row 5, column 'ts': got '2019-01-01T05:00:00', expected a timezone-aware"):
+        store.ingest_csv(bad, "observations")
+    ok = tmp_path / "ok.csv"
+    ok.write_text(head + rows)
+    store.ingest_csv(ok, "observations")
+    got = store.read("observations")
+    # 08:00+08:00 = 00:00Z; 01:00Z; 21:00-05:00 = 02:00Z (next day)
+    assert [t.isoformat() for t in got["ts"]] == [
+        "2019-01-01T00:00:00+00:00",
+        "2019-01-01T01:00:00+00:00",
+        "2019-01-01T02:00:00+00:00",
+    ]
+    assert got["value"].tolist() == [1.0, 2.0, 3.0]

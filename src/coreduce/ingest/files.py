@@ -153,6 +153,18 @@ def csv_relation(path: str | Path) -> tuple[str, list[str]]:
     return rel, header
 
 
+def csv_first_row(path: str | Path, header: Sequence[str]) -> dict[str, str]:
+    """The first data record of a CSV file as header → text (empty if there is none); a hint, not a check."""
+    with _open_text(Path(path)) as fh:
+        reader = csv.reader(fh)
+        try:
+            next(reader)
+            row = next(r for r in reader if r)
+        except (StopIteration, csv.Error):
+            return {}
+    return dict(zip(header, row, strict=False))
+
+
 def raise_rejects(con: Any, path: str | Path, header: Sequence[str], table: str | None = None) -> None:
     """Raise :class:`InputErrors` for the lines DuckDB's CSV reader rejected in its last scan (if any)."""
     try:

@@ -15,6 +15,7 @@ The staged table's ``rowid`` is the input record's position (DuckDB keeps insert
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -377,11 +378,15 @@ def describe_input(con: Any, from_sql: str, spec: Any, *, source: str) -> tuple[
     return inname, intypes
 
 
-def strict_select(spec: Any, inname: dict[str, str], intypes: dict[str, str]) -> tuple[list[str], list[Rule]] | None:
+def strict_select(
+    spec: Any, inname: dict[str, str], intypes: dict[str, str], sample: dict[str, str] | None = None
+) -> tuple[list[str], list[Rule]] | None:
     """The optimistic form of staging: SELECT items that *raise* on any value that would need its raw text
     to be reported (unparseable, naive or bare-date timestamps), and the rules checkable on typed columns.
 
-    None when a column type has no strict form here (the caller stages as usual).
+    None when a column type has no strict form here (the caller stages as usual).  ``sample`` (column → a value
+    of the input, e.g. its first row) lets the offset test try that value's own offset first: a file has one
+    offset almost always, and a constant-suffix test is the cheapest there is.
     """
     items: list[str] = []
     rules: list[Rule] = []
@@ -403,6 +408,9 @@ def strict_select(spec: Any, inname: dict[str, str], intypes: dict[str, str]) ->
             items.append(f"CASE WHEN {x} IS NULL THEN {dflt} ELSE CAST({x} AS DOUBLE) END AS {q(c.name)}")
         else:  # timestamps must carry a clock time and an offset here; anything else takes the careful path
             offset = _OFFSET.replace("@", x)
+            m = re.search(r"(Z|z|[+-]\d{2}:?\d{2}|[+-]\d{2})$", (sample or {}).get(c.name) or "")
+            if m and len((sample or {})[c.name].strip()) > 10:
+                offset = f"(ends_with({x}, {lit(m.group(1))}) OR {offset})"
             items.append(
                 f"CASE WHEN {x} IS NULL THEN {dflt} WHEN length({x}) <= 10 OR NOT {offset} "
                 f"THEN error('not a timezone-aware timestamp') ELSE CAST({x} AS TIMESTAMPTZ) END AS {q(c.name)}"
@@ -510,6 +518,7 @@ def load_strict(
     extra_rules: Sequence[Rule] = (),
     after_load: Callable[[], None] | None = None,
     normalise: dict[str, str] | None = None,
+    sample: dict[str, str] | None = None,
 ) -> int | None:
     """Optimistic load into an EMPTY table: insert with strict casts, check the stored rows, convert in place.
 
@@ -523,7 +532,7 @@ def load_strict(
     import duckdb
 
     inname, intypes = describe_input(con, from_sql, spec, source=source)
-    sel = strict_select(spec, inname, intypes)
+    sel = strict_select(spec, inname, intypes, sample)
     if sel is None:
         return None
     items, rules = sel

@@ -147,9 +147,11 @@ class Backend(ABC):
         """Checks for this engine's own limits (e.g. index key size)."""
         return []
 
-    def load_csv_strict(self, rel: str, spec: schema.TableSpec, *, source: str, after_load: Any) -> int | None:
+    def load_csv_strict(
+        self, rel: str, spec: schema.TableSpec, *, source: str, after_load: Any, sample: dict[str, str] | None = None
+    ) -> int | None:
         """Optional fast path for a CSV into an empty table (inside a transaction the caller rolls back on None):
-        the number of rows loaded, or None to stage the careful way."""
+        the number of rows loaded, or None to stage the careful way.  ``sample``: the file's first record."""
         return None
 
     @abstractmethod
@@ -391,7 +393,7 @@ class Store:
         a staging table, and the backend upserts from there: no row passes through Python.  Errors as
         :meth:`ingest` (lines of the file, blank lines counted); nothing is written on any error.
         """
-        from coreduce.ingest.files import CsvLocator, check_regular_file, csv_relation, raise_rejects
+        from coreduce.ingest.files import CsvLocator, check_regular_file, csv_first_row, csv_relation, raise_rejects
 
         self._check_tables([table])
         p = check_regular_file(path)
@@ -403,7 +405,11 @@ class Store:
             self._b.begin()
             try:
                 n = self._b.load_csv_strict(
-                    rel, sp, source=src, after_load=lambda: raise_rejects(self._b.raw, src, header, table)
+                    rel,
+                    sp,
+                    source=src,
+                    after_load=lambda: raise_rejects(self._b.raw, src, header, table),
+                    sample=csv_first_row(p, header),
                 )
             except BaseException:
                 self._b.rollback()

@@ -137,12 +137,15 @@ class DuckDBBackend(Backend):
     def staging(self) -> Iterator[duckdb.DuckDBPyConnection]:
         yield self.raw
 
-    def load_csv_strict(self, rel: str, spec: schema.TableSpec, *, source: str, after_load: Any) -> int | None:
+    def load_csv_strict(
+        self, rel: str, spec: schema.TableSpec, *, source: str, after_load: Any, sample: dict[str, str] | None = None
+    ) -> int | None:
         if int(self.raw.execute(f"SELECT count(*) FROM {q(spec.name)}").fetchone()[0]):
             return None
         return engine.load_strict(
             self.raw, rel, spec, spec.name, source=source, checks=schema.checks_for(spec.name),
             extra_rules=self.extra_rules(spec), after_load=after_load, normalise=schema.normalisers_for(spec.name),
+            sample=sample,
         )  # fmt: skip
 
     def write(self, staged: engine.Staged) -> tuple[int, int]:
