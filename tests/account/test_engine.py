@@ -82,7 +82,7 @@ def _compare(new: pd.DataFrame, ref: pd.DataFrame) -> None:
 
 
 def test_demo_inventory_equals_the_row_wise_engine(lib):
-    path = resources.files("coreduce.datasets").joinpath("beijing_2019", "activity.csv.gz")
+    path = resources.files("coreduce.datasets").joinpath("beijing_2016", "activity.csv.gz")
     act = pd.read_csv(path)
     assert set(act["region"]) == {"Beijing"}
     same = _same_sets_library(lib, "CN-BJ")
