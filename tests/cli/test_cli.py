@@ -103,6 +103,18 @@ def test_ingest_is_idempotent_via_cli(tmp_path):
     assert json.loads(second.stdout)["matched"] == {"activity": 8}
 
 
+def test_ingest_refuses_the_ledger_tables(tmp_path):
+    f = tmp_path / "claims.csv"
+    f.write_text("run_id,pollutant,amount,unit,basis\nr1,SO2,1,t,x\n")
+    for table in ("ledger", "claims"):
+        res = runner.invoke(app, ["ingest", str(f), "--table", table, "--store", str(tmp_path / "ws.duckdb")])
+        assert res.exit_code == 2, res.output
+        assert res.stderr.strip().splitlines() == [
+            f"error: table '{table}' is written only by the ledger (append-only, hash-chained); it cannot be ingested"
+        ]
+    assert not (tmp_path / "ws.duckdb").exists()
+
+
 def test_account_with_store_records_a_reproducible_run(tmp_path):
     db = tmp_path / "ws.duckdb"
     out = tmp_path / "inv.csv"

@@ -36,9 +36,10 @@ def ingest(
     Example: coreduce ingest examples/activity.csv --table activity --store coreduce.duckdb
     """
     from coreduce.ingest.files import read_table
-    from coreduce.store import Store
+    from coreduce.store import Store, check_ingestable
 
     check_table(table)
+    check_ingestable([table])
     check_input_file(file, f"{table} file")
     url = store or default_store()
     shown = mask_url(url)

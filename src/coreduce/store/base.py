@@ -168,6 +168,15 @@ class Backend(ABC):
 BACKENDS: list[type[Backend]] = []
 
 
+def check_ingestable(tables: Sequence[str]) -> None:
+    """StoreError if one of ``tables`` is written only by the ledger (``ledger``, ``claims``)."""
+    own = [t for t in tables if t in schema.LEDGER_TABLES]
+    if own:
+        raise StoreError(
+            f"table {own[0]!r} is written only by the ledger (append-only, hash-chained); it cannot be ingested"
+        )
+
+
 def register(cls: type[Backend]) -> type[Backend]:
     """Class decorator: make a backend available to :class:`Store` (tried in registration order)."""
     BACKENDS.append(cls)
@@ -331,6 +340,10 @@ class Store:
                 f"unknown table(s) {', '.join(unknown)}; canonical tables: {', '.join(schema.TABLES)}"
             )
 
+    def _check_ingestable(self, tables: Sequence[str]) -> None:
+        self._check_tables(tables)
+        check_ingestable(tables)
+
     def ingest(
         self, frames: Mapping[str, pd.DataFrame], *, source: str = "<DataFrame>", validate: bool = True
     ) -> IngestReport:
@@ -355,8 +368,10 @@ class Store:
         ------
         coreduce.errors.InputErrors
             Every problem found in every frame (first 50 listed); nothing is written.
+        coreduce.errors.StoreError
+            An unknown table, or ``ledger`` / ``claims`` (only the ledger writes them).
         """
-        self._check_tables(list(frames))
+        self._check_ingestable(list(frames))
         report = IngestReport(source)
         with self.transaction(), self._b.staging() as con:
             staged: dict[str, engine.Staged] = {}
@@ -395,7 +410,7 @@ class Store:
         """
         from coreduce.ingest.files import CsvLocator, check_regular_file, csv_first_row, csv_relation, raise_rejects
 
-        self._check_tables([table])
+        self._check_ingestable([table])
         p = check_regular_file(path)
         src = source or str(path)
         rel, header = csv_relation(p)
