@@ -26,8 +26,10 @@ from coreduce.store.base import (
     Tx,
     check_ingestable,
     ddl,
+    epoch_bucket,
     exists,
     mask_url,
+    orders_by_code_point,
     parse_url,
     register,
 )
@@ -44,8 +46,10 @@ __all__ = [
     "Tx",
     "check_ingestable",
     "ddl",
+    "epoch_bucket",
     "exists",
     "mask_url",
+    "orders_by_code_point",
     "parse_url",
     "register",
 ]

@@ -104,6 +104,18 @@ class Backend(ABC):
         """Whether the store behind ``args`` exists already (a server database is assumed to)."""
         return True
 
+    # -- query capabilities (see :func:`epoch_bucket`, :func:`orders_by_code_point`)
+    #: ``ORDER BY`` on text sorts by code point, as Python does (False: a locale collation may apply).
+    code_point_order: ClassVar[bool] = False
+
+    @classmethod
+    def epoch_bucket(cls, ts: Any, width_us: int) -> Any:
+        """Ibis expression: the number of the ``width_us`` bucket since 1970-01-01 UTC holding ``ts``
+        (portable form: epoch seconds, floor-divided; ``width_us`` a whole number of seconds)."""
+        if width_us % 1_000_000:
+            raise ValueError(f"bucket width {width_us} us is not a whole number of seconds")
+        return (ts.epoch_seconds() // (width_us // 1_000_000)).cast("int64")
+
     # -- transactions and statements
     @abstractmethod
     def begin(self) -> None: ...
@@ -203,6 +215,29 @@ def exists(url: str | Path) -> bool:
     creating or opening it — for commands that only read (``ledger list``)."""
     name, args = parse_url(url)
     return next(c for c in _backends() if c.name == name).exists(args)
+
+
+def _ibis_backend_class(expr: Any) -> type[Backend]:
+    """The registered backend class whose Ibis backend runs ``expr`` (an unbound memtable runs on Ibis's default
+    backend, DuckDB; a backend coreduce does not know gets the portable :class:`Backend` forms)."""
+    try:
+        name = expr._find_backend(use_default=True).name
+    except Exception:  # unbound in an Ibis without a default backend
+        name = "duckdb"
+    return next((c for c in _backends() if c.name == name), Backend)
+
+
+def epoch_bucket(ts: Any, width_us: int) -> Any:
+    """Ibis integer expression: ``floor(epoch_us(ts) / width_us)``, the ``width_us``-microsecond bucket since
+    1970-01-01 UTC holding timestamp expression ``ts``, in the form ``ts``'s backend computes fastest
+    (DuckDB: integer arithmetic on ``epoch_us``, no per-row calendar work; others: epoch seconds)."""
+    return _ibis_backend_class(ts).epoch_bucket(ts, width_us)
+
+
+def orders_by_code_point(expr: Any) -> bool:
+    """Whether ``ORDER BY`` on ``expr``'s backend sorts text by code point, as pandas does (DuckDB's binary
+    collation), so a sort can be left to the engine; False where a locale collation may apply (PostgreSQL)."""
+    return _ibis_backend_class(expr).code_point_order
 
 
 def _backends() -> list[type[Backend]]:
