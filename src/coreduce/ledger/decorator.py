@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 #: coreduce modules whose decorated functions are reproducible entrypoints (imported by ``reproduce``).
 ENTRYPOINT_MODULES: tuple[str, ...] = ("coreduce.account.jobs", "coreduce.demo")
 
+
 @dataclass(frozen=True)
 class Entrypoint:
     """A registered entrypoint: its name ``module:qualname``, the function (returning a dict of outputs)
