@@ -266,6 +266,18 @@ def test_fuel_properties_are_canonical_activity_columns(tmp_path, lib):
         compute_inventory(f, lib, gwp=None)
 
 
+def test_validated_activity_is_not_validated_again_and_gives_the_same_inventory(lib):
+    from coreduce import schema
+
+    path = resources.files("coreduce.datasets").joinpath("beijing_2016", "activity.csv.gz")
+    raw = pd.read_csv(path, dtype=str)
+    act = schema.validate(raw, "activity")
+    a = compute_inventory(raw, lib, gwp="AR5", chunk_rows=97)
+    b = compute_inventory(act, lib, gwp="AR5", chunk_rows=97, validated=True)
+    pd.testing.assert_frame_equal(a, b)
+    assert act.equals(schema.validate(raw, "activity"))  # the caller's frame is left as it was
+
+
 def test_user_sets_come_first_in_the_precedence(lib):
     user = lib.with_factors(pd.DataFrame({"factor_set": ["mine"], "activity_type": ["coal_bituminous"],
                                           "pollutant": ["SO2"], "value": ["1"], "unit": ["kg/t"],

@@ -107,6 +107,7 @@ def compute_inventory(
     pollutants: list[str] | None = None,
     source: str | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    validated: bool = False,
 ) -> pd.DataFrame:
     """Compute CO2, CH4, N2O, CO2e and co-pollutants for every activity row.
 
@@ -130,6 +131,9 @@ def compute_inventory(
         Name of the input, used in error messages (default: the path, or ``<DataFrame>``).
     chunk_rows : int
         Activity rows per chunk.
+    validated : bool
+        ``activity`` is a frame :func:`coreduce.schema.validate` returned for table ``activity`` (the whole file
+        at once, so keys are unique): it is not validated again.
 
     Returns
     -------
@@ -157,6 +161,7 @@ def compute_inventory(
     if source is None:
         source = str(activity) if not isinstance(activity, pd.DataFrame) else "<DataFrame>"
     acc = _Accountant(factors, gwp=gwp, electricity=electricity, pollutants=pollutants, source=source)
+    acc.validated = validated and isinstance(activity, pd.DataFrame)
     acts, exps = [], []
     for chunk in acc.chunks(activity, chunk_rows):
         exps.append(acc.expand(chunk))
@@ -298,6 +303,7 @@ class _Accountant:
     source: str
     lib: FactorLibrary = field(init=False)
     version: str = field(init=False)
+    validated: bool = field(init=False, default=False)  # input chunks are already canonical activity rows
     last_rows: int = field(init=False, default=0)
     _gaps: list[pd.DataFrame] = field(init=False, default_factory=list)
     _gwp: dict[str, float] = field(init=False, default_factory=dict)
@@ -319,12 +325,16 @@ class _Accountant:
         hashes: list[np.ndarray] = []
         lines: list[np.ndarray] = []
         for raw, offset in _raw_chunks(activity, chunk_rows):
-            act = schema.validate(raw, "activity", source=self.source, row_offset=offset)
+            if self.validated:
+                act = raw.reset_index(drop=True).copy()
+            else:
+                act = schema.validate(raw, "activity", source=self.source, row_offset=offset)
             act["_line"] = np.arange(len(act), dtype="int64") + offset
             for p in _PROPS:  # fuel properties [wt %], range-checked by validate; NaN where not given
                 act[p] = act[p].to_numpy("float64", na_value=np.nan)
-            hashes.append(pd.util.hash_pandas_object(act[schema.spec("activity").keys], index=False).to_numpy())
-            lines.append(act["_line"].to_numpy())
+            if not self.validated:  # a validated frame was checked whole: its keys are unique
+                hashes.append(pd.util.hash_pandas_object(act[schema.spec("activity").keys], index=False).to_numpy())
+                lines.append(act["_line"].to_numpy())
             yield self._prepare(act)
         if len(hashes) > 1:  # validation saw one chunk at a time: one row per key across chunks too
             self._check_duplicates(np.concatenate(hashes), np.concatenate(lines))

@@ -41,8 +41,9 @@ def _compute(activity: str, lib: FactorLibrary, gwp: str, electricity: str, deta
     from coreduce import schema
 
     raw = read_raw(activity)
-    inv = compute_inventory(raw, lib, gwp=gwp, electricity=electricity, source=str(activity))
-    act = schema.validate(raw, "activity", source=str(activity))
+    act = schema.validate(raw, "activity", source=str(activity))  # once, with the file's line numbers
+    del raw
+    inv = compute_inventory(act, lib, gwp=gwp, electricity=electricity, source=str(activity), validated=True)
     gaps = inv.attrs.get("gaps")
     totals = inv.groupby("pollutant", sort=True)["amount"].sum()
     explanation: dict[str, Any] = {
