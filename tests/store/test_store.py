@@ -271,3 +271,12 @@ def test_missing_psycopg_names_the_extra(monkeypatch):
     assert str(exc.value) == (
         "a PostgreSQL store needs the optional package 'psycopg': pip install 'coreduce[postgres]'"
     )
+
+
+def test_duckdb_connections_print_no_progress_bar(tmp_path):
+    # DuckDB prints a progress bar to stdout for queries over 2 s: it corrupted `coreduce account --json` output
+    from coreduce import schema
+
+    with Store(tmp_path / "ws.duckdb") as st:
+        assert st.raw.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0] is False
+    assert schema.connect().execute("SELECT current_setting('enable_progress_bar')").fetchone()[0] is False

@@ -27,6 +27,7 @@ def _as_table(data: pd.DataFrame | ir.Table) -> tuple[ir.Table, bool]:
         return data, False
     con = ibis.duckdb.connect()
     con.raw_sql("SET TimeZone = 'UTC'")
+    con.raw_sql("SET enable_progress_bar = false")  # DuckDB would print it to stdout for long queries
     if data.attrs:  # e.g. an inventory's gap table: not data, and Ibis would warn that it cannot serialise it
         data = data.copy(deep=False)
         data.attrs = {}

@@ -261,6 +261,7 @@ def connect() -> duckdb.DuckDBPyConnection:
     """A private in-memory DuckDB for validation: UTC, no extension download or auto-loading."""
     con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # DuckDB prints it to stdout for queries over 2 s
     return con
 
 

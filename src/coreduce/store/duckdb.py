@@ -52,7 +52,10 @@ def connect(database: str, *, timeout: float | None = None) -> duckdb.DuckDBPyCo
     delay = 0.05
     while True:
         try:
-            return duckdb.connect(database, config=dict(CONFIG))
+            con = duckdb.connect(database, config=dict(CONFIG))
+            # DuckDB prints a progress bar to stdout for queries over 2 s (into `--json` output): off
+            con.execute("SET enable_progress_bar = false")
+            return con
         except duckdb.IOException as exc:
             msg = str(exc)
             if "lock" not in msg.lower():
