@@ -251,6 +251,21 @@ def test_sulfur_mass_balance_preferred_over_emep_when_sulfur_is_given(lib):
     assert (so2["factor_set"], so2["amount"]) == ("emep_eea2023", pytest.approx(2_115.6, rel=1e-12))
 
 
+def test_fuel_properties_are_canonical_activity_columns(tmp_path, lib):
+    from coreduce import schema
+
+    # validate keeps sulfur_pct / ash_pct (declared in tables.csv) typed as float; a blank is "not given"
+    v = schema.validate(_act(sulfur_pct=["1.5"], ash_pct=[""]), "activity")
+    assert v["sulfur_pct"].tolist() == [1.5] and v["ash_pct"].isna().all()
+    assert schema.spec("activity").column("sulfur_pct").unit == "%"
+    # a mass % outside 0..100 is an input error naming the file, its line and the column
+    f = tmp_path / "act.csv"
+    rows = [_act(entity="a", unit="t", sulfur_pct=1.0), _act(entity="b", unit="t", ash_pct=150.0)]
+    pd.concat(rows, ignore_index=True).to_csv(f, index=False)
+    with pytest.raises(InputError, match=r"act\.csv, row 3, column 'ash_pct': got 150\.0, expected a fuel ash content"):
+        compute_inventory(f, lib, gwp=None)
+
+
 def test_user_sets_come_first_in_the_precedence(lib):
     user = lib.with_factors(pd.DataFrame({"factor_set": ["mine"], "activity_type": ["coal_bituminous"],
                                           "pollutant": ["SO2"], "value": ["1"], "unit": ["kg/t"],

@@ -103,6 +103,42 @@ def test_ingest_is_idempotent_via_cli(tmp_path):
     assert json.loads(second.stdout)["matched"] == {"activity": 8}
 
 
+def test_ingest_refuses_the_ledger_tables(tmp_path):
+    f = tmp_path / "claims.csv"
+    f.write_text("run_id,pollutant,amount,unit,basis\nr1,SO2,1,t,x\n")
+    for table in ("ledger", "claims"):
+        res = runner.invoke(app, ["ingest", str(f), "--table", table, "--store", str(tmp_path / "ws.duckdb")])
+        assert res.exit_code == 2, res.output
+        assert res.stderr.strip().splitlines() == [
+            f"error: table '{table}' is written only by the ledger (append-only, hash-chained); it cannot be ingested"
+        ]
+    assert not (tmp_path / "ws.duckdb").exists()
+
+
+def test_ingest_csv_takes_the_fast_path_other_files_read_raw(tmp_path, monkeypatch):
+    import coreduce.ingest.files as files
+    from coreduce.store import Store
+
+    read = []
+    real = files.read_raw
+    monkeypatch.setattr(files, "read_raw", lambda p: read.append(Path(p).name) or real(p))
+    calls = []
+    real_csv = Store.ingest_csv
+    monkeypatch.setattr(Store, "ingest_csv", lambda self, *a, **k: calls.append(a) or real_csv(self, *a, **k))
+    db = tmp_path / "ws.duckdb"
+    res = runner.invoke(app, ["ingest", str(EXAMPLES / "activity.csv"), "--table", "activity", "--store", str(db)])
+    assert res.exit_code == 0, res.output
+    assert calls == [(EXAMPLES / "activity.csv", "activity")] and read == []
+    pq = tmp_path / "activity.parquet"
+    pd.read_csv(EXAMPLES / "activity.csv", dtype=str).assign(entity=lambda d: d["entity"] + "_pq").to_parquet(pq)
+    res = runner.invoke(app, ["ingest", str(pq), "--table", "activity", "--store", str(db), "--json"])
+    assert res.exit_code == 0, res.output
+    assert read == ["activity.parquet"] and len(calls) == 1
+    assert json.loads(res.stdout)["inserted"] == {"activity": 8}
+    with Store(db, create=False) as st:
+        assert st.count("activity") == 16
+
+
 def test_account_with_store_records_a_reproducible_run(tmp_path):
     db = tmp_path / "ws.duckdb"
     out = tmp_path / "inv.csv"

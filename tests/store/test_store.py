@@ -90,6 +90,23 @@ def test_unknown_table_errors(store):
         store.table("nope")
 
 
+def test_ledger_tables_cannot_be_ingested(store, tmp_path):
+    # only the ledger writes ledger/claims (append-only, hash-chained): ingest and ingest_csv refuse them
+    store.create_tables()
+    before = (store.count("ledger"), store.count("claims"))
+    claims = pd.DataFrame({"run_id": ["r1"], "pollutant": ["SO2"], "amount": [1.0], "unit": ["t"], "basis": ["x"]})
+    for table in ("ledger", "claims"):
+        with pytest.raises(StoreError, match=f"table '{table}' is written only by the ledger"):
+            store.ingest({table: claims})
+        f = tmp_path / f"{table}.csv"
+        claims.to_csv(f, index=False)
+        with pytest.raises(StoreError, match=f"table '{table}' is written only by the ledger"):
+            store.ingest_csv(f, table)
+    with pytest.raises(StoreError, match="table 'claims'"):  # mixed with a canonical table: nothing written
+        store.ingest({"activity": ACTIVITY, "claims": claims})
+    assert (store.count("ledger"), store.count("claims"), store.count("activity")) == (*before, 0)
+
+
 def test_parse_url():
     assert parse_url("ws.duckdb") == ("duckdb", {"database": "ws.duckdb"})
     assert parse_url("duckdb:///tmp/x.duckdb") == ("duckdb", {"database": "/tmp/x.duckdb"})

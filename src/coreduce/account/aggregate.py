@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from typing import Literal
 
 import ibis
-import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pandas as pd
 
 from coreduce.errors import CoreduceError
+from coreduce.store import epoch_bucket, orders_by_code_point
 
 Freq = Literal["hour", "day", "month", "year"]
 _UNITS = {"hour": "h", "day": "D", "month": "M", "year": "Y"}
@@ -90,25 +90,8 @@ def aggregate(
     return _to_frame(expr, tz) if execute else expr
 
 
-@ibis.udf.scalar.builtin(name="epoch_us")
-def _epoch_us(a: dt.Timestamp(timezone="UTC")) -> dt.int64:  # type: ignore[empty-body]
-    """DuckDB's ``epoch_us``: microseconds since 1970-01-01 UTC, plain integer arithmetic."""
-
-
-@ibis.udf.scalar.builtin(name="divide")
-def _idiv(a: dt.int64, b: dt.int64) -> dt.int64:  # type: ignore[empty-body]
-    """DuckDB's integer division ``divide(a, b)`` (floor for non-negative ``a``)."""
-
-
 _BUCKET_US = {"hour": 3_600_000_000, "day": 86_400_000_000}
 _QUARTER_HOUR_US = 900_000_000  # every real UTC offset is a multiple of 15 min (Nepal +5:45)
-
-
-def _backend_name(t: ir.Table) -> str:
-    try:
-        return t._find_backend().name
-    except Exception:  # unbound memtable
-        return "duckdb"
 
 
 def aggregate_observations(
@@ -127,8 +110,9 @@ def aggregate_observations(
     UTC — plain integer arithmetic on the epoch, which avoids DuckDB's per-row ICU calendar work on
     TIMESTAMPTZ; 15-minute buckets when ``tz`` is given), then the small intermediate is rolled up to
     calendar periods (month, year, local days) with exact sum/count/min/max and ``mean = sum / count``.
-    On PostgreSQL the first stage uses ``date_trunc`` to the UTC hour, or 15-minute epoch buckets when ``tz``
-    is given (an hour bucket would straddle local midnight in a +05:30 or +05:45 zone).
+    The bucket expression comes from the store (:func:`coreduce.store.epoch_bucket`: integer ``epoch_us``
+    arithmetic on DuckDB, epoch seconds elsewhere, e.g. PostgreSQL); an hour bucket would straddle local
+    midnight in a +05:30 or +05:45 zone, hence the 15-minute buckets for ``tz``.
 
     Parameters
     ----------
@@ -165,27 +149,18 @@ def aggregate_observations(
     v = t.value
     parts = {"_sum": v.sum(), "_n": v.count(), "_min": v.min(), "_max": v.max()}
     parts = {k: e for k, e in parts.items() if k in _needed(stats)}
-    duck = _backend_name(t) == "duckdb"
-    final = duck and tz is None and freq in _BUCKET_US  # the buckets already are the periods
-    if duck:
-        width = _QUARTER_HOUR_US if tz is not None else _BUCKET_US.get(freq, _BUCKET_US["day"])
-        bucket = _idiv(_epoch_us(t.ts), ibis.literal(width, type="int64")).name("_bucket")
-        expr = t.group_by([*[t[c] for c in keys], bucket]).aggregate(**parts)
-        if final and sort:  # sort inside the engine; no second stage
-            expr = expr.order_by([*by, "_bucket"])
-        stage1 = expr.to_pandas()
-        stage1["period"] = pd.to_datetime(stage1.pop("_bucket") * (width // 1000), unit="ms", utc=True)
-    elif tz is not None:
-        # 15-minute buckets from the epoch: every real UTC offset is a whole number of quarter hours, so no
-        # bucket straddles a local midnight (UTC hours do for Asia/Kolkata, +05:30, or Asia/Kathmandu, +05:45)
-        width_s = _QUARTER_HOUR_US // 1_000_000
-        bucket = (t.ts.epoch_seconds() // width_s).cast("int64").name("_bucket")
-        stage1 = t.group_by([*[t[c] for c in keys], bucket]).aggregate(**parts).to_pandas()
-        stage1["period"] = pd.to_datetime(stage1.pop("_bucket").astype("int64") * width_s, unit="s", utc=True)
-    else:
-        stage1 = t.group_by([*[t[c] for c in keys], t.ts.truncate("h").name("period")]).aggregate(**parts)
-        stage1 = stage1.to_pandas()
-        stage1["period"] = pd.to_datetime(stage1["period"], utc=True)
+    # stage 1 in the database: integer buckets of the epoch (UTC hours or days; 15 minutes when ``tz`` is given,
+    # since every real UTC offset is a whole number of quarter hours, no bucket straddles a local midnight —
+    # UTC hours do for Asia/Kolkata, +05:30, or Asia/Kathmandu, +05:45); the store picks the backend's form
+    final = tz is None and freq in _BUCKET_US  # the buckets already are the periods
+    width = _QUARTER_HOUR_US if tz is not None else _BUCKET_US.get(freq, _BUCKET_US["day"])
+    bucket = epoch_bucket(t.ts, width).name("_bucket")
+    expr = t.group_by([*[t[c] for c in keys], bucket]).aggregate(**parts)
+    engine_sorted = final and sort and orders_by_code_point(t)
+    if engine_sorted:  # sort inside the engine; no second stage
+        expr = expr.order_by([*by, "_bucket"])
+    stage1 = expr.to_pandas()
+    stage1["period"] = pd.to_datetime(stage1.pop("_bucket").astype("int64") * (width // 1000), unit="ms", utc=True)
     if final:
         out = stage1
     else:
@@ -205,7 +180,7 @@ def aggregate_observations(
             res["value_mean"] = out["_sum"] / out["_n"]
         else:
             res[f"value_{s}"] = out[f"_{s}"]
-    if final or not sort:
+    if engine_sorted or not sort:
         return res.reset_index(drop=True)
     return res.sort_values([*by, "period"], kind="stable").reset_index(drop=True)
 

@@ -105,7 +105,7 @@ def compute_inventory(
     gwp: str | None = "AR5",
     electricity: str = "location",
     pollutants: list[str] | None = None,
-    source: str = "<DataFrame>",
+    source: str | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
 ) -> pd.DataFrame:
     """Compute CO2, CH4, N2O, CO2e and co-pollutants for every activity row.
@@ -114,8 +114,8 @@ def compute_inventory(
     ----------
     activity : pandas.DataFrame or path
         Canonical ``activity`` rows (validated here): ``entity, sector, period_start, period_end,
-        activity_type, amount, unit`` and optional ``region, control, source, energy_basis``; or the path of
-        a CSV / Parquet file of them (read in chunks).
+        activity_type, amount, unit`` and optional ``region, control, source, energy_basis, sulfur_pct,
+        ash_pct``; or the path of a CSV / Parquet file of them (read in chunks).
     factors : FactorLibrary, optional
         Factor library (default: the bundled, cited library).
     gwp : {"AR4", "AR5", "AR6"} or None
@@ -126,8 +126,8 @@ def compute_inventory(
         ``factor_id`` of the grid-factor table.  Purchased heat always uses purpose ``heat``.
     pollutants : list of str, optional
         Keep only these pollutants (CO2e is still computed from all three greenhouse gases).
-    source : str
-        Name of the input, used in error messages.
+    source : str, optional
+        Name of the input, used in error messages (default: the path, or ``<DataFrame>``).
     chunk_rows : int
         Activity rows per chunk.
 
@@ -154,6 +154,8 @@ def compute_inventory(
     .. [2] Amann et al. (2011) GAINS: E = A · EF · (1 − η).
     .. [3] GHG Protocol Scope 2 Guidance (2015): location- and market-based methods.
     """
+    if source is None:
+        source = str(activity) if not isinstance(activity, pd.DataFrame) else "<DataFrame>"
     acc = _Accountant(factors, gwp=gwp, electricity=electricity, pollutants=pollutants, source=source)
     acts, exps = [], []
     for chunk in acc.chunks(activity, chunk_rows):
@@ -319,8 +321,8 @@ class _Accountant:
         for raw, offset in _raw_chunks(activity, chunk_rows):
             act = schema.validate(raw, "activity", source=self.source, row_offset=offset)
             act["_line"] = np.arange(len(act), dtype="int64") + offset
-            for p in _PROPS:
-                act[p] = self._property(raw, act, p)
+            for p in _PROPS:  # fuel properties [wt %], range-checked by validate; NaN where not given
+                act[p] = act[p].to_numpy("float64", na_value=np.nan)
             hashes.append(pd.util.hash_pandas_object(act[schema.spec("activity").keys], index=False).to_numpy())
             lines.append(act["_line"].to_numpy())
             yield self._prepare(act)
@@ -338,34 +340,6 @@ class _Accountant:
             keys = ", ".join(schema.spec("activity").keys)
             raise InputError(self.source, f"one row per key ({keys}); same key as row {first}", row=row,
                              column=schema.spec("activity").keys[0], table="activity")  # fmt: skip
-
-    def _property(self, raw: pd.DataFrame, act: pd.DataFrame, name: str) -> np.ndarray:
-        """A fuel property column [wt %] (``sulfur_pct``, ``ash_pct``) of the input, NaN where not given."""
-        if name in act.columns:
-            col = act[name]
-        elif name in raw.columns:
-            col = raw[name].reset_index(drop=True)
-        else:
-            return np.full(len(act), np.nan)
-        if pd.api.types.is_numeric_dtype(col.dtype):  # Parquet / typed frames: no string parsing
-            num = col.to_numpy("float64", na_value=np.nan)
-            blank = np.isnan(num)
-        else:
-            blank = (col.isna() | (col.astype(str).str.strip() == "")).to_numpy()
-            num = pd.to_numeric(col.where(~blank), errors="coerce").to_numpy("float64")
-        with np.errstate(invalid="ignore"):
-            bad = (np.isnan(num) & ~blank) | (num < 0) | (num > 100)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise InputError(
-                self.source,
-                f"a {SCALING_PROPERTIES[name]} between 0 and 100 (or empty)",
-                row=int(act["_line"].iloc[i]),
-                column=name,
-                value=col.iloc[i],
-                table="activity",
-            )
-        return num
 
     def _prepare(self, act: pd.DataFrame) -> pd.DataFrame:
         lib = self.lib

@@ -7,7 +7,6 @@ Thin over :class:`coreduce.ledger.Ledger`; mounted by the main app as
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -16,7 +15,8 @@ from rich.table import Table
 
 from coreduce.errors import CoreduceError
 from coreduce.ledger import Ledger, claims_summary
-from coreduce.store import Store, mask_url, parse_url
+from coreduce.store import Store, mask_url
+from coreduce.store import exists as store_exists
 
 ledger_app = typer.Typer(
     help="The run ledger: who ran what, on which data, with what result, footprint and claims; verify and "
@@ -44,16 +44,11 @@ def _open(url: str) -> Ledger:
     """The ledger of a workspace, or one line naming the (masked) workspace and exit 2."""
     shown = mask_url(url)
     try:
-        backend, args = parse_url(url)
-        if backend == "duckdb" and args["database"] != ":memory:":
-            p = Path(args["database"])
-            if not p.exists():
-                raise _fail(
-                    f"no workspace at {shown} (it does not exist): pass --store (or set COREDUCE_STORE) to the "
-                    "workspace a run wrote, e.g. coreduce ledger list --store demo-out/workspace.duckdb"
-                )
-            if not p.is_file():
-                raise _fail(f"workspace {shown} is not a DuckDB file")
+        if not store_exists(url):  # a read-only command never creates a workspace
+            raise _fail(
+                f"no workspace at {shown} (it does not exist): pass --store (or set COREDUCE_STORE) to the "
+                "workspace a run wrote, e.g. coreduce ledger list --store demo-out/workspace.duckdb"
+            )
         return Ledger(Store(url, create=False), create=False)
     except CoreduceError as exc:
         raise _fail(str(exc).replace(url, shown)) from None

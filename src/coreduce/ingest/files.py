@@ -200,6 +200,12 @@ def raise_rejects(con: Any, path: str | Path, header: Sequence[str], table: str 
     raise InputErrors(errs, int(n))
 
 
+def is_csv(path: str | Path) -> bool:
+    """Whether :func:`read_raw` reads ``path`` as CSV (``.csv``, ``.csv.gz``, ``.txt``) — the files
+    :meth:`coreduce.store.Store.ingest_csv` loads directly."""
+    return _READERS.get(Path(path).suffix.lower()) == "csv"
+
+
 def read_raw(path: str | Path) -> pd.DataFrame:
     """Read a file as strings (no type guessing: validation does the typing and names bad cells).
 

@@ -63,6 +63,9 @@ ACTIVITY_DIMENSIONS = ("mass", "energy", "volume", "livestock", "area")
 #: A table name (any table declared in ``tables.csv``).
 TableName = str
 
+#: Tables only :mod:`coreduce.ledger` writes (append-only, hash-chained): ingest refuses them.
+LEDGER_TABLES: tuple[str, ...] = ("ledger", "claims")
+
 
 @dataclass(frozen=True)
 class Column:

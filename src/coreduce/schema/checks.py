@@ -127,6 +127,10 @@ def _activity(ctx: Checks) -> None:
     units(ctx, "unit", allowed=ACTIVITY_DIMENSIONS)
     ctx.rule("amount", '"amount" < 0', "a non-negative activity amount")
     ctx.rule("period_end", '"period_end" <= "period_start"', "period_end after period_start")
+    # fuel properties (mass %) that select the sulfur mass balance / ash-proportional PM factor sets
+    for column, what in (("sulfur_pct", "fuel sulfur content"), ("ash_pct", "fuel ash content")):
+        ctx.rule(column, f"isfinite({q(column)}) AND ({q(column)} < 0 OR {q(column)} > 100)",
+                 f"a {what} [wt %] between 0 and 100 (or empty)")  # fmt: skip
 
 
 @check("emission_factors")

@@ -104,6 +104,18 @@ class Backend(ABC):
         """Whether the store behind ``args`` exists already (a server database is assumed to)."""
         return True
 
+    # -- query capabilities (see :func:`epoch_bucket`, :func:`orders_by_code_point`)
+    #: ``ORDER BY`` on text sorts by code point, as Python does (False: a locale collation may apply).
+    code_point_order: ClassVar[bool] = False
+
+    @classmethod
+    def epoch_bucket(cls, ts: Any, width_us: int) -> Any:
+        """Ibis expression: the number of the ``width_us`` bucket since 1970-01-01 UTC holding ``ts``
+        (portable form: epoch seconds, floor-divided; ``width_us`` a whole number of seconds)."""
+        if width_us % 1_000_000:
+            raise ValueError(f"bucket width {width_us} us is not a whole number of seconds")
+        return (ts.epoch_seconds() // (width_us // 1_000_000)).cast("int64")
+
     # -- transactions and statements
     @abstractmethod
     def begin(self) -> None: ...
@@ -168,6 +180,15 @@ class Backend(ABC):
 BACKENDS: list[type[Backend]] = []
 
 
+def check_ingestable(tables: Sequence[str]) -> None:
+    """StoreError if one of ``tables`` is written only by the ledger (``ledger``, ``claims``)."""
+    own = [t for t in tables if t in schema.LEDGER_TABLES]
+    if own:
+        raise StoreError(
+            f"table {own[0]!r} is written only by the ledger (append-only, hash-chained); it cannot be ingested"
+        )
+
+
 def register(cls: type[Backend]) -> type[Backend]:
     """Class decorator: make a backend available to :class:`Store` (tried in registration order)."""
     BACKENDS.append(cls)
@@ -194,6 +215,29 @@ def exists(url: str | Path) -> bool:
     creating or opening it — for commands that only read (``ledger list``)."""
     name, args = parse_url(url)
     return next(c for c in _backends() if c.name == name).exists(args)
+
+
+def _ibis_backend_class(expr: Any) -> type[Backend]:
+    """The registered backend class whose Ibis backend runs ``expr`` (an unbound memtable runs on Ibis's default
+    backend, DuckDB; a backend coreduce does not know gets the portable :class:`Backend` forms)."""
+    try:
+        name = expr._find_backend(use_default=True).name
+    except Exception:  # unbound in an Ibis without a default backend
+        name = "duckdb"
+    return next((c for c in _backends() if c.name == name), Backend)
+
+
+def epoch_bucket(ts: Any, width_us: int) -> Any:
+    """Ibis integer expression: ``floor(epoch_us(ts) / width_us)``, the ``width_us``-microsecond bucket since
+    1970-01-01 UTC holding timestamp expression ``ts``, in the form ``ts``'s backend computes fastest
+    (DuckDB: integer arithmetic on ``epoch_us``, no per-row calendar work; others: epoch seconds)."""
+    return _ibis_backend_class(ts).epoch_bucket(ts, width_us)
+
+
+def orders_by_code_point(expr: Any) -> bool:
+    """Whether ``ORDER BY`` on ``expr``'s backend sorts text by code point, as pandas does (DuckDB's binary
+    collation), so a sort can be left to the engine; False where a locale collation may apply (PostgreSQL)."""
+    return _ibis_backend_class(expr).code_point_order
 
 
 def _backends() -> list[type[Backend]]:
@@ -331,6 +375,10 @@ class Store:
                 f"unknown table(s) {', '.join(unknown)}; canonical tables: {', '.join(schema.TABLES)}"
             )
 
+    def _check_ingestable(self, tables: Sequence[str]) -> None:
+        self._check_tables(tables)
+        check_ingestable(tables)
+
     def ingest(
         self, frames: Mapping[str, pd.DataFrame], *, source: str = "<DataFrame>", validate: bool = True
     ) -> IngestReport:
@@ -355,8 +403,10 @@ class Store:
         ------
         coreduce.errors.InputErrors
             Every problem found in every frame (first 50 listed); nothing is written.
+        coreduce.errors.StoreError
+            An unknown table, or ``ledger`` / ``claims`` (only the ledger writes them).
         """
-        self._check_tables(list(frames))
+        self._check_ingestable(list(frames))
         report = IngestReport(source)
         with self.transaction(), self._b.staging() as con:
             staged: dict[str, engine.Staged] = {}
@@ -395,7 +445,7 @@ class Store:
         """
         from coreduce.ingest.files import CsvLocator, check_regular_file, csv_first_row, csv_relation, raise_rejects
 
-        self._check_tables([table])
+        self._check_ingestable([table])
         p = check_regular_file(path)
         src = source or str(path)
         rel, header = csv_relation(p)
