@@ -109,7 +109,7 @@ def test_every_factor_set_declared_and_ranked(ef, sets):
 def test_sources_non_empty_everywhere():
     for name in [
         "emission_factors.csv", "grid_factors.csv", "regions.csv", "factor_sets.csv", "energy_basis.csv",
-        "volumetric_cv.csv", "ncv.csv", "gwp.csv", "removal_efficiencies.csv",
+        "volumetric_cv.csv", "ncv.csv", "gwp.csv", "removal_efficiencies.csv", "gcv.csv", "jurisdiction_ncv.csv",
     ]:  # fmt: skip
         df = _csv(name)
         assert (df.source.str.strip() != "").all(), name
@@ -291,7 +291,9 @@ def test_volumetric_cv():
     assert float(us.value) * conversion_factor(normalise_unit(us.unit), "MJ/m^3") == pytest.approx(38.228, abs=1e-3)
     cn = v.loc[("natural_gas", "CN")]
     assert float(cn.value) * conversion_factor(normalise_unit(cn.unit), "MJ/m^3") == pytest.approx(38.931)
-    assert cn.basis == "net" and "NOT VERIFIED" in cn.source
+    # verified: five independent secondary copies agree on 389.31 GJ/10^4 Nm3 at 0 degC, 101.325 kPa (docs/factors.md)
+    assert cn.basis == "net" and cn.verified == "yes" and us.verified == "yes"
+    assert "0 degC, 101.325 kPa" in cn.reference_conditions and "Not read in the standard's own text" in cn.source
 
 
 @pytest.mark.parametrize(
@@ -361,3 +363,34 @@ def test_cn_enterprise_is_co2_only_net_basis_and_first_for_china(ef, sets):
     assert s.loc["cn_enterprise", "energy_basis"] == "net" and s.loc["cn_enterprise", "jurisdiction"] == "CN"
     cn_ranks = s[s.jurisdiction == "CN"]["rank"].astype(int)
     assert cn_ranks.idxmin() == "cn_enterprise"
+
+
+# GB/T 32151 appendix table (GB/T 32151.22-2024 Table C.1 transcription): 低位发热量 [GJ/t], NCV basis
+CN_NCV = [
+    ("fuel_oil", 41.816, "yes"),
+    ("gasoline", 43.070, "yes"),
+    ("diesel", 42.652, "yes"),
+    ("kerosene", 43.070, "yes"),
+    ("lpg", 50.179, "yes"),
+    ("coal_bituminous", 19.570, "yes"),
+    ("coal_lignite", 11.9, "no"),  # NCV in one copy only; equal to IPCC's 11.9
+    ("coke", 28.435, "yes"),
+]
+
+
+@pytest.mark.parametrize(("act", "ncv", "verified"), CN_NCV)
+def test_china_net_calorific_values(act, ncv, verified):
+    j = _csv("jurisdiction_ncv.csv").set_index(["activity_type", "jurisdiction"])
+    row = j.loc[(act, "CN")]
+    assert float(row.value) == ncv and row.unit == "GJ/t" and row.verified == verified
+    assert "GB/T 32151.22-2024 Table C.1" in row.source and "Not read in the standard's own text" in row.source
+    # 1 t x NCV GJ/t in kJ/kg, the unit of the GB/T 2589 copies: 19.570 GJ/t = 19 570 kJ/kg
+    assert ncv * conversion_factor(normalise_unit(row.unit), "kJ/kg") == pytest.approx(ncv * 1000)
+
+
+def test_every_china_ncv_goes_with_a_cn_enterprise_factor(ef):
+    # the NCVs are there so that CN tonnes meet CN carbon contents on the same basis: no NCV without its factor
+    j = _csv("jurisdiction_ncv.csv")
+    assert set(j.jurisdiction) == {"CN"}
+    assert set(j.activity_type) <= set(ef[ef.factor_set == "cn_enterprise"].activity_type)
+    assert len(j) == len(CN_NCV) and j.set_index("activity_type").index.is_unique
