@@ -572,3 +572,14 @@ def test_china_ncv_rows_do_not_reach_us_activity(lib):
     btu = conversion_factor("MMBtu", "GJ")
     assert us["amount"] == pytest.approx(1000 * 43.0 / 0.95 / btu * us["factor_value"] / 1000, rel=1e-12)
     assert us["factor_value"] == 73.96  # 40 CFR 98 Table C-1 distillate fuel oil No. 2, kg CO2/MMBtu (HHV)
+
+
+def test_china_coke_in_tonnes_needs_chinas_ncv(lib):
+    # IPCC's ncv.csv has no coke row; China's table has 28.435 GJ/t: 10 t × 28.435 GJ/t = 0.28435 TJ × 100 595 kg/TJ
+    # (29.5 tC/TJ × 0.93 × 44/12) = 28 604.188 kg
+    coke = _act(activity_type="coke", amount=10.0, unit="t", sector="industry", region="CN-BJ")
+    co2 = _get(compute_inventory(coke, lib, gwp=None), "CO2")
+    assert (co2["factor_set"], co2["amount"]) == ("cn_enterprise", pytest.approx(28.60418825, rel=1e-12))
+    # outside China there is no calorific value per tonne for coke: one clear error, not a silent zero
+    with pytest.raises(FactorError, match="no calorific value per mass for 'coke'"):
+        compute_inventory(coke.assign(region="DE"), lib, gwp=None)
