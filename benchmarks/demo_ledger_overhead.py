@@ -21,7 +21,7 @@ from pathlib import Path
 
 from coreduce.account import FactorLibrary
 from coreduce.datasets import load_example_city
-from coreduce.demo import account_example_city
+from coreduce.demo import EXAMPLE, account_example_city
 from coreduce.ledger import Ledger
 
 
@@ -49,7 +49,7 @@ def main() -> None:
                 with led.run(
                     "account",
                     entrypoint="coreduce.demo:account_example_city",
-                    params={"name": "beijing_2019"},
+                    params={"name": EXAMPLE},
                     inputs={"activity": activity},
                     factor_version=version,
                 ) as run:

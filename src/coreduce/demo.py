@@ -510,6 +510,7 @@ def _write_inventory(inv: pd.DataFrame, path: Path, *, drop: tuple[str, ...] = (
     from coreduce.export import atomic_write_bytes, csv_frame, neutralise_formulas
 
     df = inv[[c for c in INVENTORY_COLUMNS if c not in drop]].copy()
+    df.attrs = {}  # the factor gaps are not data: pyarrow would warn that it cannot serialise them
     for c in df.columns:
         if isinstance(df[c].dtype, pd.StringDtype) or df[c].dtype == object:
             # neutralised once per distinct value (a daily column has ~600,000 cells and a few dozen values)

@@ -48,7 +48,9 @@ class InputError(CoreduceError):
         value: Any = None,
         table: str | None = None,
     ) -> None:
-        if hasattr(value, "item") and not isinstance(value, str):
+        if getattr(getattr(value, "dtype", None), "kind", "") in ("M", "m") and not isinstance(value, str):
+            value = str(value)  # numpy datetime64/timedelta64: ISO 8601 (``.item()`` gives nanoseconds as an int)
+        elif hasattr(value, "item") and not isinstance(value, str):
             value = value.item()  # numpy scalar -> plain Python for a readable message
         if hasattr(value, "isoformat"):
             value = value.isoformat()  # a datetime/Timestamp reads as ISO 8601, not as its Python repr

@@ -295,3 +295,16 @@ def test_malformed_input_is_rejected_and_store_unchanged(store, tmp_path, case, 
 
 def test_corpus_has_at_least_twenty_cases():
     assert len({c[0] for c in CASES}) >= 20
+
+
+def test_time_values_in_messages_are_iso_8601():
+    import numpy as np
+
+    # a Timestamp / datetime64 in an error reads as ISO 8601, never as a Python repr or epoch nanoseconds
+    for value, shown in [
+        (pd.Timestamp("2022-01-01", tz="UTC"), "'2022-01-01T00:00:00+00:00'"),
+        (np.datetime64("2022-01-01T00:00:00.000000000"), "'2022-01-01T00:00:00.000000000'"),
+        (np.float64(1.5), "1.5"),
+    ]:
+        msg = str(InputError("f.csv", "x", row=2, column="c", value=value))
+        assert msg == f"f.csv, row 2, column 'c': got {shown}, expected x"

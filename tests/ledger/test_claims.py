@@ -150,3 +150,19 @@ def test_cli_claims_lists_every_claim_with_the_net(store_url: str) -> None:
         (2, "CO2e", 800.0, net), (2, "SO2", 12.5, None)]  # fmt: skip
     res = CliRunner().invoke(ledger_app, ["claims", "--store", store_url, "--run", "1"], env={"COLUMNS": "200"})
     assert res.exit_code == 0 and "claims in" in res.output and "(0)" in res.output
+
+
+def test_cli_tables_fold_cells_and_print_recorded_text_as_is(store_url: str) -> None:
+    from coreduce.cli.ledger import ledger_app
+
+    basis = "[red]baseline 2023[/red] within the administrative boundary of the city as of 1 January"
+    with Store(store_url, create=False) as s:
+        with Ledger(s).run("optimise") as run:
+            run.claim("SO2", 12.5, basis=basis)
+    for args in (["claims"], ["show", "1"], ["list"]):
+        res = CliRunner().invoke(ledger_app, [*args, "--store", store_url], env={"COLUMNS": "60"})
+        assert res.exit_code == 0, res.output
+        assert "…" not in res.output  # a narrow terminal folds cells; it never cuts them
+    # the basis is printed as recorded, not read as Rich markup
+    wide = CliRunner().invoke(ledger_app, ["claims", "--store", store_url], env={"COLUMNS": "250"})
+    assert basis in wide.output

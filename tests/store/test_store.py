@@ -258,3 +258,16 @@ def test_mixed_offsets_in_one_file(store, tmp_path):
         "2019-01-01T02:00:00+00:00",
     ]
     assert got["value"].tolist() == [1.0, 2.0, 3.0]
+
+
+def test_missing_psycopg_names_the_extra(monkeypatch):
+    import sys
+
+    from coreduce.extras import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if coreduce[postgres] were not installed
+    with pytest.raises(MissingExtraError) as exc:
+        Store("postgresql://postgres@127.0.0.1:5432/test")
+    assert str(exc.value) == (
+        "a PostgreSQL store needs the optional package 'psycopg': pip install 'coreduce[postgres]'"
+    )

@@ -12,8 +12,6 @@ inventory is stored; if anything fails, nothing is stored and the run is recorde
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ import pandas as pd
 
 from coreduce.account.factors import FactorLibrary
 from coreduce.account.inventory import compute_inventory, summarise
+from coreduce.export import write_csv
 from coreduce.ingest.files import read_raw
 from coreduce.ledger import entrypoint
 from coreduce.ledger.hashing import check_readable
@@ -150,20 +149,6 @@ class AccountResult:
         """The factor-library version used (``FactorLibrary.version``)."""
         return str(self.explanation["factor_version"])
 
-    # TODO-remove once cli/main.py calls account_files(...) -> AccountResult (branch ``front``): the old
-    # ``account`` command reads the result as the dict of outputs ``account_files`` used to return.
-    def _outputs(self) -> dict[str, Any]:
-        out = {"inventory": self.inventory, "detail": self.detail, "activity": self.activity}
-        if self.gaps is not None:
-            out["gaps"] = self.gaps
-        return {**out, "explanation": self.explanation}
-
-    def __getitem__(self, key: str) -> Any:
-        return self._outputs()[key]
-
-    def items(self) -> Any:
-        return self._outputs().items()
-
     def as_dict(self) -> dict[str, Any]:
         """JSON-able summary (no frames): what ``coreduce account --json`` prints."""
         return {
@@ -236,7 +221,7 @@ def account_files(
             if st is not store:
                 st.close()
     if out is not None:
-        res.out = str(_write_csv(res.inventory, Path(out)))
+        res.out = str(write_csv(res.inventory, out))  # atomic, formulas neutralised, floats without noise
     return res
 
 
@@ -271,29 +256,3 @@ def _account_stored(st: Store, params: dict[str, Any], lib: FactorLibrary, recor
     rows = {"activity": len(o["activity"]), "inventory": len(o["detail"])}
     res.ingest = {t: {"rows": rows[t], "inserted": i, "updated": u} for t, (i, u) in run.stored.items()}
     return res
-
-
-def _write_csv(df: pd.DataFrame, path: Path) -> Path:
-    """Atomic CSV: ``coreduce.export.write_csv`` when present (branch ``front``), else a unique temporary file in
-    the same folder renamed over a regular target (TODO-remove the fallback when ``front`` lands)."""
-    try:
-        from coreduce.export import write_csv  # type: ignore[import-not-found]
-    except ImportError:
-        write_csv = None
-    if write_csv is not None:
-        write_csv(df, path)
-        return path
-    from coreduce.errors import InputError
-
-    if path.exists() and not path.is_file():
-        raise InputError(str(path), "a regular file to write (not a directory, device or FIFO)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            df.to_csv(fh, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

@@ -68,31 +68,19 @@ def default_store() -> str:
     return os.environ.get("COREDUCE_STORE") or "coreduce.duckdb"
 
 
-_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/@:?#]*:)(?P<pw>[^@/?#]*)(?P<at>@)")
-_PASSWORD_PARAM = re.compile(r"(?i)(?P<key>[?&]password=)(?P<pw>[^&#]*)")
-
-
 def mask_url(url: str) -> str:
-    """``url`` with any password shown as ``***`` (``postgresql://u:pw@h/db`` → ``postgresql://u:***@h/db``).
+    """``url`` with any password shown as ``***`` (``postgresql://u:pw@h/db`` → ``postgresql://u:***@h/db``):
+    :func:`coreduce.store.mask_url`."""
+    from coreduce.store import mask_url as store_mask
 
-    Uses :func:`coreduce.store.mask_url` when the store provides it.
-    """
-    try:
-        from coreduce.store import mask_url as store_mask
-
-        return store_mask(url)
-    except ImportError:
-        pass
-    text = _PASSWORD.sub(lambda m: f"{m['head']}***{m['at']}", str(url))
-    return _PASSWORD_PARAM.sub(lambda m: f"{m['key']}***", text)
+    return store_mask(url)
 
 
 def _masked(text: str, urls: list[str]) -> str:
     for u in urls:
         if u and mask_url(u) != u:
             text = text.replace(u, mask_url(u))
-    # any other URL-with-password that reached the message
-    return _PASSWORD.sub(lambda m: f"{m['head']}***{m['at']}", text)
+    return mask_url(text)  # any other URL or conninfo with a password that reached the message
 
 
 def _readable(value: Any) -> Any:
@@ -139,8 +127,6 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # NumPy overflow/invalid: checked as errors
-                # pyarrow cannot serialise a frame's attrs (the factor gaps); the CSV is complete without them
-                warnings.filterwarnings("ignore", message="Could not serialize pd.DataFrame.attrs")
                 return func(*args, **kwargs)
         except CoreduceError as exc:
             typer.echo(error_line(exc, urls), err=True)

@@ -22,7 +22,7 @@ def demo(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print paths, totals and the run as JSON."),
 ) -> None:
-    """Build the example city (Beijing 2019, real data), account it, store it and write report.html.
+    """Build the example city (Beijing 2016, real data), account it, store it and write report.html.
 
     Example: coreduce demo --out demo-out   (then: coreduce ledger list)
     """

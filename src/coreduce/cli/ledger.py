@@ -10,9 +10,10 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from coreduce.cli._common import out_console
 from coreduce.errors import CoreduceError
 from coreduce.ledger import Ledger, claims_summary
 from coreduce.store import Store, mask_url
@@ -58,6 +59,11 @@ def _dump(obj: Any) -> None:
     typer.echo(json.dumps(obj, indent=2, default=str, ensure_ascii=False))
 
 
+def _cells(*values: Any) -> list[Text]:
+    """Table cells as plain text: recorded strings (a claim's basis, a user name) are never Rich markup."""
+    return [Text(str(v)) for v in values]
+
+
 def _fmt(v: Any) -> str:
     if v is None or (isinstance(v, float) and v != v):
         return ""
@@ -86,14 +92,16 @@ def list_runs(store: StoreOpt = "coreduce.duckdb", as_json: JsonOpt = False) -> 
                      ("started_at", "started (UTC)"), ("duration_s", "s"), ("status", "status"),
                      ("energy_kwh", "kWh"), ("emissions_kg", "kg CO2"), ("claimed_reduction_t", "claimed t"),
                      ("net_reduction_t", "net t")]:  # fmt: skip
-        table.add_column(title, justify="right" if c in ("seq", "duration_s", "energy_kwh") else "left")
+        table.add_column(
+            title, justify="right" if c in ("seq", "duration_s", "energy_kwh") else "left", overflow="fold"
+        )
     for r in df.to_dict("records"):
-        table.add_row(
+        table.add_row(*_cells(
             str(r["seq"]), r["run_id"][:12], r["kind"], r["user"], str(r["started_at"])[:19],
             _fmt(r["duration_s"]), r["status"], _fmt(r["energy_kwh"]), _fmt(r["emissions_kg"]),
             _fmt(r["claimed_reduction_t"]), _fmt(r["net_reduction_t"]),
-        )  # fmt: skip
-    Console().print(table)
+        ))  # fmt: skip
+    out_console().print(table)
 
 
 @ledger_app.command("show")
@@ -112,21 +120,23 @@ def show(run: RunArg, store: StoreOpt = "coreduce.duckdb", as_json: JsonOpt = Fa
         return
     claims = rec.pop("claims")
     table = Table(title=f"run {rec['run_id']}", show_header=False)
-    table.add_column("field", style="bold")
+    table.add_column("field", style="bold", overflow="fold")
     table.add_column("value", overflow="fold")
     for k, v in rec.items():
-        table.add_row(k, json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, (dict, list)) else _fmt(v))
-    console = Console()
+        table.add_row(
+            *_cells(k, json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, (dict, list)) else _fmt(v))
+        )
+    console = out_console()
     console.print(table)
     if claims:
         ct = Table(title=f"claims of run {rec['run_id'][:12]} (net: the CO2e claim less the run's compute footprint)")
         for c in ("#", "pollutant", "amount", "unit", "t", "net t", "basis", "note"):
-            ct.add_column(c, justify="right" if c in ("#", "amount", "t", "net t") else "left")
+            ct.add_column(c, justify="right" if c in ("#", "amount", "t", "net t") else "left", overflow="fold")
         net = rec.get("net_reduction_t")
         for c in claims:
-            ct.add_row(str(c["seq"]), c["pollutant"], _fmt(c["amount"]), c["unit"], _fmt(c["amount_t"]),
+            ct.add_row(*_cells(str(c["seq"]), c["pollutant"], _fmt(c["amount"]), c["unit"], _fmt(c["amount_t"]),
                        f"{net:.10g}" if c.get("net_of_footprint") and net is not None else "", c["basis"] or "",
-                       c["note"] or "")  # fmt: skip
+                       c["note"] or ""))  # fmt: skip
         console.print(ct)
 
 
@@ -156,13 +166,13 @@ def claims(
         return
     table = Table(title=f"claims in {led.display_url} ({len(df)})")
     for c in ("seq", "run", "kind", "status", "#", "pollutant", "amount", "unit", "t", "net t", "basis"):
-        table.add_column(c, justify="right" if c in ("seq", "#", "amount", "t", "net t") else "left")
+        table.add_column(c, justify="right" if c in ("seq", "#", "amount", "t", "net t") else "left", overflow="fold")
     for r in df.to_dict("records"):
         net = r["net_t"]
-        table.add_row(str(r["seq"]), r["run_id"][:12], str(r["kind"]), str(r["status"]), str(r["claim_seq"]),
+        table.add_row(*_cells(str(r["seq"]), r["run_id"][:12], str(r["kind"]), str(r["status"]), str(r["claim_seq"]),
                       r["pollutant"], _fmt(r["amount"]), r["unit"], _fmt(r["amount_t"]),
-                      "" if net is None or net != net else f"{net:.10g}", r["basis"] or "")  # fmt: skip
-    Console().print(table)
+                      "" if net is None or net != net else f"{net:.10g}", r["basis"] or ""))  # fmt: skip
+    out_console().print(table)
 
 
 @ledger_app.command("verify")

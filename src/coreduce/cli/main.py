@@ -20,6 +20,7 @@ from coreduce.cli.account import account
 from coreduce.cli.demo import demo
 from coreduce.cli.factors import factors
 from coreduce.cli.ingest import ingest
+from coreduce.cli.ledger import ledger_app
 from coreduce.cli.load import load
 
 
@@ -70,12 +71,7 @@ app.command()(load)
 app.command()(demo)
 app.command()(factors)
 
-try:  # the trust layer's sub-commands
-    from coreduce.cli.ledger import ledger_app
-
-    app.add_typer(ledger_app, name="ledger")
-except ImportError:  # pragma: no cover - only while the ledger package is absent
-    pass
+app.add_typer(ledger_app, name="ledger")  # the trust layer's sub-commands
 
 
 def main() -> None:  # pragma: no cover

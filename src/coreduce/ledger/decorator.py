@@ -29,12 +29,6 @@ if TYPE_CHECKING:
 #: coreduce modules whose decorated functions are reproducible entrypoints (imported by ``reproduce``).
 ENTRYPOINT_MODULES: tuple[str, ...] = ("coreduce.account.jobs", "coreduce.demo")
 
-#: Entrypoints named in records but not decorated in their module (name → (module, attribute)). Constant
-#: data in the package, never read from a ledger row. TODO-remove each once its owner decorates it.
-_KNOWN_UNDECORATED: dict[str, tuple[str, str]] = {
-    "coreduce.demo:account_example_city": ("coreduce.demo", "account_example_city"),
-}
-
 
 @dataclass(frozen=True)
 class Entrypoint:
@@ -99,7 +93,7 @@ def _load_entrypoint_modules() -> dict[str, str]:
 def registered() -> list[str]:
     """Names of the registered entrypoints (after importing :data:`ENTRYPOINT_MODULES`)."""
     _load_entrypoint_modules()
-    return sorted(set(_REGISTRY) | set(_KNOWN_UNDECORATED))
+    return sorted(_REGISTRY)
 
 
 def get_entrypoint(name: str) -> Entrypoint:
@@ -114,12 +108,9 @@ def get_entrypoint(name: str) -> Entrypoint:
     ep = _REGISTRY.get(name)
     if ep is not None:
         return ep
-    if name in _KNOWN_UNDECORATED:
-        mod, attr = _KNOWN_UNDECORATED[name]
-        if mod in errors:
-            raise LedgerError(f"entrypoint {name!r} cannot be imported: {errors[mod]}")
-        fn = getattr(importlib.import_module(mod), attr)
-        return Entrypoint(name, getattr(fn, "_coreduce_unrecorded", fn))
+    mod = name.partition(":")[0]
+    if mod in errors:  # a registered module that failed to import: say so rather than "not registered"
+        raise LedgerError(f"entrypoint {name!r} cannot be imported: {errors[mod]}")
     raise LedgerError(
         f"entrypoint {name!r} is not a registered coreduce entrypoint; reproduce only runs the functions "
         f"registered with @coreduce.ledger.entrypoint in {', '.join(ENTRYPOINT_MODULES)} (or already imported), "

@@ -166,23 +166,43 @@ def _scalar(v: Any) -> str:
 
 
 def _canon_column(s: pd.Series) -> list[str]:
+    """The canonical text of every value of a column (what :func:`_scalar` gives each value), computed per
+    distinct value for timestamps and text and with array operations for numbers."""
     dt = s.dtype
     if isinstance(dt, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(dt):
         u = s.dt.tz_localize("UTC") if not isinstance(dt, pd.DatetimeTZDtype) else s.dt.tz_convert("UTC")
-        out = u.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        return [_NULL if isinstance(x, float) or x is None or x is pd.NA else x for x in out.tolist()]
+        codes, uniques = pd.factorize(u)  # NaT -> -1; a column holds few distinct timestamps
+        text = np.asarray(uniques.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), dtype=object)
+        return _expand(codes, text)
     if pd.api.types.is_bool_dtype(dt) or pd.api.types.is_integer_dtype(dt):
         return [_scalar(x) for x in s.astype(object).tolist()]
     if pd.api.types.is_float_dtype(dt):
-        return [_num(x) for x in s.to_numpy(dtype=float, na_value=np.nan).tolist()]
+        a = s.to_numpy(dtype=float, na_value=np.nan)
+        out = np.empty(len(a), dtype=object)
+        finite = np.isfinite(a)
+        with np.errstate(invalid="ignore"):
+            integral = finite & (np.abs(a) < 2**53) & (a == np.trunc(a))
+        out[integral] = a[integral].astype(np.int64).astype(str)  # 1.0 and 1 hash alike, as in _num
+        rest = finite & ~integral
+        out[rest] = [repr(x) for x in a[rest].tolist()]  # shortest round-trip text, as in _num
+        out[np.isnan(a)] = _NULL
+        inf = np.isinf(a)
+        out[inf] = [repr(x) for x in a[inf].tolist()]
+        return out.tolist()
     obj = s.astype(object)
     if pd.api.types.infer_dtype(obj, skipna=True) in ("string", "empty"):  # fast path: text columns
-        null = obj.isna().to_numpy()
-        text = obj.where(~null, "")
-        if text.str.contains(r"[\\\x1f\n\r]", regex=True).any():
-            text = text.map(_esc)
-        return np.where(null, _NULL, text.to_numpy()).tolist()
+        codes, uniques = pd.factorize(obj)  # nulls (None, NaN, NA) -> -1
+        return _expand(codes, np.asarray([_esc(x) for x in np.asarray(uniques, dtype=object)], dtype=object))
     return [_scalar(x) for x in obj.tolist()]
+
+
+def _expand(codes: np.ndarray, text: np.ndarray) -> list[str]:
+    """``text[codes]`` with ``\\N`` where the code is -1 (a null)."""
+    out = np.full(len(codes), _NULL, dtype=object)
+    ok = codes >= 0
+    if len(text):
+        out[ok] = text[codes[ok]]
+    return out.tolist()
 
 
 def hash_frame(df: pd.DataFrame) -> str:
@@ -209,10 +229,10 @@ def hash_frame(df: pd.DataFrame) -> str:
         raise LedgerError(f"hash_frame: duplicate column names in {names}")
     frame = df.set_axis(names, axis=1)
     cols = sorted(names)
-    lines: list[str] = [""] * len(frame)
-    for i, c in enumerate(cols):
-        vals = _canon_column(frame[c])
-        lines = vals if i == 0 else [a + "\x1f" + b for a, b in zip(lines, vals, strict=True)]
+    if cols:
+        lines = ["\x1f".join(fields) for fields in zip(*(_canon_column(frame[c]) for c in cols), strict=True)]
+    else:
+        lines = [""] * len(frame)
     lines.sort()
     header = "\x1f".join(_esc(c) for c in cols)
     return sha256_bytes(("\n".join([header, *lines]) + "\n").encode("utf-8"))

@@ -49,8 +49,9 @@ class PostgresBackend(Backend):
     priority = 10
 
     def __init__(self, url: str, args: dict[str, Any]) -> None:
-        import psycopg
+        from coreduce.extras import require
 
+        psycopg = require("psycopg", "a PostgreSQL store")  # missing: one line naming coreduce[postgres]
         super().__init__(url, args)
         self.raw = psycopg.connect(args["conninfo"], autocommit=True)
         try:
