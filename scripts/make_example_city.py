@@ -19,7 +19,9 @@ Inputs (each data set has a PROVENANCE.md with its licence):
 - UCI gas-turbine CO/NOx, 2015 (hourly stack readings, Turkey)        -> ``stack_turkey_2015/`` (not Beijing)
 
 The activity is back-calculated: ``energy [TJ] = CEADs CO2 [t] / CO2 factor [t/TJ]`` with the factor the
-coreduce engine itself picks for that fuel (IPCC 2006 defaults in ``coreduce/account/data``), and
+coreduce engine itself picks for that fuel in Beijing (jurisdiction CN: the ``cn_enterprise`` GB/T 32151
+defaults where the library has one — coal, coke, oil products, LPG, natural gas — else the IPCC 2006 defaults,
+e.g. crude oil and jet kerosene; ``coreduce/account/data``), and
 ``clinker [t] = CEADs process CO2 [t] / clinker factor [t CO2/t clinker]``.  The script then recomputes the
 inventory with :func:`coreduce.account.compute_inventory` and checks that the scope-1 CO2 reproduces the
 CEADs Beijing 2016 ``Scope_1_Total`` (89.981813 Mt); it stops with an error otherwise. That check is a
@@ -178,7 +180,13 @@ def derive_activity(lib: FactorLibrary) -> pd.DataFrame:
             "CEADs "
             + g["ceads_fuels"]
             + " / "
-            + k["factor_source"].str.split(";").str[0].to_numpy()
+            + k["factor_set"].to_numpy()
+            + " "
+            + k["factor_value"].map("{:.12g}".format).to_numpy()
+            + " "
+            + k["factor_unit"].to_numpy()
+            + ": "
+            + k["factor_source"].str.split(";").str[0].str.split(" (", regex=False).str[0].to_numpy()
             + f" | {SRC_CEADS}"
         ),
     )

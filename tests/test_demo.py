@@ -59,18 +59,21 @@ def test_roundtrip_scope1_co2_gives_back_ceads(inventory):
 
 def test_co_pollutants_are_activity_times_factor(inventory):
     # CEADs Beijing 2016, power sector: Raw_Coal 7.248500 + Briquettes 0.051785 = 7.300285 Mt CO2,
-    # both mapped to coal_bituminous. Activity (derived) = 7,300,285 t / 94.6 t CO2/TJ = 77,170.032 TJ.
-    # SO2 = 77,170.032 TJ x 820 kg/TJ (EMEP/EEA 2023 1.A.1.a Tier 1, hard coal) / 1000 = 63,279.426 t
-    # NOx = 77,170.032 TJ x 209 kg/TJ / 1000 = 16,128.537 t
-    tj = 7_300_285.0 / 94.6
+    # both mapped to coal_bituminous. Beijing is jurisdiction CN, so the engine's CO2 factor is cn_enterprise
+    # (GB/T 32151: 26.1 tC/TJ x 0.93 oxidation x 44/12 = 89.001 t CO2/TJ, NCV basis).
+    # Activity (derived) = 7,300,285 t / 89.001 t CO2/TJ = 82,024.753 TJ.
+    # SO2 = 82,024.753 TJ x 820 kg/TJ (EMEP/EEA 2023 1.A.1.a Tier 1, hard coal) / 1000 = 67,260.297 t
+    # NOx = 82,024.753 TJ x 209 kg/TJ / 1000 = 17,143.173 t
+    tj = 7_300_285.0 / 89.001
     row = inventory[(inventory["entity"] == POWER) & (inventory["activity_type"] == "coal_bituminous")]
     got = row.set_index("pollutant")["amount"]
-    assert tj == pytest.approx(77_170.032, abs=1e-3)
+    assert tj == pytest.approx(82_024.753, abs=1e-3)
     assert got["CO2"] == pytest.approx(7_300_285.0, rel=1e-12)
-    assert got["SO2"] == pytest.approx(tj * 820 / 1000, rel=1e-12)
-    assert got["SO2"] == pytest.approx(63_279.426, abs=1e-3)
-    assert got["NOx"] == pytest.approx(tj * 209 / 1000, rel=1e-12)
-    assert got["NOx"] == pytest.approx(16_128.537, abs=1e-3)
+    # the inventory CSV keeps 12 significant digits (coreduce.export): up to 5e-12 relative
+    assert got["SO2"] == pytest.approx(tj * 820 / 1000, rel=1e-11)
+    assert got["SO2"] == pytest.approx(67_260.297, abs=1e-3)
+    assert got["NOx"] == pytest.approx(tj * 209 / 1000, rel=1e-11)
+    assert got["NOx"] == pytest.approx(17_143.173, abs=1e-3)
 
 
 def test_totals_match_the_file(demo, inventory):
@@ -196,6 +199,12 @@ def test_account_example_city_is_deterministic():
     a = account_example_city()["inventory"]
     b = account_example_city()["inventory"]
     pd.testing.assert_frame_equal(a, b)
+    # Beijing is jurisdiction CN: its fuel CO2 comes from cn_enterprise (GB/T 32151) where the library has it, the
+    # rest (crude oil 73 300, jet kerosene 71 500 kg/TJ, clinker) from IPCC 2006; the co-pollutants are not CN's
+    co2 = a[a["pollutant"] == "CO2"].groupby("activity_type")["factor_set"].agg(set)
+    assert set(co2["coal_bituminous"]) == set(co2["natural_gas"]) == set(co2["diesel"]) == {"cn_enterprise"}
+    assert set(co2["jet_kerosene"]) == set(co2["clinker_production"]) == {"ipcc2006"}
+    assert set(a.loc[a["pollutant"] == "SO2", "factor_set"]) == {"emep_eea2023"}
 
 
 def test_steps_can_be_chosen_and_extended(tmp_path, monkeypatch):

@@ -57,14 +57,15 @@ INPUTS = pd.DataFrame(
             "Fuel use [TJ] and cement clinker [t] by sector, Beijing 2016",
             "DERIVED",
             "CEADs Beijing 2016 CO2 by sector and fuel (Shan et al. 2018, 2020; Guan et al. 2021)",
-            "Back-calculated: energy = CEADs CO2 / IPCC 2006 CO2 factor of the fuel; clinker = CEADs process "
+            "Back-calculated: energy = CEADs CO2 / the engine's CO2 factor of the fuel for Beijing (China's "
+            "GB/T 32151 defaults, IPCC 2006 where China's table has none); clinker = CEADs process "
             "CO2 / 0.52 t CO2 per t clinker. The CO2 is therefore CEADs' own (itself derived from energy "
             "statistics); the air pollutants are this activity × default factors.",
         ),
         (
             "Annual inventory, Beijing 2016: CO2, CH4, N2O, CO2e, SO2, NOx, PM2.5, PM10, CO, VOCs",
             "DERIVED",
-            "coreduce factor library (IPCC 2006, EMEP/EEA 2023, US EPA AP-42; sources in 'Factors used')",
+            "coreduce factor library (GB/T 32151, IPCC 2006, EMEP/EEA 2023, US EPA AP-42; sources in 'Factors used')",
             "Emission = activity × factor × (1 − removal efficiency); no control technologies are assumed "
             "(uncontrolled co-pollutant factors), so SO2/NOx/PM are upper estimates for a city with FGD/SCR.",
         ),

@@ -62,11 +62,21 @@ def _grid(lib, factor_id):
 # ---------------------------------------------------------------- the old engine as the reference
 def _same_sets_library(lib: FactorLibrary, region: str) -> FactorLibrary:
     """The library restricted to the sets the new engine uses for ``region``, in its precedence order, so the
-    row-wise engine (which knew only one global priority and no fuel-property scaling) makes the same choices."""
+    row-wise engine (which knew only one global priority and no fuel-property scaling) makes the same choices.
+    The row-wise engine knew only the global ``ncv`` table: the region's jurisdiction's per-mass NCVs
+    (``jurisdiction_ncv``, e.g. GB/T 32151 in China) are put first in it, as the columnar engine uses them first."""
     prec = lib.precedence(region)
     sets = [s for s, sc in zip(prec["factor_set"], prec["scales_with"], strict=True) if not sc]
     ef = lib.emission_factors
-    return replace(lib, emission_factors=ef[ef["factor_set"].isin(sets)].reset_index(drop=True), priority=tuple(sets))
+    jn = lib.jurisdiction_ncv
+    own = jn[jn["jurisdiction"] == lib.jurisdiction(lib.resolve_region(region))] if region != "*" else jn.iloc[0:0]
+    ncv = pd.concat([own[["activity_type", "value", "unit", "source"]], lib.ncv], ignore_index=True)
+    return replace(
+        lib,
+        emission_factors=ef[ef["factor_set"].isin(sets)].reset_index(drop=True),
+        priority=tuple(sets),
+        ncv=ncv.drop_duplicates("activity_type").reset_index(drop=True),
+    )
 
 
 def _compare(new: pd.DataFrame, ref: pd.DataFrame) -> None:
@@ -246,8 +256,12 @@ def test_sulfur_mass_balance_preferred_over_emep_when_sulfur_is_given(lib):
     with_s = _act(region="CN-GD").assign(sulfur_pct=1.0)
     so2 = _get(compute_inventory(with_s, lib, gwp=None), "SO2")
     assert (so2["factor_set"], so2["amount"]) == ("so2_mass_balance", pytest.approx(1_900.0, rel=1e-12))
-    # without S: EMEP/EEA Tier 1 820 kg/TJ × (100 000 t × 25.8 GJ/t = 2 580 TJ) = 2 115 600 kg = 2 115.6 t
+    # without S: EMEP/EEA Tier 1 820 kg/TJ × (100 000 t × 19.570 GJ/t = 1 957 TJ, the GB/T 32151 NCV of a CN
+    # activity) = 1 604 740 kg = 1 604.74 t
     so2 = _get(compute_inventory(_act(region="CN-GD"), lib, gwp=None), "SO2")
+    assert (so2["factor_set"], so2["amount"]) == ("emep_eea2023", pytest.approx(1_604.74, rel=1e-12))
+    # the same coal outside China: IPCC NCV 25.8 GJ/t → 2 580 TJ × 820 kg/TJ = 2 115.6 t
+    so2 = _get(compute_inventory(_act(region="DE"), lib, gwp=None), "SO2")
     assert (so2["factor_set"], so2["amount"]) == ("emep_eea2023", pytest.approx(2_115.6, rel=1e-12))
 
 
@@ -315,8 +329,12 @@ def test_gas_in_cubic_metres_uses_the_jurisdictions_volumetric_cv(lib):
     vc = lib.volumetric_cv.set_index(["activity_type", "jurisdiction"])
     assert vc.loc[("natural_gas", "CN"), "value"] == 389.31 and vc.loc[("natural_gas", "CN"), "basis"] == "net"
     cn = _act(activity_type="natural_gas", amount=10_000.0, unit="m^3", sector="industry", region="CN-GD")
-    # 10 000 m³ × 389.31 GJ/10⁴ m³ (net) = 389.31 GJ = 0.38931 TJ × 56 100 kg/TJ = 21 840.291 kg
-    assert _get(compute_inventory(cn, lib, gwp=None), "CO2")["amount"] == pytest.approx(21.840291, rel=1e-12)
+    # 10 000 m³ × 389.31 GJ/10⁴ m³ (net) = 389.31 GJ = 0.38931 TJ × 55 539 kg/TJ (cn_enterprise: 15.3 tC/TJ × 0.99
+    # × 44/12) = 21 621.88809 kg
+    co2 = _get(compute_inventory(cn, lib, gwp=None), "CO2")
+    assert co2["factor_set"] == "cn_enterprise"
+    assert co2["amount"] == pytest.approx(0.38931 * 55_539 / 1000, rel=1e-12)
+    assert co2["amount"] == pytest.approx(21.62188809, rel=1e-12)
     us = _act(activity_type="natural_gas", amount=1.0, unit="1e6*ft^3", sector="industry", region="US-TX")
     # 1e6 scf × 1.026e-3 MMBtu/scf (HHV, gross) = 1 026 MMBtu × 53.06 kg/MMBtu = 54 439.56 kg
     assert _get(compute_inventory(us, lib, gwp=None), "CO2")["amount"] == pytest.approx(54.43956, rel=1e-12)
@@ -505,9 +523,11 @@ def test_us_coal_in_short_tons_uses_the_jurisdictions_hhv(lib):
     # metric tonnes: 1 000 t = 1 000 / 0.90718474 short tons
     co2_t = _get(compute_inventory(act.assign(unit="t"), lib, gwp=None), "CO2")
     assert co2_t["amount"] == pytest.approx(1000 / 0.90718474 * 24.93 * 93.28 / 1000, rel=1e-12)
-    # in China the same coal goes through the IPCC NCV (25.8 GJ/t, net) and the net IPCC factor
+    # in China the same coal goes through China's NCV (GB/T 32151: 19.570 GJ/t, net) and the cn_enterprise factor
+    # (26.1 tC/TJ × 0.93 × 44/12 = 89 001 kg/TJ): 1 000 t × 19.570 GJ/t × 89 001 kg/TJ / 1e6 = 1 741.74957 t
     cn = _get(compute_inventory(act.assign(unit="t", region="CN-GD"), lib, gwp=None), "CO2")
-    assert cn["amount"] == pytest.approx(1000 * 25.8 * 94.6 / 1000, rel=1e-12)
+    assert cn["factor_set"] == "cn_enterprise"
+    assert cn["amount"] == pytest.approx(1741.74957, rel=1e-12)
 
 
 def test_streamed_csv_with_a_duplicated_header_column(tmp_path, lib):
@@ -518,3 +538,60 @@ def test_streamed_csv_with_a_duplicated_header_column(tmp_path, lib):
     )
     with pytest.raises(InputError, match=r"dup.csv, row 1, column 'amount'.*each column name once"):
         write_inventory(f, tmp_path / "out", lib)
+
+
+@pytest.mark.parametrize(
+    ("fuel", "ncv_cn", "co2_cn", "ncv_ipcc", "co2_ipcc"),
+    [  # GB/T 32151 Table C.1 NCV [GJ/t] and C × oxidation × 44/12 [kg/TJ]; IPCC 2006 Table 1.2 NCV and Table 1.4 CO2
+        ("coal_bituminous", 19.570, 89_001.0, 25.8, 94_600.0),
+        ("diesel", 42.652, 72_585.33, 43.0, 74_100.0),
+        ("gasoline", 43.070, 67_914.0, 44.3, 69_300.0),
+        ("fuel_oil", 41.816, 75_819.33, 40.4, 77_400.0),
+        ("lpg", 50.179, 61_805.33, 47.3, 63_100.0),
+    ],
+)
+def test_china_tonnes_use_chinas_ncv_with_chinas_carbon_content(lib, fuel, ncv_cn, co2_cn, ncv_ipcc, co2_ipcc):
+    """A CN activity in tonnes: CN NCV × CN factor (never IPCC NCV × CN factor); in energy units: the CN factor
+    directly; a US/EU/unlisted activity keeps the IPCC NCV and factor (or its own jurisdiction's)."""
+    t = _act(activity_type=fuel, amount=1000.0, unit="t", sector="industry", region="CN-BJ")
+    co2 = _get(compute_inventory(t, lib, gwp=None), "CO2")
+    assert co2["factor_set"] == "cn_enterprise" and co2["factor_value"] == co2_cn
+    # 1 000 t × NCV [GJ/t] = NCV TJ; × kg/TJ / 1 000 = t CO2
+    assert co2["amount"] == pytest.approx(ncv_cn * co2_cn / 1000, rel=1e-12)
+    # CH4 falls to ipcc2006 per TJ, on the same (Chinese) energy: 1 000 t × 19.570 GJ/t = 19.57 TJ, etc.
+    # (the library has no stationary CH4 factor for gasoline: that one is a reported gap, not a number)
+    if fuel != "gasoline":
+        ch4 = _get(compute_inventory(t, lib, gwp=None), "CH4")
+        assert ch4["factor_set"] == "ipcc2006"
+        assert ch4["amount"] == pytest.approx(ncv_cn * ch4["factor_value"] / 1000, rel=1e-12)
+    # energy units: no calorific value at all, 1 000 GJ = 1 TJ × kg/TJ / 1 000
+    gj = _get(compute_inventory(t.assign(unit="GJ"), lib, gwp=None), "CO2")
+    assert gj["amount"] == pytest.approx(co2_cn / 1000, rel=1e-12)
+    # EU (DE) and a region of jurisdiction '*' (GB): IPCC NCV × IPCC factor, unchanged by the Chinese rows
+    for region in ("DE", "GB"):
+        eu = _get(compute_inventory(t.assign(region=region), lib, gwp=None), "CO2")
+        assert eu["factor_set"] == "ipcc2006"
+        assert eu["amount"] == pytest.approx(ncv_ipcc * co2_ipcc / 1000, rel=1e-12)
+
+
+def test_china_ncv_rows_do_not_reach_us_activity(lib):
+    # 1 000 t diesel in Texas: 40 CFR 98 needs gallons or energy; with neither a US mass HHV for diesel, the IPCC
+    # NCV (43.0 GJ/t, net) is used and turned gross for the gross-basis us_40cfr98 factor (÷ 0.95):
+    # 43.0 TJ / 0.95 / 1.055056 GJ/MMBtu × 1 000 × 73.96 kg/MMBtu / 1 000 = 3 172.97 t CO2
+    us = _get(compute_inventory(_act(activity_type="diesel", amount=1000.0, unit="t", region="US-TX"), lib,
+                                gwp=None), "CO2")  # fmt: skip
+    assert us["factor_set"] == "us_40cfr98"
+    btu = conversion_factor("MMBtu", "GJ")
+    assert us["amount"] == pytest.approx(1000 * 43.0 / 0.95 / btu * us["factor_value"] / 1000, rel=1e-12)
+    assert us["factor_value"] == 73.96  # 40 CFR 98 Table C-1 distillate fuel oil No. 2, kg CO2/MMBtu (HHV)
+
+
+def test_china_coke_in_tonnes_needs_chinas_ncv(lib):
+    # IPCC's ncv.csv has no coke row; China's table has 28.435 GJ/t: 10 t × 28.435 GJ/t = 0.28435 TJ × 100 595 kg/TJ
+    # (29.5 tC/TJ × 0.93 × 44/12) = 28 604.188 kg
+    coke = _act(activity_type="coke", amount=10.0, unit="t", sector="industry", region="CN-BJ")
+    co2 = _get(compute_inventory(coke, lib, gwp=None), "CO2")
+    assert (co2["factor_set"], co2["amount"]) == ("cn_enterprise", pytest.approx(28.60418825, rel=1e-12))
+    # outside China there is no calorific value per tonne for coke: one clear error, not a silent zero
+    with pytest.raises(FactorError, match="no calorific value per mass for 'coke'"):
+        compute_inventory(coke.assign(region="DE"), lib, gwp=None)

@@ -109,7 +109,7 @@ def test_every_factor_set_declared_and_ranked(ef, sets):
 def test_sources_non_empty_everywhere():
     for name in [
         "emission_factors.csv", "grid_factors.csv", "regions.csv", "factor_sets.csv", "energy_basis.csv",
-        "volumetric_cv.csv", "ncv.csv", "gwp.csv", "removal_efficiencies.csv",
+        "volumetric_cv.csv", "ncv.csv", "gwp.csv", "removal_efficiencies.csv", "gcv.csv", "jurisdiction_ncv.csv",
     ]:  # fmt: skip
         df = _csv(name)
         assert (df.source.str.strip() != "").all(), name
@@ -291,7 +291,9 @@ def test_volumetric_cv():
     assert float(us.value) * conversion_factor(normalise_unit(us.unit), "MJ/m^3") == pytest.approx(38.228, abs=1e-3)
     cn = v.loc[("natural_gas", "CN")]
     assert float(cn.value) * conversion_factor(normalise_unit(cn.unit), "MJ/m^3") == pytest.approx(38.931)
-    assert cn.basis == "net" and "NOT VERIFIED" in cn.source
+    # verified: five independent secondary copies agree on 389.31 GJ/10^4 Nm3 at 0 degC, 101.325 kPa (docs/factors.md)
+    assert cn.basis == "net" and cn.verified == "yes" and us.verified == "yes"
+    assert "0 degC, 101.325 kPa" in cn.reference_conditions and "Not read in the standard's own text" in cn.source
 
 
 @pytest.mark.parametrize(
@@ -311,3 +313,84 @@ def test_40cfr98_default_hhv(act, value, unit):
     # bituminous: 24.93 MMBtu/short ton x 1.055056 GJ/MMBtu / 0.90718474 t = 28.99 GJ/t (gross)
     if act == "coal_bituminous":
         assert value * conversion_factor(normalise_unit(unit), "GJ/t") == pytest.approx(28.994, abs=1e-3)
+
+
+# ------------------------------------------------------------------------------------------- China (cn_enterprise)
+# GB/T 32151 appendix table 常用化石燃料相关参数的缺省值 (transcribed as GB/T 32151.22-2024 Table C.1; checked against
+# independent public transcriptions, see docs/factors.md). Columns: 单位热值含碳量 [tC/TJ], 碳氧化率 [%].
+# CO2 [kg/TJ, NCV] = carbon content [tC/TJ] x oxidation x 44/12 x 1000.
+CN_TABLE = [
+    # activity,   carbon tC/TJ, oxidation, CO2 kg/TJ written out
+    ("fuel_oil", 21.1, 0.98, 75819.33),  # 21.1 x 0.98 x 44/12 = 75.81933 t/TJ
+    ("gasoline", 18.9, 0.98, 67914.0),  # 18.9 x 0.98 x 44/12 = 67.914 t/TJ
+    ("diesel", 20.2, 0.98, 72585.33),  # 20.2 x 0.98 x 44/12 = 72.58533 t/TJ
+    ("kerosene", 19.6, 0.98, 70429.33),  # 19.6 x 0.98 x 44/12 = 70.42933 t/TJ
+    ("lpg", 17.2, 0.98, 61805.33),  # 17.2 x 0.98 x 44/12 = 61.80533 t/TJ
+    ("natural_gas", 15.3, 0.99, 55539.0),  # 15.3 x 0.99 x 44/12 = 55.539 t/TJ
+    ("coal_lignite", 28.0, 0.96, 98560.0),  # 28.0 x 0.96 x 44/12 = 98.56 t/TJ
+    ("coal_bituminous", 26.1, 0.93, 89001.0),  # 26.1 x 0.93 x 44/12 = 89.001 t/TJ
+    ("coke", 29.5, 0.93, 100595.0),  # 29.5 x 0.93 x 44/12 = 100.595 t/TJ
+]
+
+
+@pytest.mark.parametrize(("act", "carbon", "oxidation", "co2"), CN_TABLE)
+def test_cn_enterprise_co2_from_carbon_content_and_oxidation(ef, act, carbon, oxidation, co2):
+    assert carbon * oxidation * 44 / 12 * 1000 == pytest.approx(co2, abs=0.005)
+    assert _value(ef, "cn_enterprise", act, "CO2") == co2
+    row = ef[(ef.factor_set == "cn_enterprise") & (ef.activity_type == act)].iloc[0]
+    assert row.unit == "kg/TJ" and row.verified == "yes"
+    # the source states the transcribed parameters and the arithmetic
+    assert f"{carbon} tC/TJ" in row.source and f"{round(oxidation * 100)} %" in row.source and "44/12" in row.source
+
+
+def test_cn_enterprise_differs_from_ipcc_by_the_oxidation_rate(ef):
+    # IPCC 2006 Table 1.4 assumes full oxidation: natural gas 15.3 tC/TJ x 44/12 = 56.1 t/TJ = 56 100 kg/TJ. China uses
+    # the same carbon content with 99 % oxidation: 56 100 x 0.99 = 55 539 kg/TJ.
+    assert _value(ef, "ipcc2006", "natural_gas", "CO2") == 56100
+    assert _value(ef, "cn_enterprise", "natural_gas", "CO2") == pytest.approx(56100 * 0.99, abs=1e-9)
+    # diesel: IPCC 74 100 kg/TJ (20.2 tC/TJ); China 20.2 tC/TJ x 0.98 -> 72 585.33 kg/TJ, 2 % lower
+    assert _value(ef, "cn_enterprise", "diesel", "CO2") / _value(ef, "ipcc2006", "diesel", "CO2") == pytest.approx(
+        0.9796, abs=1e-4
+    )
+
+
+def test_cn_enterprise_is_co2_only_net_basis_and_first_for_china(ef, sets):
+    cn = ef[ef.factor_set == "cn_enterprise"]
+    assert set(cn.pollutant) == {"CO2"}  # CH4 / N2O fall to ipcc2006
+    # anthracite is not bundled: the copies found disagree on the carbon content (27.4 vs 27.49 tC/TJ, docs/factors.md)
+    assert "coal_anthracite" not in set(cn.activity_type)
+    s = sets.set_index("factor_set")
+    assert s.loc["cn_enterprise", "energy_basis"] == "net" and s.loc["cn_enterprise", "jurisdiction"] == "CN"
+    cn_ranks = s[s.jurisdiction == "CN"]["rank"].astype(int)
+    assert cn_ranks.idxmin() == "cn_enterprise"
+
+
+# GB/T 32151 appendix table (GB/T 32151.22-2024 Table C.1 transcription): 低位发热量 [GJ/t], NCV basis
+CN_NCV = [
+    ("fuel_oil", 41.816, "yes"),
+    ("gasoline", 43.070, "yes"),
+    ("diesel", 42.652, "yes"),
+    ("kerosene", 43.070, "yes"),
+    ("lpg", 50.179, "yes"),
+    ("coal_bituminous", 19.570, "yes"),
+    ("coal_lignite", 11.9, "no"),  # NCV in one copy only; equal to IPCC's 11.9
+    ("coke", 28.435, "yes"),
+]
+
+
+@pytest.mark.parametrize(("act", "ncv", "verified"), CN_NCV)
+def test_china_net_calorific_values(act, ncv, verified):
+    j = _csv("jurisdiction_ncv.csv").set_index(["activity_type", "jurisdiction"])
+    row = j.loc[(act, "CN")]
+    assert float(row.value) == ncv and row.unit == "GJ/t" and row.verified == verified
+    assert "GB/T 32151.22-2024 Table C.1" in row.source and "Not read in the standard's own text" in row.source
+    # 1 t x NCV GJ/t in kJ/kg, the unit of the GB/T 2589 copies: 19.570 GJ/t = 19 570 kJ/kg
+    assert ncv * conversion_factor(normalise_unit(row.unit), "kJ/kg") == pytest.approx(ncv * 1000)
+
+
+def test_every_china_ncv_goes_with_a_cn_enterprise_factor(ef):
+    # the NCVs are there so that CN tonnes meet CN carbon contents on the same basis: no NCV without its factor
+    j = _csv("jurisdiction_ncv.csv")
+    assert set(j.jurisdiction) == {"CN"}
+    assert set(j.activity_type) <= set(ef[ef.factor_set == "cn_enterprise"].activity_type)
+    assert len(j) == len(CN_NCV) and j.set_index("activity_type").index.is_unique

@@ -37,6 +37,7 @@ _FILES = {
     "energy_basis": "energy_basis.csv",
     "volumetric_cv": "volumetric_cv.csv",
     "gcv": "gcv.csv",
+    "jurisdiction_ncv": "jurisdiction_ncv.csv",
 }
 #: Auxiliary tables (everything but the emission factors), in the order they enter the version hash.
 AUX_TABLES = (
@@ -50,6 +51,7 @@ AUX_TABLES = (
     "energy_basis",
     "volumetric_cv",
     "gcv",
+    "jurisdiction_ncv",
 )
 # how a user table is recognised: the first rule whose columns are all present wins
 _AUX_KIND: list[tuple[set[str], str]] = [
@@ -74,6 +76,7 @@ _AUX_KEYS = {
     "energy_basis": ["activity_type"],
     "volumetric_cv": ["activity_type", "jurisdiction"],
     "gcv": ["activity_type", "jurisdiction"],
+    "jurisdiction_ncv": ["activity_type", "jurisdiction"],
 }
 _REQUIRED = {
     "ncv": ["activity_type", "value", "unit", "source"],
@@ -86,6 +89,7 @@ _REQUIRED = {
     "energy_basis": ["activity_type", "net_to_gross", "source"],
     "volumetric_cv": ["activity_type", "jurisdiction", "value", "unit", "basis", "source"],
     "gcv": ["activity_type", "jurisdiction", "value", "unit", "source"],
+    "jurisdiction_ncv": ["activity_type", "jurisdiction", "value", "unit", "source"],
 }
 _NUMERIC = ("value", "efficiency", "year", "rank", "net_to_gross")
 #: Region code meaning "no region": jurisdiction ``*``; scope-2 factors fall back to this country.
@@ -245,6 +249,12 @@ class FactorLibrary:
     gcv : pandas.DataFrame
         ``activity_type, jurisdiction, value, unit [energy/mass or energy/volume], source``: gross (higher)
         heating values of a jurisdiction (40 CFR 98 Table C-1 for the US).
+    jurisdiction_ncv : pandas.DataFrame
+        ``activity_type, jurisdiction, value, unit [energy/mass], source``: net (lower) calorific values of a
+        jurisdiction that replace the IPCC ``ncv`` for its activity (China: the GB/T 32151 defaults that go with
+        the ``cn_enterprise`` carbon contents).  Not recognised in user files (same columns as ``gcv``): a user's
+        own NCVs go in an ``ncv`` table (used first everywhere) or a ``volumetric_cv``-format table with
+        ``basis = net``.
     priority : tuple of str
         Factor sets in library order (used as the precedence when there is no ``factor_sets`` table).
     user_sets : tuple of str
@@ -264,6 +274,7 @@ class FactorLibrary:
     energy_basis: pd.DataFrame = field(default_factory=lambda: _empty_aux("energy_basis"))
     volumetric_cv: pd.DataFrame = field(default_factory=lambda: _empty_aux("volumetric_cv"))
     gcv: pd.DataFrame = field(default_factory=lambda: _empty_aux("gcv"))
+    jurisdiction_ncv: pd.DataFrame = field(default_factory=lambda: _empty_aux("jurisdiction_ncv"))
     priority: tuple[str, ...] = field(default_factory=tuple)
     user_sets: tuple[str, ...] = field(default_factory=tuple)
     release: str = DEFAULT_FACTORS_RELEASE
@@ -284,6 +295,7 @@ class FactorLibrary:
             energy_basis=_bundled("energy_basis"),
             volumetric_cv=_bundled("volumetric_cv"),
             gcv=_bundled("gcv"),
+            jurisdiction_ncv=_bundled("jurisdiction_ncv"),
             priority=tuple(pd.unique(ef["factor_set"])),
         )
 

@@ -11,9 +11,11 @@ How one activity row becomes inventory rows
    with the latest ``year_from`` valid for the period's year.  A factor whose denominator cannot be reached
    from the activity's unit is skipped (so a per-volume factor can serve gas metered in m³).
 3. **Conversion** (one multiplier per distinct (fuel, activity unit, factor unit, basis, jurisdiction)):
-   pint for units; a mass through the fuel's net calorific value (``ncv.csv``), a volume through a
-   volumetric calorific value (the user's, else ``volumetric_cv.csv`` for the region's jurisdiction: GB/T
-   2589 in China, 40 CFR 98 Table C-1 in the US); the energy basis through ``net_to_gross`` = NCV/GCV of
+   pint for units; a mass or volume through a calorific value: the user's, else the region's jurisdiction's
+   (``volumetric_cv.csv``: GB/T 2589 gas per m³ in China, 40 CFR 98 Table C-1 gas per scf in the US;
+   ``jurisdiction_ncv.csv``: the GB/T 32151 NCVs per tonne in China, which go with the ``cn_enterprise``
+   carbon contents; ``gcv.csv``: the 40 CFR 98 HHVs per short ton or gallon in the US), else the IPCC net
+   calorific values (``ncv.csv``); the energy basis through ``net_to_gross`` = NCV/GCV of
    ``energy_basis.csv`` (gross energy × net_to_gross = net energy) whenever the activity's basis
    (``activity.energy_basis``, ``net`` by default, or the calorific value's basis) differs from the factor
    set's (``factor_sets.csv``: IPCC/EMEP net, ``us_40cfr98`` gross).
@@ -911,7 +913,7 @@ def _set_basis_map(lib: FactorLibrary, sets: pd.Series) -> dict[str, str]:
 
 def _fuel_types(lib: FactorLibrary, ef: pd.DataFrame) -> set[str]:
     """Activity types that are burnt fuels: a calorific value, a net/gross ratio or a per-energy CO2 factor."""
-    tables = (lib.ncv, lib.energy_basis, lib.volumetric_cv, lib.gcv)
+    tables = (lib.ncv, lib.energy_basis, lib.volumetric_cv, lib.jurisdiction_ncv, lib.gcv)
     fuels = set().union(*(set(t["activity_type"]) for t in tables))
     co2 = ef[ef["pollutant"] == "CO2"]
     per_energy = [dimension(split_rate(u)[1]) == "energy" for u in co2["unit_f"]]
@@ -919,7 +921,8 @@ def _fuel_types(lib: FactorLibrary, ef: pd.DataFrame) -> set[str]:
 
 
 def _has_calorific_value(lib: FactorLibrary, activity_type: str) -> bool:
-    return any(activity_type in set(t["activity_type"]) for t in (lib.ncv, lib.volumetric_cv, lib.gcv))
+    tables = (lib.ncv, lib.volumetric_cv, lib.jurisdiction_ncv, lib.gcv)
+    return any(activity_type in set(t["activity_type"]) for t in tables)
 
 
 def _net_to_gross(lib: FactorLibrary, activity_type: str) -> float | None:
@@ -945,8 +948,9 @@ def _calorific_value(lib: FactorLibrary, activity_type: str, per: str, jurisdict
     """(value, unit, basis) of the fuel's calorific value per ``mass`` or ``volume``.
 
     Order: the user's own calorific values (``FactorLibrary.from_csv`` of an NCV file); the region's jurisdiction's
-    values (``volumetric_cv.csv`` with its basis, then ``gcv.csv``, gross — e.g. 40 CFR 98 Table C-1 in the US);
-    the bundled IPCC net calorific values (``ncv.csv``); then values declared for every jurisdiction (``*``).
+    values (``volumetric_cv.csv`` with its basis, then ``jurisdiction_ncv.csv``, net — e.g. the GB/T 32151 defaults
+    in China —, then ``gcv.csv``, gross — e.g. 40 CFR 98 Table C-1 in the US); the bundled IPCC net calorific values
+    (``ncv.csv``); then values declared for every jurisdiction (``*``).
     """
 
     def per_dim(unit: object) -> bool:
@@ -964,7 +968,7 @@ def _calorific_value(lib: FactorLibrary, activity_type: str, per: str, jurisdict
     if len(user):
         r = user.iloc[0]
         return float(r["value"]), str(r["unit"]), basis_of(r, "net")
-    tables = [(lib.volumetric_cv, None), (lib.gcv, "gross")]
+    tables = [(lib.volumetric_cv, None), (lib.jurisdiction_ncv, "net"), (lib.gcv, "gross")]
     order = [jurisdiction] if jurisdiction != ANY_REGION else []
     for j in [*order, None, ANY_REGION]:
         if j is None:  # between the jurisdiction's own values and the '*' ones: the bundled IPCC NCVs
