@@ -1,0 +1,77 @@
+"""Panel-data helpers shared by the estimators: column checks, balance checks, one clear error each."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from coreduce.errors import InputError
+
+SOURCE = "<DataFrame>"
+
+
+def as_list(value: str | Sequence[str] | None) -> list[str]:
+    """``"a,b"`` / ``["a", "b"]`` / ``None`` -> a list of column names."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [str(v) for v in value]
+
+
+def require_columns(data: pd.DataFrame, columns: Sequence[str], *, source: str = SOURCE) -> None:
+    """Raise :class:`InputError` for the first column that is missing from ``data``."""
+    for col in columns:
+        if col not in data.columns:
+            raise InputError(source, f"a column named '{col}' (have: {', '.join(map(str, data.columns))})", column=col)
+
+
+def require_numeric(data: pd.DataFrame, columns: Sequence[str], *, source: str = SOURCE) -> None:
+    """Raise :class:`InputError` naming the first non-numeric or missing value in ``columns``.
+
+    Rows are reported 1-based as in a CSV file with a header line (data row ``i`` is line ``i + 2``).
+    """
+    for col in columns:
+        values = pd.to_numeric(data[col], errors="coerce")
+        bad = values.isna().to_numpy() | ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
+        if bad.any():
+            pos = int(np.flatnonzero(bad)[0])
+            raise InputError(source, "a finite number", row=pos + 2, column=col, value=data[col].iloc[pos])
+
+
+def balanced_panel(
+    data: pd.DataFrame, entity: str, time: str, *, source: str = SOURCE
+) -> tuple[pd.DataFrame, int, int]:
+    """Sort ``data`` by (entity, time) and check it is a strongly balanced panel.
+
+    Returns
+    -------
+    (sorted frame, N entities, T periods)
+
+    Raises
+    ------
+    InputError
+        On a duplicated (entity, time) pair or an entity that lacks some period.
+    """
+    dup = data.duplicated([entity, time])
+    if dup.any():
+        pos = int(np.flatnonzero(dup.to_numpy())[0])
+        raise InputError(
+            source, f"one row per ({entity}, {time}) pair", row=pos + 2, column=time, value=data[time].iloc[pos]
+        )
+    out = data.sort_values([entity, time], kind="stable").reset_index(drop=True)
+    counts = out.groupby(entity, sort=False)[time].size()
+    n_periods = out[time].nunique()
+    short = counts[counts != n_periods]
+    if len(short):
+        ent = short.index[0]
+        raise InputError(
+            source,
+            f"a balanced panel: every {entity} observed in all {n_periods} periods of '{time}' "
+            f"(this one has {int(short.iloc[0])}; drop or fill it first)",
+            column=entity,
+            value=ent,
+        )
+    return out, len(counts), int(n_periods)
