@@ -77,7 +77,7 @@ def test_publication_table(models):
     tex = tab.to_latex()
     assert r"\toprule" in tex and "$^{***}$" in tex and "$R^2$" in tex
     html = tab.to_html()
-    assert html.count("<tr") == 2 + len(body)
+    assert html.count("<tr") == 2 + len(body) + 1  # two header rows, the body, the notes row
     csv = tab.to_csv().splitlines()
     assert csv[0] == "term,(1),(2),(3),(4)" and csv[1] == "Dependent variable,cei,cei,cei,cei"
     hidden = regression_table(models, show_controls=False)
