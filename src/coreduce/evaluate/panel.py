@@ -75,3 +75,25 @@ def balanced_panel(
             value=ent,
         )
     return out, len(counts), int(n_periods)
+
+
+def fe_codes(data: pd.DataFrame, fe: Sequence[str]) -> np.ndarray:
+    """Integer codes (n x len(fe), uint64) of the fixed-effect columns, for :func:`demean`."""
+    return np.column_stack([pd.factorize(data[f])[0] for f in fe]).astype(np.uint64)
+
+
+def demean(x: np.ndarray, codes: np.ndarray, *, tol: float = 1e-12) -> np.ndarray:
+    """Absorb the fixed effects ``codes`` from the columns of ``x`` (pyfixest's compiled MAP demeaner)."""
+    from pyfixest.estimation import demean as _demean
+
+    x = np.asarray(x, dtype=float)
+    two_d = x.reshape(len(x), -1)
+    res, ok = _demean(np.ascontiguousarray(two_d), codes, np.ones(len(x)), tol=tol, maxiter=100_000)
+    if not ok:
+        raise InputError(SOURCE, "fixed effects that the demeaning algorithm can absorb (it did not converge)")
+    return res.reshape(x.shape)
+
+
+def ols(xd: np.ndarray, yd: np.ndarray) -> np.ndarray:
+    """Least-squares coefficients of demeaned data (no intercept)."""
+    return np.linalg.lstsq(xd, yd, rcond=None)[0]
