@@ -61,6 +61,10 @@ def test_exhaustive_all_periods_matches_provenance(hansen):
     assert double.refined == pytest.approx(0.0157, abs=1e-12)  # refinement leaves g1 unchanged
     assert r.thresholds == pytest.approx([0.0157, 0.54003])
     assert r.ssr_final == pytest.approx(17.723696, abs=1e-6)
+    # regime coefficients of c1 at (0.0157, 0.54003): PROVENANCE.md (pyxthreg grid=0) 0.059332 / 0.093126 / 0.038097
+    c1 = r.coefficients[r.coefficients.term == "c1"]
+    assert c1.coef.round(6).tolist() == [0.059332, 0.093126, 0.038097]
+    assert double.ci == pytest.approx((0.52274, 0.92919), abs=1e-12)  # = pyxthreg's printed CI
     # F = (S0 - S1) / (S1 / (N(T-1))), N(T-1) = 565 * 13 = 7345
     assert single.f_stat == pytest.approx((single.ssr_null - single.ssr) / (single.ssr / 7345), rel=1e-12)
 

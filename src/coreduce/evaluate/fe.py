@@ -87,6 +87,8 @@ def twfe(
     require_columns(data, [y, *xs, *cs, *fes, *cl], source=source)
     if not xs:
         raise InputError(source, "at least one regressor of interest", column="x")
+    if y in xs or y in cs:
+        raise InputError(source, f"a dependent variable that is not also a regressor ('{y}')", column=y)
     if stepwise and cs:
         fml = fe_formula(y, xs, fes, stepwise=cs)
     else:

@@ -85,7 +85,7 @@ def mediation(
         ``equations`` (the three pyfixest fits as :class:`Estimate`, clustered by ``cluster`` or ``entity``),
         a, b, c, c', a b, Sobel and Aroian z and p, bootstrap percentile and bias-corrected CIs.
     """
-    cs = as_list(controls)
+    cs = [c for c in as_list(controls) if c != m]  # the mediator cannot also be a control
     require_columns(data, [y, x, m, *cs, entity, time], source=source)
     d = data[list(dict.fromkeys([entity, time, y, x, m, *cs, *([cluster] if cluster else [])]))].dropna()
     d = d.reset_index(drop=True)
