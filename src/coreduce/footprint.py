@@ -3,9 +3,10 @@
 A run's energy is measured with CodeCarbon's offline tracker where it works; where it does not (not
 installed, fails to start, or ``COREDUCE_FOOTPRINT=fallback``) a documented power model converts the
 process's CPU time, resident memory and (if NVML is present) the GPUs' energy counters into energy.
-Emissions are energy × a grid factor chosen from ``coreduce/account/data/grid_factors.csv``: the
-province's own MEE/NBS factor, else its regional grid's factor, else the national average — never
-CodeCarbon's own single national figure.
+Emissions are energy × a grid factor chosen by the accounting engine's one resolver,
+:meth:`coreduce.account.FactorLibrary.resolve_grid_factor` (the user's factor library when given, else the
+bundled ``grid_factors.csv``/``regions.csv``): the province's own MEE/NBS factor, else its regional grid's
+factor, else the national average — never CodeCarbon's own single national figure.
 
 Environment
 -----------
@@ -36,8 +37,7 @@ References
    https://github.com/mlco2/codecarbon (version 3.3.2 read here).
 .. [2] MEE & NBS, announcements on the 2021, 2022 and 2023 electricity CO2 emission factors; rows and
    citations in ``coreduce/account/data/grid_factors.csv``.
-.. [3] State Grid Corporation of China regional branches (North, Northeast, East, Central, Northwest,
-   Southwest) and China Southern Grid's service area, used to map a province to its regional grid.
+.. [3] The province → regional grid map is the ``grid`` column of ``coreduce/account/data/regions.csv``.
 """
 
 from __future__ import annotations
@@ -50,12 +50,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from functools import lru_cache
-from importlib import resources
 from typing import Any, Literal
 
 import pandas as pd
 
+from coreduce.account.factors import FactorLibrary
 from coreduce.errors import FactorError
 from coreduce.units import conversion_factor
 
@@ -68,34 +67,22 @@ RAM_POWER_W_PER_GB = 3.0 / 8.0
 #: Year of the MEE/NBS grid factors used by default [2].
 DEFAULT_FACTOR_YEAR = 2022
 
-# Province -> regional grid of the MEE/NBS regional factors [3]. Used only when grid_factors.csv has no
-# row for the province itself. Inner Mongolia is split between the North (west) and Northeast (east) grids;
-# it has its own provincial factor, so it is not listed here.
-PROVINCE_GRID: dict[str, str] = {
-    **dict.fromkeys(["Beijing", "Tianjin", "Hebei", "Shanxi", "Shandong"], "North"),
-    **dict.fromkeys(["Liaoning", "Jilin", "Heilongjiang"], "Northeast"),
-    **dict.fromkeys(["Shanghai", "Jiangsu", "Zhejiang", "Anhui", "Fujian"], "East"),
-    **dict.fromkeys(["Henan", "Hubei", "Hunan", "Jiangxi"], "Central"),
-    **dict.fromkeys(["Shaanxi", "Gansu", "Qinghai", "Ningxia", "Xinjiang"], "Northwest"),
-    **dict.fromkeys(["Sichuan", "Chongqing", "Tibet"], "Southwest"),
-    **dict.fromkeys(["Guangdong", "Guangxi", "Yunnan", "Guizhou", "Hainan"], "South"),
-}
-_NATIONAL = "CN"
 _ELECTRIC_PURPOSES = ("location", "market", "fossil", "carbon_market")
 _WS_TO_KWH = conversion_factor("W*s", "kWh")
+_LEVELS = {"region": "province", "grid": "regional-grid", "national": "national", "explicit": "explicit"}
 
 
 # --------------------------------------------------------------------------- grid factors
 @dataclass(frozen=True)
 class GridFactor:
-    """One electricity CO2 emission factor from ``grid_factors.csv``.
+    """One electricity CO2 emission factor, chosen by :meth:`FactorLibrary.resolve_grid_factor`.
 
     Attributes
     ----------
     factor_id : str
         Row id, e.g. ``"cn_mee_2022_Hebei"``.
     region : str
-        Province, regional grid or ``"CN"``.
+        Region of the row: ISO 3166-2 code (``CN-HE``), regional grid (``CN-GRID-NORTH``) or ``CN``.
     year : int
         Data year.
     value_kg_per_kwh : float
@@ -104,6 +91,8 @@ class GridFactor:
         Citation of the row.
     level : str
         How it was chosen: ``"explicit"``, ``"province"``, ``"regional-grid"`` or ``"national"``.
+    note : str
+        The fallback taken, in words (empty when the province's own factor for the year was used).
     """
 
     factor_id: str
@@ -112,49 +101,44 @@ class GridFactor:
     value_kg_per_kwh: float
     source: str
     level: str
+    note: str = ""
 
 
-@lru_cache(maxsize=1)
-def grid_factors() -> pd.DataFrame:
-    """The packaged grid-factor table (``coreduce/account/data/grid_factors.csv``) [2]."""
-    path = resources.files("coreduce.account").joinpath("data/grid_factors.csv")
-    with path.open("rb") as fh:
-        return pd.read_csv(fh, dtype={"factor_id": str, "region": str, "source": str})
+def _library(factors: FactorLibrary | None) -> FactorLibrary:
+    return factors if factors is not None else FactorLibrary.default()
 
 
-def _norm(name: str) -> str:
-    return "".join(ch for ch in str(name).lower() if ch.isalnum())
-
-
-def _row_to_factor(row: pd.Series, level: str) -> GridFactor:
-    return GridFactor(
-        factor_id=str(row["factor_id"]),
-        region=str(row["region"]),
-        year=int(row["year"]),
-        value_kg_per_kwh=float(row["value"]) * conversion_factor(str(row["unit"]), "kg/kWh"),
-        source=str(row["source"]),
-        level=level,
-    )
+def grid_factors(factors: FactorLibrary | None = None) -> pd.DataFrame:
+    """The grid-factor table in use (the bundled ``coreduce/account/data/grid_factors.csv`` by default) [2]."""
+    return _library(factors).grid_factors
 
 
 def grid_factor(
-    province: str | None = None, *, factor_id: str | None = None, year: int = DEFAULT_FACTOR_YEAR
+    province: str | None = None,
+    *,
+    factor_id: str | None = None,
+    year: int = DEFAULT_FACTOR_YEAR,
+    factors: FactorLibrary | None = None,
 ) -> GridFactor:
-    """Choose the electricity CO2 factor for a run.
+    """Choose the electricity CO2 factor for a run: the accounting engine's own rule.
 
-    Order: an explicit ``factor_id``; else the province's own ``location`` factor for ``year``; else the
-    factor of the province's regional grid (:data:`PROVINCE_GRID`); else the national ``location``
-    factor for ``year``.
+    :meth:`coreduce.account.FactorLibrary.resolve_grid_factor` with purpose ``location``: an explicit
+    ``factor_id``; else the province's own factor → its regional grid's (``regions.csv`` column ``grid``) →
+    the national one, the period's own year preferred, else the latest year before it (else the earliest),
+    every fallback stated in :attr:`GridFactor.note`.
 
     Parameters
     ----------
     province : str or None
-        Province name in Pinyin (``"Hebei"``, ``"Inner Mongolia"``; case and spaces ignored) or a regional
-        grid (``"North"``). ``None`` uses ``COREDUCE_PROVINCE`` if set, else the national factor.
+        Province as an ISO 3166-2 code or a name/alias of ``regions.csv`` (``"CN-HE"``, ``"Hebei"``,
+        ``"河北"``; case and spaces ignored) or a regional grid. ``None`` uses ``COREDUCE_PROVINCE`` if set,
+        else the national factor.
     factor_id : str or None
-        A row id of ``grid_factors.csv``; overrides ``province``.
+        A row id of the grid-factor table; overrides ``province``.
     year : int
-        Data year of the MEE/NBS factors (default 2022).
+        Data year (default 2022).
+    factors : FactorLibrary, optional
+        The user's factor library (their grid-factor and region files); default the bundled one.
 
     Returns
     -------
@@ -164,15 +148,15 @@ def grid_factor(
     Raises
     ------
     coreduce.errors.FactorError
-        Unknown ``factor_id`` or province, a non-electricity factor, or no national factor for ``year``.
+        Unknown ``factor_id`` or province (with close matches), a non-electricity factor, or no factor.
 
     References
     ----------
-    .. [1] ``coreduce/account/data/grid_factors.csv`` (MEE & NBS electricity CO2 factor announcements).
+    .. [1] ``coreduce/account/data/grid_factors.csv`` and ``regions.csv`` (MEE & NBS factor announcements).
     """
-    table = grid_factors()
+    lib = _library(factors)
     if factor_id is not None:
-        rows = table[table["factor_id"] == factor_id]
+        rows = lib.grid_factors[lib.grid_factors["factor_id"] == factor_id]
         if rows.empty:
             raise FactorError(f"grid_factors.csv: no factor_id {factor_id!r}")
         if str(rows.iloc[0]["purpose"]) not in _ELECTRIC_PURPOSES:
@@ -180,28 +164,26 @@ def grid_factor(
                 f"grid_factors.csv: factor {factor_id!r} has purpose {rows.iloc[0]['purpose']!r}, "
                 f"expected an electricity factor ({', '.join(_ELECTRIC_PURPOSES)})"
             )
-        return _row_to_factor(rows.iloc[0], "explicit")
-    if province is None:
-        province = os.environ.get("COREDUCE_PROVINCE") or None
-    loc = table[(table["purpose"] == "location") & (table["year"] == year)]
-    keys = loc["region"].map(_norm)
-    if province is not None and _norm(province) != _norm(_NATIONAL):
-        rows = loc[keys == _norm(province)]
-        if not rows.empty:
-            level = "regional-grid" if str(rows.iloc[0]["region"]) in PROVINCE_GRID.values() else "province"
-            return _row_to_factor(rows.iloc[0], level)
-        grid = {_norm(p): g for p, g in PROVINCE_GRID.items()}.get(_norm(province))
-        if grid is None and _norm(province) not in set(table["region"].map(_norm)):
-            known = sorted(set(PROVINCE_GRID) | set(PROVINCE_GRID.values()))
-            raise FactorError(f"grid factor: unknown province {province!r}; expected one of {', '.join(known)}")
-        if grid is not None:
-            rows = loc[keys == _norm(grid)]
-            if not rows.empty:
-                return _row_to_factor(rows.iloc[0], "regional-grid")
-    rows = loc[keys == _norm(_NATIONAL)]
-    if rows.empty:
-        raise FactorError(f"grid_factors.csv: no national location factor for year {year}")
-    return _row_to_factor(rows.iloc[0], "national")
+        r = lib.resolve_grid_factor(None, year, factor_id=factor_id)
+    else:
+        if province is None:
+            province = os.environ.get("COREDUCE_PROVINCE") or None
+        try:
+            r = lib.resolve_grid_factor(province, year, "location")
+        except FactorError as exc:
+            msg = str(exc)
+            if msg.startswith("unknown region"):
+                msg = "unknown province" + msg[len("unknown region") :]
+            raise FactorError(f"grid factor: {msg}") from None
+    return GridFactor(
+        factor_id=r.factor_id,
+        region=r.region,
+        year=r.year,
+        value_kg_per_kwh=r.value * conversion_factor(r.unit, "kg/kWh"),
+        source=r.source,
+        level=_LEVELS.get(r.level, r.level),
+        note=r.note,
+    )
 
 
 # --------------------------------------------------------------------------- footprint
@@ -248,6 +230,7 @@ def footprint_from_energy(
     factor_id: str | None = None,
     method: Method = "fallback-power-model",
     duration_s: float = 0.0,
+    factors: FactorLibrary | None = None,
 ) -> Footprint:
     """Emissions of a known energy use: ``E [kWh] × EF [kg CO2/kWh]``.
 
@@ -257,6 +240,8 @@ def footprint_from_energy(
         Energy by component [kWh].
     province, factor_id : str or None
         Grid factor choice, see :func:`grid_factor`.
+    factors : FactorLibrary, optional
+        The user's factor library (default: the bundled one).
     method : str
         How the energy was measured (recorded as is).
     duration_s : float
@@ -270,7 +255,7 @@ def footprint_from_energy(
     ----------
     .. [1] ``coreduce/account/data/grid_factors.csv`` (MEE & NBS electricity CO2 factors).
     """
-    gf = grid_factor(province, factor_id=factor_id)
+    gf = grid_factor(province, factor_id=factor_id, factors=factors)
     energy = cpu_kwh + ram_kwh + gpu_kwh
     return Footprint(
         energy_kwh=energy,
@@ -433,6 +418,8 @@ class FootprintMeter:
     ----------
     province, factor_id : str or None
         Grid factor choice (:func:`grid_factor`).
+    factors : FactorLibrary, optional
+        The user's factor library for the grid factor (default: the bundled one).
     mode : str or None
         ``"codecarbon"``, ``"fallback"`` or ``"off"``; ``None`` reads ``COREDUCE_FOOTPRINT``.
     clock, cpu_time : callable
@@ -447,6 +434,7 @@ class FootprintMeter:
         province: str | None = None,
         *,
         factor_id: str | None = None,
+        factors: FactorLibrary | None = None,
         mode: str | None = None,
         clock: Callable[[], float] = time.perf_counter,
         cpu_time: Callable[[], float] = time.process_time,
@@ -455,6 +443,7 @@ class FootprintMeter:
     ) -> None:
         self.province = province
         self.factor_id = factor_id
+        self.factors = factors
         self.mode = mode or footprint_mode()
         self.clock, self.cpu_time, self.ram_gb, self.gpu_kwh = clock, cpu_time, ram_gb, gpu_kwh
         self._tracker: Any = None
@@ -488,14 +477,14 @@ class FootprintMeter:
                 cpu0, ram0, gpu0 = self._cc0
                 return footprint_from_energy(
                     cpu1 - cpu0, ram1 - ram0, gpu1 - gpu0, province=self.province,
-                    factor_id=self.factor_id, method="codecarbon", duration_s=wall,
+                    factor_id=self.factor_id, factors=self.factors, method="codecarbon", duration_s=wall,
                 )  # fmt: skip
             except Exception:
                 self._g0 = self.gpu_kwh()  # GPU counters unknown at start: count none
         cpu_kwh, ram_kwh = fallback_energy(self.cpu_time() - self._c0, wall, self.ram_gb())
         return footprint_from_energy(
             cpu_kwh, ram_kwh, max(self.gpu_kwh() - self._g0, 0.0), province=self.province,
-            factor_id=self.factor_id, method="fallback-power-model", duration_s=wall,
+            factor_id=self.factor_id, factors=self.factors, method="fallback-power-model", duration_s=wall,
         )  # fmt: skip
 
 

@@ -121,18 +121,22 @@ def test_scope2_location_market_and_carbon_market():
     # Hebei 2022 provincial factor 0.7252 kg/kWh (MEE/NBS): 1000 MWh = 1e6 kWh × 0.7252 = 725.2 t
     assert loc["amount"] == pytest.approx(725.2, rel=1e-12)
     assert loc["scope"] == "2" and "cn_mee_2022_Hebei" in loc["method"]
-    # a province without its own factor falls back to the national 2022 average 0.5366 → 536.6 t
-    other = _get(compute_inventory(act.assign(region="Atlantis"), gwp=None), "CO2")
+    # no region at all ('*'): the national 2022 average 0.5366 → 536.6 t, the fallback stated in `method`
+    other = _get(compute_inventory(act.assign(region="*"), gwp=None), "CO2")
     assert other["amount"] == pytest.approx(536.6, rel=1e-12)
+    assert "no region given: national CN" in other["method"]
+    # an unknown region is an error naming the input row and column (it used to fall back silently)
+    with pytest.raises(InputError, match=r"row 2, column 'region': got 'Atlantis'"):
+        compute_inventory(act.assign(region="Atlantis"), gwp=None)
     # market-based: national excluding market-traded non-fossil power, 0.5856 kg/kWh → 585.6 t
     mkt = _get(compute_inventory(act, gwp=None, electricity="market"), "CO2")
     assert mkt["amount"] == pytest.approx(585.6, rel=1e-12)
     # carbon-market reporting factor 0.5703 t/MWh → 570.3 t
     cm = _get(compute_inventory(act, gwp=None, electricity="carbon_market"), "CO2")
     assert cm["amount"] == pytest.approx(570.3, rel=1e-12)
-    # 2023 activity uses the 2023 national factor 0.5306 when no 2023 provincial value exists
+    # 2023 activity without a region uses the 2023 national factor 0.5306
     y23 = _get(
-        compute_inventory(act.assign(period_start="2023-01-01", period_end="2024-01-01", region="Atlantis"), gwp=None),
+        compute_inventory(act.assign(period_start="2023-01-01", period_end="2024-01-01", region="*"), gwp=None),
         "CO2",
     )
     assert y23["amount"] == pytest.approx(530.6, rel=1e-12)

@@ -18,8 +18,10 @@ PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture(autouse=True)
-def _fast_footprint(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Deterministic, fast footprint (power model, no CodeCarbon start) and a fixed user."""
+def _fast_footprint(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Deterministic, fast footprint (power model, no CodeCarbon start), a fixed user, and a throw-away cache
+    folder (``verify --remember`` keeps the last head seen there, never in the tester's own cache)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("COREDUCE_FOOTPRINT", "fallback")
     monkeypatch.delenv("COREDUCE_PROVINCE", raising=False)
     monkeypatch.setenv("COREDUCE_USER", "tester")

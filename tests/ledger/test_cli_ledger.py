@@ -11,7 +11,7 @@ import typer
 from typer.testing import CliRunner
 
 from coreduce.cli.ledger import ledger_app
-from coreduce.ledger import Ledger
+from coreduce.ledger import Ledger, entrypoint
 from coreduce.store import Store
 
 app = typer.Typer()
@@ -19,6 +19,7 @@ app.add_typer(ledger_app, name="ledger")
 runner = CliRunner()
 
 
+@entrypoint
 def double(path: str) -> dict[str, object]:
     """Entrypoint: the file's values doubled."""
     df = pd.read_csv(path)

@@ -31,17 +31,17 @@ def test_hebei_2022_provincial_factor_hand_calculation() -> None:
     assert (f.grid_factor_id, f.grid_factor_value_kg_per_kwh, f.energy_kwh) == ("cn_mee_2022_Hebei", 0.7252, 2.5)
 
 
-def test_beijing_uses_its_own_row_else_the_north_grid() -> None:
-    t = _csv()
-    own = t[(t.region == "Beijing") & (t.year == 2022) & (t.purpose == "location")]
+def test_beijing_uses_its_own_row_tibet_its_regional_grid() -> None:
+    # grid_factors.csv: cn_mee_2022_Beijing = 0.5580 kg/kWh (CN-BJ, the province's own 2022 factor)
+    assert _value("cn_mee_2022_Beijing") == 0.5580
     f = fp.footprint_from_energy(2.5, province="beijing")
-    if own.empty:  # the CSV carries the top/bottom-5 provinces only: Beijing falls back to the North grid
-        assert _value("cn_mee_2022_grid_North") == 0.6776
-        # 2.5 kWh x 0.6776 kg/kWh = 1.694 kg CO2
-        assert f.grid_factor_id == "cn_mee_2022_grid_North"
-        assert f.emissions_kg == pytest.approx(1.694, rel=1e-12)
-    else:
-        assert f.emissions_kg == pytest.approx(2.5 * float(own.value.iloc[0]), rel=1e-12)
+    # 2.5 kWh x 0.5580 kg/kWh = 1.395 kg CO2
+    assert (f.grid_factor_id, f.emissions_kg) == ("cn_mee_2022_Beijing", pytest.approx(1.395, rel=1e-12))
+    # Tibet (CN-XZ) has no 2022 factor of its own: its regional grid (regions.csv: CN-GRID-SOUTHWEST), 0.2268 kg/kWh
+    assert _value("cn_mee_2022_grid_Southwest") == 0.2268
+    g = fp.footprint_from_energy(2.5, province="Tibet")
+    # 2.5 kWh x 0.2268 kg/kWh = 0.567 kg CO2
+    assert (g.grid_factor_id, g.emissions_kg) == ("cn_mee_2022_grid_Southwest", pytest.approx(0.567, rel=1e-12))
 
 
 def test_national_fallback_and_explicit_factor() -> None:
@@ -53,7 +53,8 @@ def test_national_fallback_and_explicit_factor() -> None:
     g = fp.grid_factor(factor_id="cn_carbon_market_2022")
     assert g.value_kg_per_kwh == pytest.approx(0.5703, rel=1e-12) and g.level == "explicit"
     assert fp.grid_factor("Inner Mongolia").factor_id == "cn_mee_2022_InnerMongolia"
-    assert fp.grid_factor("Chongqing").factor_id == "cn_mee_2022_grid_Southwest"
+    assert fp.grid_factor("Chongqing").factor_id == "cn_mee_2022_Chongqing"
+    # 2023: no provincial factors published (yet), Hebei falls back to the North grid's 0.6361 kg/kWh
     assert fp.grid_factor("Hebei", year=2023).factor_id == "cn_mee_2023_grid_North"
 
 

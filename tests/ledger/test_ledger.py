@@ -15,6 +15,7 @@ from coreduce.ledger import (
     Ledger,
     LedgerError,
     claim,
+    entrypoint,
     entrypoint_of,
     explain,
     footprint_summary,
@@ -28,7 +29,8 @@ from coreduce.store import Store
 ACTIVITY = "entity,pollutant,amount\nplant_a,CO2,10.5\nplant_a,SO2,0.25\nplant_b,CO2,4.0\n"
 
 
-# ----------------------------------------------------------------------------- entrypoints (importable)
+# ----------------------------------------------------------------------------- entrypoints (registered)
+@entrypoint
 def totals(activity: str, scale: float = 1.0, seed: int | None = None) -> dict[str, object]:
     """Reproducible entrypoint: totals by pollutant, plus a seeded random draw."""
     df = pd.read_csv(activity)
@@ -294,3 +296,16 @@ def test_params_are_canonical_json(store: Store, tmp_path: Path) -> None:
         pass
     (raw,) = store.execute("SELECT params FROM ledger WHERE seq = 1")
     assert raw[0] == json.dumps({"a": [str(tmp_path), 0.5], "b": 1}, separators=(",", ":"))
+
+
+def test_get_is_a_keyed_query_not_a_scan(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    led = Ledger(store)
+    ids = _three_runs(led, tmp_path)
+
+    def no_scan() -> None:
+        raise AssertionError("get() read the whole ledger")
+
+    monkeypatch.setattr(led, "records", no_scan)
+    assert led.get(ids[1])["seq"] == 2 and led.get("3")["run_id"] == ids[2] and led.get(ids[0][:6])["seq"] == 1
+    with pytest.raises(LedgerError, match="no run 'abcdef99' \\(runs: 3\\)"):
+        led.get("abcdef99")

@@ -96,13 +96,8 @@ def test_parse_url():
     assert parse_url(":memory:") == ("duckdb", {"database": ":memory:"})
     backend, args = parse_url("postgresql://alice:s%40cret@db.local:6543/carbon")
     assert backend == "postgres"
-    assert args == {
-        "host": "db.local",
-        "port": 6543,
-        "user": "alice",
-        "database": "carbon",
-        "password": "s@cret",
-    }
+    # the URL goes to libpq as written: every libpq parameter (sslmode, host=/socket/dir, ...) is honoured
+    assert args == {"conninfo": "postgresql://alice:s%40cret@db.local:6543/carbon"}
     with pytest.raises(StoreError, match="no database given"):
         parse_url("postgresql://postgres@127.0.0.1")
     with pytest.raises(StoreError, match=r"expected a \.duckdb path"):

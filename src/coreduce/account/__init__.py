@@ -13,10 +13,11 @@ from coreduce.account.combustion import (
     so2_mass_balance,
 )
 from coreduce.account.factors import FactorLibrary
-from coreduce.account.inventory import compute_inventory, summarise
+from coreduce.account.inventory import GAP_COLUMNS, compute_inventory, factor_gaps, summarise, write_inventory
 from coreduce.account.sinks import sequestration, year_fraction
 
 __all__ = [
+    "GAP_COLUMNS",
     "FactorLibrary",
     "aggregate",
     "aggregate_observations",
@@ -24,8 +25,10 @@ __all__ = [
     "combined_efficiency",
     "combustion_emissions",
     "compute_inventory",
+    "factor_gaps",
     "sequestration",
     "so2_mass_balance",
     "summarise",
+    "write_inventory",
     "year_fraction",
 ]

@@ -27,6 +27,9 @@ def _as_table(data: pd.DataFrame | ir.Table) -> tuple[ir.Table, bool]:
         return data, False
     con = ibis.duckdb.connect()
     con.raw_sql("SET TimeZone = 'UTC'")
+    if data.attrs:  # e.g. an inventory's gap table: not data, and Ibis would warn that it cannot serialise it
+        data = data.copy(deep=False)
+        data.attrs = {}
     return con.create_table("_coreduce_input", data, temp=True), True
 
 
@@ -124,7 +127,8 @@ def aggregate_observations(
     UTC — plain integer arithmetic on the epoch, which avoids DuckDB's per-row ICU calendar work on
     TIMESTAMPTZ; 15-minute buckets when ``tz`` is given), then the small intermediate is rolled up to
     calendar periods (month, year, local days) with exact sum/count/min/max and ``mean = sum / count``.
-    On PostgreSQL the first stage uses ``date_trunc`` directly.
+    On PostgreSQL the first stage uses ``date_trunc`` to the UTC hour, or 15-minute epoch buckets when ``tz``
+    is given (an hour bucket would straddle local midnight in a +05:30 or +05:45 zone).
 
     Parameters
     ----------
@@ -171,6 +175,13 @@ def aggregate_observations(
             expr = expr.order_by([*by, "_bucket"])
         stage1 = expr.to_pandas()
         stage1["period"] = pd.to_datetime(stage1.pop("_bucket") * (width // 1000), unit="ms", utc=True)
+    elif tz is not None:
+        # 15-minute buckets from the epoch: every real UTC offset is a whole number of quarter hours, so no
+        # bucket straddles a local midnight (UTC hours do for Asia/Kolkata, +05:30, or Asia/Kathmandu, +05:45)
+        width_s = _QUARTER_HOUR_US // 1_000_000
+        bucket = (t.ts.epoch_seconds() // width_s).cast("int64").name("_bucket")
+        stage1 = t.group_by([*[t[c] for c in keys], bucket]).aggregate(**parts).to_pandas()
+        stage1["period"] = pd.to_datetime(stage1.pop("_bucket").astype("int64") * width_s, unit="s", utc=True)
     else:
         stage1 = t.group_by([*[t[c] for c in keys], t.ts.truncate("h").name("period")]).aggregate(**parts)
         stage1 = stage1.to_pandas()

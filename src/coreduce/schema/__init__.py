@@ -1,39 +1,67 @@
-"""Canonical tables: their specification (``tables.csv``) and validation on the way in.
+"""Canonical tables: declared as data in ``tables.csv``; everything else derives from it.
 
-The specification is data (one row per column: type, unit, required, default, key, description), in the
-style of PyPSA's component attribute tables.  :func:`validate` turns any DataFrame into the canonical form
-of one table or raises :class:`~coreduce.errors.InputError` naming the file, row, column, the value and
-what was expected.  Validation never writes anything; the store only writes validated frames.
+``tables.csv`` has one row per column: ``table, column, type, unit, required, default, key, references,
+description``.  A table is canonical iff it has rows there.  From it derive
+
+- :data:`TABLES` (declaration order) and :func:`spec` (a :class:`TableSpec` per table);
+- :func:`write_order` — tables ordered so that a table comes after every table its ``references`` name
+  (``observations.site_id`` → ``sites.site_id``: sites are written first);
+- the DDL (:func:`coreduce.store.ddl`), :func:`validate` and the documentation (:func:`tables_markdown`,
+  committed as ``docs/tables.md``).
+
+Adding a table is adding rows to ``tables.csv`` (plus, if it needs more than typing, required values and
+unique keys, a per-table check registered with :func:`check`).  :func:`load_spec` reads another file instead
+(tests, or a deployment's own tables: ``COREDUCE_TABLES=/path/tables.csv``).
+
+Types: ``string``, ``float``, ``int``, ``timestamp`` (UTC, timezone-aware), ``bool``, ``json`` (text holding
+JSON; checked to parse).  Key columns must always have a value; together they are unique per table.
+
+Validation (:func:`validate`, and the store's ingest) is columnar SQL in DuckDB (see
+:mod:`coreduce.schema.engine`) and reports *every* problem (the first 50 listed) as
+:class:`~coreduce.errors.InputErrors`, each naming file, row (line of the file), column, value and expectation.
 
 Conventions
 -----------
-- Timestamps are timezone-aware and stored in UTC.  ``observations.ts`` must carry an explicit offset
-  (``2019-01-01T08:00:00+08:00`` or ``...Z``); period columns also accept plain dates (``2019-01-01``),
-  read as 00:00 UTC.  A naive date-time with a clock time is rejected: its time zone is ambiguous.
+- Timestamps are timezone-aware and stored in UTC.  They must carry an explicit offset
+  (``2019-01-01T08:00:00+08:00`` or ``...Z``) or be a plain date (``2019-01-01``, read as 00:00 UTC);
+  ``observations.ts`` must carry a clock time and offset.  A naive date-time is rejected (its zone is
+  ambiguous); times outside 1677-09-22 … 2262-04-11 are rejected as out of the supported range.
 - Masses and activities are non-negative; ``inventory.amount`` may be negative only for sinks.
-- Mass concentrations in ``observations`` are converted to µg/m³ with pint; bounds per variable come
-  from ``bounds.csv`` (each with its rationale).
+- Observations: the unit must parse (pint); mass concentrations must be non-negative and are converted to
+  µg/m³; variables listed in ``bounds.csv`` must be within their plausible bounds in a unit of the right
+  dimension.  A variable *not* in ``bounds.csv`` is accepted with the unit check only (no range check: there
+  is no published range to hold it to) — monitoring streams carry variables (loads, flows, O2 %) that no
+  fixed list anticipates.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Literal
+from pathlib import Path
 
-import numpy as np
+import duckdb
 import pandas as pd
 
-from coreduce.errors import InputError, UnitError
-from coreduce.units import conversion_factor, dimension, normalise_unit, split_rate, ureg
+from coreduce.errors import InputError, InputErrors, UnknownTableError
+from coreduce.schema import engine
+from coreduce.schema.engine import Checks, RowLocator, Rule
 
-TableName = Literal["sites", "observations", "activity", "emission_factors", "inventory"]
-TABLES: tuple[str, ...] = ("sites", "observations", "activity", "emission_factors", "inventory")
+TYPES: tuple[str, ...] = ("string", "float", "int", "timestamp", "bool", "json")
+SPEC_COLUMNS = ("table", "column", "type", "unit", "required", "default", "key", "references", "description")
 
 POLLUTANTS: tuple[str, ...] = ("CO2", "CH4", "N2O", "CO2e", "SO2", "NOx", "PM2.5", "PM10", "CO", "VOCs")
 SITE_KINDS: tuple[str, ...] = ("station", "facility", "plant", "meter", "region")
 CONCENTRATION_UNIT = "ug/m^3"
+ACTIVITY_DIMENSIONS = ("mass", "energy", "volume", "livestock", "area")
+
+#: A table name (any table declared in ``tables.csv``).
+TableName = str
 
 
 @dataclass(frozen=True)
@@ -47,6 +75,7 @@ class Column:
     default: str | None
     key: bool
     description: str
+    references: str | None = None  # "table.column"
 
 
 @dataclass(frozen=True)
@@ -64,30 +93,134 @@ class TableSpec:
     def keys(self) -> list[str]:
         return [c.name for c in self.columns if c.key]
 
+    @property
+    def references(self) -> dict[str, str]:
+        """Column → ``table.column`` it refers to."""
+        return {c.name: c.references for c in self.columns if c.references}
+
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
 
 
-@cache
-def spec(table: str) -> TableSpec:
-    """Return the :class:`TableSpec` of a canonical table (read from ``tables.csv``)."""
-    if table not in TABLES:
-        raise KeyError(f"unknown table {table!r}; canonical tables are {', '.join(TABLES)}")
-    raw = pd.read_csv(resources.files("coreduce.schema").joinpath("tables.csv"), dtype=str, keep_default_na=False)
-    rows = raw[raw["table"] == table]
-    cols = tuple(
-        Column(
-            name=r.column,
-            type=r.type,
-            unit=r.unit,
-            required=r.required == "yes",
-            default=r.default if r.default != "" else None,
-            key=r.key == "yes",
-            description=r.description,
+_SPECS: dict[str, TableSpec] = {}
+_SPEC_SOURCE: str = ""
+TABLES: tuple[str, ...] = ()
+_CHECKS: dict[str, list[Callable[[Checks], None]]] = {}
+
+
+def _default_spec_path() -> Path | object:
+    env = os.environ.get("COREDUCE_TABLES")
+    return Path(env) if env else resources.files("coreduce.schema").joinpath("tables.csv")
+
+
+def load_spec(path: str | Path | None = None) -> tuple[str, ...]:
+    """(Re)load the table declarations from ``path`` (default: ``$COREDUCE_TABLES`` or the package's).
+
+    Returns the table names and sets :data:`TABLES`.  The file itself is checked: known types, yes/no flags,
+    at least one key per table, ``references`` naming a declared column, no reference cycle.
+
+    Raises
+    ------
+    InputError
+        A malformed declaration, naming the row of ``tables.csv``.
+    """
+    global _SPECS, _SPEC_SOURCE, TABLES
+    src = path if path is not None else _default_spec_path()
+    name = str(src)
+    raw = pd.read_csv(src, dtype=str, keep_default_na=False)  # type: ignore[arg-type]
+    missing = [c for c in SPEC_COLUMNS if c not in raw.columns]
+    if missing:
+        raise InputError(name, f"columns {', '.join(SPEC_COLUMNS)}", row=1, column=missing[0])
+    cols: dict[str, list[Column]] = {}
+    for i, r in enumerate(raw.itertuples(index=False), start=2):
+        rd = r._asdict()
+        for flag in ("required", "key"):
+            if rd[flag] not in ("yes", "no"):
+                raise InputError(name, "yes or no", row=i, column=flag, value=rd[flag])
+        if rd["type"] not in TYPES:
+            raise InputError(name, f"a type: {', '.join(TYPES)}", row=i, column="type", value=rd["type"])
+        if not rd["table"] or not rd["column"]:
+            raise InputError(name, "a table and a column name", row=i, column="table")
+        if any(c.name == rd["column"] for c in cols.get(rd["table"], [])):
+            raise InputError(name, "each column declared once per table", row=i, column="column", value=rd["column"])
+        cols.setdefault(rd["table"], []).append(
+            Column(
+                name=rd["column"],
+                type=rd["type"],
+                unit=rd["unit"],
+                required=rd["required"] == "yes",
+                default=rd["default"] if rd["default"] != "" else None,
+                key=rd["key"] == "yes",
+                description=rd["description"],
+                references=rd["references"] or None,
+            )
         )
-        for r in rows.itertuples()
-    )
-    return TableSpec(table, cols)
+    specs = {t: TableSpec(t, tuple(cs)) for t, cs in cols.items()}
+    for t, sp in specs.items():
+        if not sp.keys:
+            raise InputError(name, f"at least one key column (key=yes) for table {t}", column="key", value=t)
+        for c, ref in sp.references.items():
+            rt, _, rc = ref.partition(".")
+            if rt not in specs or rc not in specs[rt].names:
+                raise InputError(name, "references as table.column of a declared column", column="references",
+                                 value=f"{t}.{c} -> {ref}")  # fmt: skip
+    _SPECS, _SPEC_SOURCE = specs, name
+    TABLES = tuple(specs)
+    _order.cache_clear()
+    write_order()  # refuses cycles now rather than at the first ingest
+    return TABLES
+
+
+def spec(table: str) -> TableSpec:
+    """Return the :class:`TableSpec` of a canonical table."""
+    try:
+        return _SPECS[table]
+    except KeyError:
+        raise UnknownTableError(f"unknown table {table!r}; canonical tables are {', '.join(TABLES)}") from None
+
+
+@cache
+def _order() -> tuple[str, ...]:
+    deps = {t: {r.partition(".")[0] for r in _SPECS[t].references.values()} - {t} for t in TABLES}
+    done: list[str] = []
+    pending = list(TABLES)
+    while pending:
+        ready = [t for t in pending if deps[t] <= set(done)]
+        if not ready:
+            raise InputError(_SPEC_SOURCE, "references without a cycle", column="references", value=", ".join(pending))
+        done += ready
+        pending = [t for t in pending if t not in ready]
+    return tuple(done)
+
+
+def write_order(tables: list[str] | tuple[str, ...] | None = None) -> list[str]:
+    """Tables in the order to write them: every table after the tables its ``references`` point to
+    (declaration order among independent tables)."""
+    order = _order()
+    return [t for t in order if tables is None or t in tables]
+
+
+# ---------------------------------------------------------------------------------------------- checks
+def check(table: str) -> Callable[[Callable[[Checks], None]], Callable[[Checks], None]]:
+    """Register a per-table check: ``fn(ctx: Checks)`` adding rules with ``ctx.rule(column, bad_sql, expected)``.
+
+    Examples
+    --------
+    >>> @check("sites")                                                         # doctest: +SKIP
+    ... def _lat(ctx):
+    ...     ctx.rule("lat", "lat < -90 OR lat > 90", "a latitude in [-90, 90]")
+    """
+
+    def deco(fn: Callable[[Checks], None]) -> Callable[[Checks], None]:
+        _CHECKS.setdefault(table, []).append(fn)
+        return fn
+
+    return deco
+
+
+def checks_for(table: str) -> list[Callable[[Checks], None]]:
+    """The checks registered for ``table``."""
+    return list(_CHECKS.get(table, []))
 
 
 @cache
@@ -97,354 +230,152 @@ def bounds() -> pd.DataFrame:
     return b.set_index("variable")
 
 
-def _line(df: pd.DataFrame, pos: int, row_offset: int) -> int:
-    return int(pos) + row_offset
+# ---------------------------------------------------------------------------------------------- validate
+def connect() -> duckdb.DuckDBPyConnection:
+    """A private in-memory DuckDB for validation: UTC, no extension download or auto-loading."""
+    con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    con.execute("SET TimeZone = 'UTC'")
+    return con
 
 
-def _first_bad(mask: np.ndarray | pd.Series) -> int | None:
-    idx = np.flatnonzero(np.asarray(mask, dtype=bool))
-    return int(idx[0]) if idx.size else None
+_LOCAL = threading.local()
 
 
-def _parse_timestamps(
-    s: pd.Series, *, column: str, source: str, row_offset: int, table: str, allow_dates: bool
-) -> pd.Series:
-    """Parse a column to ``datetime64[ns, UTC]``; reject naive date-times and unparseable values."""
-    if isinstance(s.dtype, pd.DatetimeTZDtype):
-        return s.dt.tz_convert("UTC")
-    if pd.api.types.is_datetime64_dtype(s.dtype):
-        bad = _first_bad(s.notna() & (s != s.dt.normalize())) if allow_dates else _first_bad(s.notna())
-        if bad is not None:
-            raise InputError(
-                source,
-                "a timezone-aware timestamp (e.g. 2019-01-01T08:00:00+08:00 or ...Z)",
-                row=_line(s, bad, row_offset),
-                column=column,
-                value=str(s.iloc[bad]),
-                table=table,
-            )
-        return s.dt.tz_localize("UTC")
-    text = s.astype("string").str.strip()
-    has_offset = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True, na=False)
-    is_date = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}", na=False)
-    ok_form = has_offset | (is_date if allow_dates else False)
-    bad = _first_bad(text.notna() & ~ok_form)
-    if bad is not None:
-        expected = (
-            "an ISO date (2019-01-01) or a timezone-aware timestamp (2019-01-01T08:00:00+08:00)"
-            if allow_dates
-            else "a timezone-aware timestamp (e.g. 2019-01-01T08:00:00+08:00 or ...Z)"
-        )
-        raise InputError(
-            source,
-            expected,
-            row=_line(s, bad, row_offset),
-            column=column,
-            value=str(text.iloc[bad]),
-            table=table,
-        )
-    out = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
-    bad = _first_bad(text.notna() & out.isna())
-    if bad is not None:
-        raise InputError(
-            source,
-            "a valid ISO 8601 date/time",
-            row=_line(s, bad, row_offset),
-            column=column,
-            value=str(text.iloc[bad]),
-            table=table,
-        )
-    return out.astype("datetime64[ns, UTC]")
+def shared_connection() -> duckdb.DuckDBPyConnection:
+    """This thread's validation connection (in-memory DuckDB, opened once per thread and process).
+
+    Staging tables are dropped after each use; DuckDB spills to ``$TMPDIR`` beyond ``$COREDUCE_STAGE_MEMORY``
+    (default 2GB), so memory stays bounded for large inputs.
+    """
+    con = getattr(_LOCAL, "con", None)
+    if con is None or getattr(_LOCAL, "pid", None) != os.getpid():
+        con = connect()
+        tmp = Path(tempfile.gettempdir()) / f"coreduce-stage-{os.getpid()}"
+        con.execute(f"SET temp_directory = {engine.lit(str(tmp))}")
+        con.execute(f"SET memory_limit = {engine.lit(os.environ.get('COREDUCE_STAGE_MEMORY', '2GB'))}")
+        _LOCAL.con, _LOCAL.pid = con, os.getpid()
+    return con
 
 
-def _parse_numbers(s: pd.Series, *, column: str, source: str, row_offset: int, table: str, kind: str) -> pd.Series:
-    if pd.api.types.is_bool_dtype(s.dtype):
-        raise InputError(source, f"a number ({kind})", row=row_offset, column=column, value=str(s.iloc[0]), table=table)
-    out = pd.to_numeric(s, errors="coerce")
-    bad = _first_bad(s.notna() & out.isna())
-    if bad is not None:
-        raise InputError(
-            source,
-            f"a number ({kind})",
-            row=_line(s, bad, row_offset),
-            column=column,
-            value=s.iloc[bad],
-            table=table,
-        )
-    inf = _first_bad(np.isinf(out.to_numpy(dtype="float64", na_value=np.nan)))
-    if inf is not None:
-        raise InputError(
-            source,
-            "a finite number",
-            row=_line(s, inf, row_offset),
-            column=column,
-            value=s.iloc[inf],
-            table=table,
-        )
-    if kind == "integer":
-        frac = _first_bad(out.notna() & (out != out.round()))
-        if frac is not None:
-            raise InputError(
-                source,
-                "an integer",
-                row=_line(s, frac, row_offset),
-                column=column,
-                value=s.iloc[frac],
-                table=table,
-            )
-        return out.astype("Int64")
-    return out.astype("float64")
-
-
-def _check_units(
+def stage_frame(
+    con: duckdb.DuckDBPyConnection,
     df: pd.DataFrame,
-    column: str,
-    *,
-    source: str,
-    row_offset: int,
     table: str,
-    allowed: tuple[str, ...] | None = None,
-    rate: bool = False,
-) -> None:
-    """Every distinct unit must parse (and be of an allowed dimension); errors name the first row."""
-    for u in pd.unique(df[column]):
-        try:
-            if rate:
-                split_rate(u)
-                continue
-            dim = dimension(u)
-        except UnitError as exc:
-            pos = _first_bad(df[column] == u)
-            expected = (
-                "a factor unit <mass>/<activity unit> such as kg/TJ or t/MWh"
-                if rate
-                else "a unit pint understands (t, kt, kg, MWh, GJ, TJ, m^3, ug/m^3, ...)"
-            )
-            raise InputError(
-                source,
-                f"{expected} ({exc})",
-                row=_line(df, pos, row_offset),
-                column=column,
-                value=u,
-                table=table,
-            ) from None
-        if allowed is not None and dim not in allowed:
-            pos = _first_bad(df[column] == u)
-            raise InputError(
-                source,
-                f"a unit of {' or '.join(allowed)} (this one is {dim})",
-                row=_line(df, pos, row_offset),
-                column=column,
-                value=u,
-                table=table,
-            )
-
-
-def _check_range(
-    df: pd.DataFrame, column: str, mask: pd.Series, expected: str, *, source: str, row_offset: int, table: str
-) -> None:
-    bad = _first_bad(mask.fillna(False))
-    if bad is not None:
-        raise InputError(
-            source,
-            expected,
-            row=_line(df, bad, row_offset),
-            column=column,
-            value=df[column].iloc[bad],
-            table=table,
+    *,
+    source: str = "<DataFrame>",
+    row_offset: int = 2,
+    locator: RowLocator | None = None,
+    validate: bool = True,
+    extra_rules: tuple[Rule, ...] = (),
+) -> engine.Staged:
+    """Stage a DataFrame as ``table`` in DuckDB ``con`` and check it (see :func:`engine.stage`)."""
+    sp = spec(table)
+    if df is None or len(df.columns) == 0:
+        raise InputErrors([InputError(source, f"a table with columns {', '.join(sp.names)}", table=table)])
+    df = df.reset_index(drop=True)
+    names = [str(c) for c in df.columns]
+    if len(set(names)) != len(names):  # DuckDB would rename; name the duplicate instead
+        dup = next(n for n in names if names.count(n) > 1)
+        raise InputErrors([InputError(source, "unique column names", row=1, column=dup, value=dup, table=table)])
+    view = f"__coreduce_in_{id(df)}"
+    con.register(view, df)
+    try:
+        return engine.stage(
+            con,
+            engine.q(view),
+            sp,
+            source=source,
+            locator=locator or RowLocator(df, row_offset),
+            checks=checks_for(table) if validate else (),
+            extra_rules=extra_rules,
+            validate=validate,
         )
+    finally:
+        con.unregister(view)
 
 
-ACTIVITY_DIMENSIONS = ("mass", "energy", "volume", "livestock", "area")
-
-
-def validate(df: pd.DataFrame, table: str, *, source: str = "<DataFrame>", row_offset: int = 2) -> pd.DataFrame:
+def validate(
+    df: pd.DataFrame,
+    table: str,
+    *,
+    source: str = "<DataFrame>",
+    row_offset: int = 2,
+    locator: RowLocator | None = None,
+) -> pd.DataFrame:
     """Validate ``df`` against canonical ``table`` and return it in canonical form.
 
     Parameters
     ----------
     df : pandas.DataFrame
-        Input rows; extra columns are dropped, missing optional columns get their default.
+        Input rows (strings or typed columns); extra columns are dropped, missing optional ones get their default.
     table : str
         One of :data:`TABLES`.
     source : str
         Name of the file the rows came from, used in error messages.
     row_offset : int
         Line number of the first data row in ``source`` (2 for a CSV with a header line).
+    locator : RowLocator, optional
+        Maps row positions to file lines (blank lines, quoted line breaks) — :func:`coreduce.ingest.files.read_raw`
+        attaches one to the frames it reads (``df.attrs["locator"]``).
 
     Returns
     -------
     pandas.DataFrame
-        Columns in spec order, typed (strings, float64, Int64, ``datetime64[ns, UTC]``), mass
+        Columns in spec order, typed (``string``, float64, Int64, ``datetime64[ns, UTC]``, ``boolean``), mass
         concentrations in µg/m³.
 
     Raises
     ------
-    InputError
-        On the first problem found, naming file, row (line), column, value and what was expected.
+    InputErrors
+        Every problem found (first 50 listed): file, row (line), column, value and what was expected.
     """
-    ts = spec(table)
-    if df is None or len(df.columns) == 0:
-        raise InputError(source, f"a table with columns {', '.join(ts.names)}", table=table)
-    df = df.copy()
-    df.columns = [str(c).strip() for c in df.columns]
-    missing = [c.name for c in ts.columns if c.required and c.name not in df.columns]
-    if missing:
-        raise InputError(
-            source,
-            f"required column(s) {', '.join(missing)} (found: {', '.join(df.columns)})",
-            row=1,
-            column=missing[0],
-            table=table,
-        )
-    if len(df) == 0:
-        raise InputError(source, "at least one data row", table=table)
-    df = df.reset_index(drop=True)
-    out: dict[str, pd.Series] = {}
-    for col in ts.columns:
-        if col.name in df.columns:
-            s = df[col.name]
-        else:
-            s = pd.Series([col.default] * len(df), dtype="object")
-        if col.type == "string":
-            s = s.astype("string").str.strip()
-            s = s.mask(s == "")
-            if col.default is not None:
-                s = s.fillna(col.default)
-        elif col.type in ("float", "int"):
-            if col.default is not None:
-                s = s.where(s.notna(), col.default)
-            s = _parse_numbers(
-                s,
-                column=col.name,
-                source=source,
-                row_offset=row_offset,
-                table=table,
-                kind="integer" if col.type == "int" else "float",
-            )
-        elif col.type == "timestamp":
-            s = _parse_timestamps(
-                s,
-                column=col.name,
-                source=source,
-                row_offset=row_offset,
-                table=table,
-                allow_dates=(col.name != "ts"),
-            )
-        if col.required:
-            bad = _first_bad(s.isna())
-            if bad is not None:
-                raise InputError(
-                    source,
-                    "a value (this column is required)",
-                    row=_line(df, bad, row_offset),
-                    column=col.name,
-                    value=None,
-                    table=table,
-                )
-        out[col.name] = s
-    res = pd.DataFrame(out)
-    _check_table(res, table, source=source, row_offset=row_offset)
-    dup = res.duplicated(subset=ts.keys, keep="first")
-    if dup.any():
-        pos = _first_bad(dup)
-        first = _first_bad((res[ts.keys] == res[ts.keys].iloc[pos]).all(axis=1))
-        key = ", ".join(f"{k}={res[k].iloc[pos]}" for k in ts.keys)
-        raise InputError(
-            source,
-            f"one row per key ({', '.join(ts.keys)}); same key as row {_line(res, first, row_offset)}",
-            row=_line(res, pos, row_offset),
-            column=ts.keys[0],
-            value=key,
-            table=table,
-        )
-    return res
-
-
-def _check_table(res: pd.DataFrame, table: str, *, source: str, row_offset: int) -> None:
-    kw = {"source": source, "row_offset": row_offset, "table": table}
-    if table == "sites":
-        _check_range(res, "kind", ~res["kind"].isin(SITE_KINDS), f"one of {', '.join(SITE_KINDS)}", **kw)
-        _check_range(res, "lat", (res["lat"] < -90) | (res["lat"] > 90), "a latitude in [-90, 90]", **kw)
-        _check_range(res, "lon", (res["lon"] < -180) | (res["lon"] > 180), "a longitude in [-180, 180]", **kw)
-    elif table == "observations":
-        _check_units(res, "unit", **kw)
-        _check_observation_bounds(res, **kw)
-        _convert_concentrations(res)
-        _check_range(
-            res,
-            "quality",
-            ~res["quality"].isin(["ok", "missing", "suspect", "invalid"]),
-            "a quality flag: ok, missing, suspect or invalid",
-            **kw,
-        )
-    elif table == "activity":
-        _check_units(res, "unit", allowed=ACTIVITY_DIMENSIONS, **kw)
-        _check_range(res, "amount", res["amount"] < 0, "a non-negative activity amount", **kw)
-        _check_range(res, "period_end", res["period_end"] <= res["period_start"], "period_end after period_start", **kw)
-    elif table == "emission_factors":
-        _check_units(res, "unit", rate=True, **kw)
-        _check_range(res, "value", res["value"] < 0, "a non-negative factor (sinks are given as rates)", **kw)
-        _check_range(res, "pollutant", ~res["pollutant"].isin(POLLUTANTS), f"one of {', '.join(POLLUTANTS)}", **kw)
-        _check_range(res, "year_to", res["year_to"] < res["year_from"], "year_to >= year_from", **kw)
-    elif table == "inventory":
-        _check_units(res, "unit", allowed=("mass",), **kw)
-        _check_range(res, "pollutant", ~res["pollutant"].isin(POLLUTANTS), f"one of {', '.join(POLLUTANTS)}", **kw)
-        _check_range(
-            res,
-            "amount",
-            (res["amount"] < 0) & (res["scope"] != "sink"),
-            "a non-negative emission (only scope 'sink' rows may be negative)",
-            **kw,
-        )
-        _check_range(res, "period_end", res["period_end"] <= res["period_start"], "period_end after period_start", **kw)
-
-
-def _convert_concentrations(res: pd.DataFrame) -> None:
-    """Convert mass concentrations to µg/m³ in place (pint), one multiplier per distinct unit."""
-    for u in pd.unique(res["unit"]):
-        if dimension(u) == "mass/volume" and u != CONCENTRATION_UNIT:
-            m = res["unit"] == u
-            res.loc[m, "value"] = res.loc[m, "value"] * conversion_factor(u, CONCENTRATION_UNIT)
-            res.loc[m, "unit"] = CONCENTRATION_UNIT
-
-
-def _check_observation_bounds(res: pd.DataFrame, **kw) -> None:
-    b = bounds()
-    conc = res["unit"].map(lambda u: dimension(u) == "mass/volume")
-    _check_range(res, "value", conc & (res["value"] < 0), "a non-negative concentration", **kw)
-    for var in pd.unique(res["variable"]):
-        if var not in b.index:
-            continue
-        lo, hi, unit = b.at[var, "min"], b.at[var, "max"], b.at[var, "unit"]
-        m = res["variable"] == var
-        for u in pd.unique(res.loc[m, "unit"]):
-            mu = m & (res["unit"] == u)
-            if dimension(u) != dimension(unit):
-                pos = _first_bad(mu)
-                raise InputError(
-                    kw["source"],
-                    f"a unit of {dimension(unit)} for {var}",
-                    row=_line(res, pos, kw["row_offset"]),
-                    column="unit",
-                    value=u,
-                    table=kw["table"],
-                )
-            # pint's Quantity handles offset units (degC <-> K) as well as plain scaling
-            v = ureg.Quantity(res.loc[mu, "value"].to_numpy(), normalise_unit(u)).to(normalise_unit(unit)).magnitude
-            badm = pd.Series(False, index=res.index)
-            badm.loc[mu] = (v < lo) | (v > hi)
-            _check_range(
-                res,
-                "value",
-                badm,
-                f"{var} within plausible bounds [{lo:g}, {hi:g}] {unit}, value read in {u} "
-                "(see coreduce/schema/bounds.csv)",
-                **kw,
-            )
+    locator = locator or (df.attrs.get("locator") if df is not None else None)
+    con = shared_connection()
+    st = stage_frame(con, df, table, source=source, row_offset=row_offset, locator=locator)
+    try:
+        return engine.to_pandas(st.arrow(), spec(table))
+    finally:
+        st.drop()
 
 
 def empty(table: str) -> pd.DataFrame:
     """An empty canonical frame with the right columns and dtypes."""
-    dtypes = {"string": "string", "float": "float64", "int": "Int64", "timestamp": "datetime64[ns, UTC]"}
+    dtypes = {"string": "string", "float": "float64", "int": "Int64", "timestamp": "datetime64[ns, UTC]",
+              "bool": "boolean", "json": "string"}  # fmt: skip
     return pd.DataFrame({c.name: pd.Series(dtype=dtypes[c.type]) for c in spec(table).columns})
+
+
+# ---------------------------------------------------------------------------------------------- docs
+def tables_markdown() -> str:
+    """``docs/tables.md``: every canonical table and column, generated from ``tables.csv``."""
+    lines = [
+        "# Canonical tables",
+        "",
+        "Generated from `src/coreduce/schema/tables.csv` by `coreduce.schema.tables_markdown()`; do not edit by "
+        "hand (a test checks that this file is up to date).",
+        "",
+        "Types: `string`, `float`, `int`, `timestamp` (UTC, timezone-aware), `bool`, `json` (text holding JSON). "
+        "Key columns together identify a row (re-ingesting the same key updates the row). Tables are written in "
+        "the order below: a table comes after the tables it references.",
+        "",
+    ]
+    for t in write_order():
+        sp = spec(t)
+        lines += [f"## `{t}`", "", f"Key: {', '.join(f'`{k}`' for k in sp.keys)}.", ""]
+        if sp.references:
+            refs = ", ".join(f"`{c}` → `{r}`" for c, r in sp.references.items())
+            lines += [f"References: {refs}.", ""]
+        lines += ["| column | type | unit | required | default | key | description |", "|---|---|---|---|---|---|---|"]
+        for c in sp.columns:
+            desc = c.description.replace("|", "\\|")
+            lines.append(
+                f"| `{c.name}` | {c.type} | {c.unit} | {'yes' if c.required else ''} | "
+                f"{'`' + c.default + '`' if c.default is not None else ''} | {'yes' if c.key else ''} | {desc} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+load_spec()
+
+from coreduce.schema import checks as _builtin_checks  # noqa: E402,F401  (registers the built-in checks)

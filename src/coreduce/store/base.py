@@ -1,0 +1,431 @@
+"""The store protocol: a :class:`Backend` per database engine behind one :class:`Store` facade.
+
+A backend knows how to open its URL, run statements in a transaction, create the canonical tables and write
+a *staged* table (rows already typed and checked in DuckDB by :mod:`coreduce.schema.engine`) with an upsert
+that counts inserted and changed rows from the statements themselves.  Reads go through Ibis
+(:attr:`Backend.con`), which also compiles for PySpark: a Spark backend fits by implementing the same methods
+(``staging`` may hand out an in-memory DuckDB and ``write`` push Arrow batches to Spark).
+
+Backends register themselves with :func:`register`; :class:`Store` picks the first whose :meth:`Backend.parse`
+accepts the URL.  No code outside a backend module branches on which backend it is.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import ibis
+import pandas as pd
+
+from coreduce import schema
+from coreduce.errors import CoreduceError, InputError, InputErrors, StoreError, UnknownTableError
+from coreduce.schema import engine
+from coreduce.schema.engine import Rule, q
+
+_SQL_TYPES = {"string": "TEXT", "float": "DOUBLE PRECISION", "int": "BIGINT", "timestamp": "TIMESTAMPTZ",
+              "bool": "BOOLEAN", "json": "TEXT"}  # fmt: skip
+
+_USERINFO_PW = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/@:?#]*:)(?P<pw>[^@/?#]*)(?P<at>@)")
+_KV_PW = re.compile(r"(?P<head>(?:^|[?&\s])password=)(?P<pw>'(?:[^'\\]|\\.)*'|[^&\s]*)", re.IGNORECASE)
+
+
+def mask_url(url: str | Path) -> str:
+    """The URL with any password replaced by ``***`` (``user:pw@``, ``?password=``, ``password=`` conninfo)."""
+    s = str(url)
+    s = _USERINFO_PW.sub(lambda m: f"{m['head']}***{m['at']}" if m["pw"] else m.group(0), s)
+    return _KV_PW.sub(lambda m: f"{m['head']}***", s)
+
+
+def q_ident(name: str) -> str:
+    """A quoted SQL identifier (same quoting on every backend)."""
+    return q(name)
+
+
+def ddl(table: str, *, primary_key: bool = True, types: Mapping[str, str] = _SQL_TYPES) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` for a canonical table, from its declaration in ``tables.csv``."""
+    sp = schema.spec(table)
+    cols = [f"{q(c.name)} {types[c.type]}{' NOT NULL' if (c.required or c.key) else ''}" for c in sp.columns]
+    if primary_key:
+        cols.append(f"PRIMARY KEY ({', '.join(q(k) for k in sp.keys)})")
+    return f"CREATE TABLE IF NOT EXISTS {q(table)} (\n  " + ",\n  ".join(cols) + "\n)"
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did, per table: rows read, rows new (``inserted``), rows whose key was already stored
+    (``matched``) and, of those, rows whose values changed (``changed``) — counted by the write statements."""
+
+    source: str
+    rows: dict[str, int] = field(default_factory=dict)
+    inserted: dict[str, int] = field(default_factory=dict)
+    changed: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def matched(self) -> dict[str, int]:
+        return {t: self.rows[t] - self.inserted.get(t, 0) for t in self.rows}
+
+    @property
+    def updated(self) -> dict[str, int]:
+        """Alias of :attr:`matched`: rows upserted onto an existing key."""
+        return self.matched
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "rows": self.rows, "inserted": self.inserted, "matched": self.matched,
+                "changed": self.changed}  # fmt: skip
+
+
+class Backend(ABC):
+    """One database engine behind :class:`Store`."""
+
+    name: ClassVar[str]
+
+    #: Ibis backend for reads; raw DB-API connection for writes.
+    con: Any
+    raw: Any
+
+    def __init__(self, url: str, args: dict[str, Any]) -> None:
+        self.url = url
+        self.args = args
+        self.display_url = mask_url(url)
+
+    @classmethod
+    @abstractmethod
+    def parse(cls, url: str) -> dict[str, Any] | None:
+        """Connection arguments if this backend serves ``url``, else None (or StoreError if it is malformed)."""
+
+    # -- transactions and statements
+    @abstractmethod
+    def begin(self) -> None: ...
+
+    @abstractmethod
+    def commit(self) -> None: ...
+
+    @abstractmethod
+    def rollback(self) -> None: ...
+
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        """Run one statement with ``?`` parameter markers; return its rows (empty if none)."""
+
+    def lock(self, table: str) -> None:
+        """Exclusive append lock on ``table`` until the transaction ends (default: the engine has one writer)."""
+
+    # -- schema
+    def ddl(self, table: str) -> str:
+        return ddl(table)
+
+    def create_tables(self, tables: Sequence[str]) -> None:
+        """Create ``tables`` if missing (called inside a transaction)."""
+        for t in tables:
+            self.execute(self.ddl(t))
+
+    def drop_table(self, name: str) -> None:
+        self.execute(f"DROP TABLE IF EXISTS {q(name)}")
+
+    def list_tables(self) -> list[str]:
+        return sorted(self.con.list_tables())
+
+    # -- writes
+    @contextmanager
+    @abstractmethod
+    def staging(self) -> Iterator[Any]:
+        """A DuckDB connection to stage (type and check) rows in before :meth:`write`."""
+
+    def extra_rules(self, spec: schema.TableSpec) -> list[Rule]:
+        """Checks for this engine's own limits (e.g. index key size)."""
+        return []
+
+    @abstractmethod
+    def write(self, staged: engine.Staged) -> tuple[int, int]:
+        """Upsert a staged table into its canonical table; return (inserted, changed) from the statements."""
+
+    def close(self) -> None:
+        try:
+            self.con.disconnect()
+        except Exception:  # already closed
+            pass
+
+
+BACKENDS: list[type[Backend]] = []
+
+
+def register(cls: type[Backend]) -> type[Backend]:
+    """Class decorator: make a backend available to :class:`Store` (tried in registration order)."""
+    BACKENDS.append(cls)
+    return cls
+
+
+def parse_url(url: str | Path) -> tuple[str, dict[str, Any]]:
+    """The backend name and connection arguments for a store URL.
+
+    Accepted: a path (``ws.duckdb``), ``duckdb:///path/ws.duckdb``, ``:memory:``, ``postgresql://…`` /
+    ``postgres://…`` (a libpq URL: query parameters such as ``sslmode``, ``sslrootcert`` or ``host=/socket/dir``
+    are honoured).  Any other scheme (``md:``, ``s3://``, ``http://``) is refused.
+    """
+    s = str(url)
+    for cls in _backends():
+        args = cls.parse(s)
+        if args is not None:
+            return cls.name, args
+    raise StoreError(f"store URL {mask_url(s)!r}: expected a .duckdb path, duckdb:///path or postgresql://…")
+
+
+def _backends() -> list[type[Backend]]:
+    if not BACKENDS:  # import the built-in backends (they register themselves)
+        from coreduce.store import duckdb as _d  # noqa: F401
+        from coreduce.store import postgres as _p  # noqa: F401
+    return sorted(BACKENDS, key=lambda c: getattr(c, "priority", 100))
+
+
+class Store:
+    """A coreduce workspace: the canonical tables in DuckDB (default) or PostgreSQL.
+
+    Parameters
+    ----------
+    url : str or pathlib.Path
+        ``"coreduce.duckdb"`` (default, embedded, zero set-up), ``":memory:"`` or
+        ``"postgresql://postgres@127.0.0.1:5432/test?sslmode=require"``.
+    create : bool
+        Create the canonical tables if they do not exist (default True).
+
+    Attributes
+    ----------
+    url : str
+        The URL as given (may hold a password: print :attr:`display_url` instead).
+    display_url : str
+        The URL with the password masked (``***``).
+    backend : str
+        ``"duckdb"`` or ``"postgres"`` (informational; behaviour differences live in the backend classes).
+    con : ibis.BaseBackend
+        Ibis connection for reads.
+    raw : DB-API connection
+        The backend's own connection (DuckDB or psycopg).
+    """
+
+    def __init__(self, url: str | Path = "coreduce.duckdb", *, create: bool = True) -> None:
+        self.url = str(url)
+        self.display_url = mask_url(self.url)
+        name, args = parse_url(url)
+        cls = next(c for c in _backends() if c.name == name)
+        try:
+            self._b: Backend = cls(self.url, args)
+        except CoreduceError:
+            raise
+        except Exception as exc:
+            msg = mask_url(str(exc).strip().splitlines()[0]) if str(exc).strip() else type(exc).__name__
+            raise StoreError(f"cannot open store {self.display_url!r}: {msg}") from None
+        self.backend = cls.name
+        self.con = self._b.con
+        self.raw = self._b.raw
+        self._depth = 0
+        if create:
+            self.create_tables()
+
+    # ------------------------------------------------------------------ basics
+    def __repr__(self) -> str:
+        return f"Store({self.display_url!r}, backend={self.backend!r})"
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._b.close()
+
+    def create_tables(self, tables: Sequence[str] | None = None) -> None:
+        """Create the canonical tables (idempotent; race-free on PostgreSQL)."""
+        with self.transaction():
+            self._b.create_tables(list(schema.write_order(tables)))
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        """Run one statement (``?`` parameter markers) in its own transaction and return its rows (if any)."""
+        with self.transaction() as tx:
+            return tx.execute(sql, params)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """All statements inside the block commit together or not at all (nested blocks join the outer one)."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield Tx(self)
+            finally:
+                self._depth -= 1
+            return
+        self._b.begin()
+        self._depth = 1
+        try:
+            yield Tx(self)
+        except BaseException:
+            self._depth = 0
+            try:
+                self._b.rollback()
+            except Exception:  # the connection is gone (the rollback happened server-side)
+                pass
+            raise
+        self._depth = 0
+        self._b.commit()
+
+    # ------------------------------------------------------------------ reads
+    def tables(self) -> list[str]:
+        """Names of the tables in the store."""
+        return self._b.list_tables()
+
+    def table(self, name: str) -> ibis.Table:
+        """An Ibis table expression over a stored table (lazy; compiles to the backend's SQL)."""
+        have = self._b.list_tables()
+        if name not in have:
+            raise UnknownTableError(f"store {self.display_url!r} has no table {name!r} (has: {', '.join(have)})")
+        return self.con.table(name)
+
+    def read(self, name: str) -> pd.DataFrame:
+        """A whole table as a pandas DataFrame, sorted by its key (canonical tables)."""
+        t = self.table(name)
+        if name in schema.TABLES:
+            t = t.order_by(schema.spec(name).keys)
+        df = t.to_pandas()
+        for c in df.columns:
+            if isinstance(df[c].dtype, pd.DatetimeTZDtype):
+                df[c] = df[c].dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+        return df
+
+    def count(self, name: str) -> int:
+        """Number of rows in a table."""
+        self.table(name)  # a clear error for an unknown table
+        return int(self.execute(f"SELECT count(*) FROM {q(name)}")[0][0])
+
+    # ------------------------------------------------------------------ writes
+    def _check_tables(self, tables: Sequence[str]) -> None:
+        unknown = [t for t in tables if t not in schema.TABLES]
+        if unknown:
+            raise UnknownTableError(
+                f"unknown table(s) {', '.join(unknown)}; canonical tables: {', '.join(schema.TABLES)}"
+            )
+
+    def ingest(
+        self, frames: Mapping[str, pd.DataFrame], *, source: str = "<DataFrame>", validate: bool = True
+    ) -> IngestReport:
+        """Validate and upsert canonical frames in **one** transaction.
+
+        Parameters
+        ----------
+        frames : mapping of table name to DataFrame
+            E.g. ``{"sites": sites, "observations": obs}``.
+        source : str
+            File name used in error messages and in the report.
+        validate : bool
+            Run the checks (default). ``False`` for frames :func:`coreduce.schema.validate` already returned:
+            they are still typed and their keys checked for duplicates.
+
+        Returns
+        -------
+        IngestReport
+            Rows read, inserted, matched and changed per table (re-ingesting the same data inserts 0).
+
+        Raises
+        ------
+        coreduce.errors.InputErrors
+            Every problem found in every frame (first 50 listed); nothing is written.
+        """
+        self._check_tables(list(frames))
+        report = IngestReport(source)
+        with self.transaction(), self._b.staging() as con:
+            staged: dict[str, engine.Staged] = {}
+            errors: list[InputError] = []
+            count = 0
+            try:
+                for t in schema.write_order(list(frames)):
+                    df = frames[t]
+                    try:
+                        staged[t] = schema.stage_frame(
+                            con, df, t, source=source, locator=df.attrs.get("locator") if df is not None else None,
+                            validate=validate, extra_rules=tuple(self._b.extra_rules(schema.spec(t))),
+                        )  # fmt: skip
+                    except InputErrors as exc:
+                        errors += exc.errors
+                        count += exc.count
+                if errors:
+                    raise InputErrors(errors, count)
+                for t, st in staged.items():
+                    report.rows[t] = st.rows
+                    report.inserted[t], report.changed[t] = self._b.write(st)
+            finally:
+                for st in staged.values():
+                    st.drop()
+        return report
+
+    def ingest_csv(self, path: str | Path, table: str, *, source: str | None = None) -> IngestReport:
+        """Read, validate and upsert one CSV file into ``table`` in one transaction (the fast path).
+
+        DuckDB reads the file (every field as text, the header as written), types and checks it with SQL in
+        a staging table, and the backend upserts from there: no row passes through Python.  Errors as
+        :meth:`ingest` (lines of the file, blank lines counted); nothing is written on any error.
+        """
+        from coreduce.ingest.files import CsvLocator, check_regular_file, csv_relation, raise_rejects
+
+        self._check_tables([table])
+        p = check_regular_file(path)
+        src = source or str(path)
+        rel, header = csv_relation(p)
+        sp = schema.spec(table)
+        report = IngestReport(src)
+        with self.transaction(), self._b.staging() as con:
+            try:
+                st = engine.stage(
+                    con, rel, sp, source=src, locator=CsvLocator(p, header), checks=schema.checks_for(table),
+                    extra_rules=self._b.extra_rules(sp), after_load=lambda: raise_rejects(con, src, header, table),
+                )  # fmt: skip
+            except CoreduceError:
+                raise
+            except Exception as exc:  # the reader itself failed (compression, I/O)
+                raise InputError(src, f"a readable CSV file ({str(exc).splitlines()[0]})", table=table) from None
+            try:
+                report.rows[table] = st.rows
+                report.inserted[table], report.changed[table] = self._b.write(st)
+            finally:
+                st.drop()
+        return report
+
+    def drop_all(self) -> None:
+        """Drop every table (tests and ``--fresh`` workspaces)."""
+        with self.transaction():
+            for t in self._b.list_tables():
+                self._b.drop_table(t)
+
+
+class Tx:
+    """Statements inside one transaction (what :meth:`Store.transaction` yields)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        """Run one statement with ``?`` parameter markers and return its rows (if any)."""
+        return self.store._b.execute(sql, params)
+
+    def lock(self, table: str) -> None:
+        """Hold an exclusive append lock on ``table`` until the transaction ends (PostgreSQL
+        ``LOCK TABLE … IN EXCLUSIVE MODE``; DuckDB has a single writer and needs none)."""
+        self.store._b.lock(table)
+
+    def upsert(self, table: str, df: pd.DataFrame) -> tuple[int, int]:
+        """Upsert a canonical frame on the table's key; return (inserted, updated), updated = rows whose key
+        was already stored.  The frame is typed and its keys checked for duplicates (not re-validated)."""
+        self.store._check_tables([table])
+        b = self.store._b
+        with b.staging() as con:
+            st = schema.stage_frame(con, df, table, validate=False, extra_rules=tuple(b.extra_rules(schema.spec(table))))
+            try:
+                inserted, _ = b.write(st)
+            finally:
+                st.drop()
+        return inserted, st.rows - inserted

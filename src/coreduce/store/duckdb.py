@@ -1,0 +1,160 @@
+"""The embedded default: a DuckDB file (or ``:memory:``).
+
+- No network: the database is opened with ``autoinstall_known_extensions=false`` and
+  ``autoload_known_extensions=false``, and only local paths are accepted (``md:…``, ``s3://…``,
+  ``http://…`` are refused), so a store URL can never make DuckDB download or attach anything.
+- One writer: DuckDB locks the file for one process.  Opening waits for the lock, retrying for up to
+  ``$COREDUCE_LOCK_TIMEOUT`` seconds (default 30), then fails with one line naming the file.
+- Canonical tables carry no primary-key index here: uniqueness of the key is checked by the ingest (a
+  duplicate key in the input is an error; a stored key is updated, not inserted), which writes a bulk load at
+  the speed of a plain ``INSERT`` instead of building an ART index row by row.  Upserts are an anti-join
+  ``INSERT`` plus an ``UPDATE … FROM`` of the rows whose values changed; both statements report their counts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import ibis
+
+from coreduce import schema
+from coreduce.errors import StoreError
+from coreduce.schema import engine
+from coreduce.schema.engine import q
+from coreduce.store.base import Backend, ddl, mask_url, register
+
+_DUCK_TYPES = {"string": "VARCHAR", "float": "DOUBLE", "int": "BIGINT", "timestamp": "TIMESTAMPTZ",
+               "bool": "BOOLEAN", "json": "VARCHAR"}  # fmt: skip
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+
+
+def lock_timeout() -> float:
+    """Seconds to wait for another process's lock on a DuckDB file (``$COREDUCE_LOCK_TIMEOUT``, default 30)."""
+    try:
+        return max(0.0, float(os.environ.get("COREDUCE_LOCK_TIMEOUT", "30")))
+    except ValueError:
+        return 30.0
+
+
+def connect(database: str, *, timeout: float | None = None) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB database without network access, waiting for another process's file lock."""
+    timeout = lock_timeout() if timeout is None else timeout
+    start = time.monotonic()
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(database, config=dict(CONFIG))
+        except duckdb.IOException as exc:
+            msg = str(exc)
+            if "lock" not in msg.lower():
+                raise
+            waited = time.monotonic() - start
+            if waited >= timeout:
+                holder = re.search(r"PID (\d+)", msg)
+                who = f"process {holder.group(1)}" if holder else "another process"
+                raise StoreError(
+                    f"store {database!r} is locked by {who} (a DuckDB file has one writer at a time); waited "
+                    f"{waited:.0f} s — try again when it finishes, or set COREDUCE_LOCK_TIMEOUT to wait longer"
+                ) from None
+            time.sleep(min(delay, max(0.0, timeout - waited)))
+            delay = min(delay * 2, 1.0)
+
+
+@register
+class DuckDBBackend(Backend):
+    """DuckDB: an embedded file (default store) or an in-memory database."""
+
+    name = "duckdb"
+    priority = 1000  # the catch-all for plain paths: tried last
+
+    def __init__(self, url: str, args: dict[str, Any]) -> None:
+        super().__init__(url, args)
+        db = args["database"]
+        if db != ":memory:":
+            Path(db).parent.mkdir(parents=True, exist_ok=True)
+        self.raw = connect(db)
+        try:
+            # date_trunc on TIMESTAMPTZ follows the session time zone: pin it to UTC
+            self.raw.execute("SET TimeZone = 'UTC'")
+            self.con = ibis.duckdb.from_connection(self.raw)
+        except BaseException:
+            self.raw.close()
+            raise
+
+    @classmethod
+    def parse(cls, url: str) -> dict[str, Any] | None:
+        s = url
+        if s in (":memory:", "duckdb://:memory:", "duckdb://", "duckdb:///:memory:"):
+            return {"database": ":memory:"}
+        if s.startswith("duckdb://"):
+            s = s[len("duckdb://") :]
+            s = s[1:] if s.startswith("//") else s
+        # any scheme (md:, motherduck:, s3://, http://, …) would reach beyond a local file: refuse
+        if "://" in s or (_SCHEME.match(s) and not re.match(r"^[A-Za-z]:[\\/]", s)):
+            raise StoreError(
+                f"store URL {mask_url(url)!r}: expected a .duckdb path, duckdb:///path or postgresql://… "
+                "(other schemes such as md: or s3:// are not supported: the store never reaches the network)"
+            )
+        if not s:
+            raise StoreError(f"store URL {url!r}: no file given")
+        return {"database": s}
+
+    # -- transactions
+    def begin(self) -> None:
+        self.raw.execute("BEGIN TRANSACTION")
+
+    def commit(self) -> None:
+        self.raw.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.raw.execute("ROLLBACK")
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        cur = self.raw.execute(sql, params) if params is not None else self.raw.execute(sql)
+        try:
+            return cur.fetchall()
+        except duckdb.InvalidInputException:  # statements without a result set
+            return []
+
+    # -- schema
+    def ddl(self, table: str) -> str:
+        return ddl(table, primary_key=False, types=_DUCK_TYPES)
+
+    # -- writes
+    @contextmanager
+    def staging(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        yield self.raw
+
+    def write(self, staged: engine.Staged) -> tuple[int, int]:
+        sp = schema.spec(staged.table)
+        t = q(staged.table)
+        cols = ", ".join(q(c) for c in sp.names)
+        keys = sp.keys
+        non_keys = [c for c in sp.names if c not in keys]
+        src = f"({staged.select_sql(order=False)})"
+        stored = int(self.raw.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+        changed = 0
+        if stored == 0:
+            inserted = self._count(f"INSERT INTO {t} ({cols}) SELECT {cols} FROM {src} s")
+            return inserted, 0
+        match = " AND ".join(f"d.{q(k)} = s.{q(k)}" for k in keys)
+        if non_keys:
+            sets = ", ".join(f"{q(c)} = s.{q(c)}" for c in non_keys)
+            differs = " OR ".join(f"d.{q(c)} IS DISTINCT FROM s.{q(c)}" for c in non_keys)
+            changed = self._count(f"UPDATE {t} AS d SET {sets} FROM {src} AS s WHERE {match} AND ({differs})")
+        inserted = self._count(
+            f"INSERT INTO {t} ({cols}) SELECT {cols} FROM {src} AS s WHERE NOT EXISTS (SELECT 1 FROM {t} AS d WHERE {match})"
+        )
+        return inserted, changed
+
+    def _count(self, sql: str) -> int:
+        row = self.raw.execute(sql).fetchone()
+        return int(row[0]) if row else 0
