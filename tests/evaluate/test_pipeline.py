@@ -90,3 +90,26 @@ def test_shipped_example_runs(tmp_path):
         res["tables"]
     )
     assert "Data caveats" in (tmp_path / "lcp" / "index.html").read_text()
+
+
+def test_recorded_run_verifies_and_reproduces(panel_csv, tmp_path):
+    from coreduce.evaluate.jobs import run_spec_recorded
+    from coreduce.ledger import Ledger
+
+    lines = [f'[data]\npath = "{panel_csv}"\nentity = "city"\ntime = "year"\n']
+    lines.append('[model]\ny = "cei"\nx = "ai"\ncontrols = ["c1", "c2"]\ncluster = "city"\n')
+    lines.append('[baseline]\nstepwise = true\n[did]\ncohort = "cohort"\n[report]\nnotes = "Synthetic."\n')
+    path = tmp_path / "spec.toml"
+    path.write_text("".join(lines))
+    led = Ledger(str(tmp_path / "ws.duckdb"))
+    res = run_spec_recorded(path, led, out=tmp_path / "rep")
+    rec = led.get(res["run_id"])
+    assert rec["status"] == "ok" and rec["kind"] == "evaluate"
+    assert rec["entrypoint"] == "coreduce.evaluate.jobs:evaluate_spec"
+    why = json.loads(rec["explanation"])
+    assert why["baseline"]["coef"] == pytest.approx(res["results"]["baseline"][-1]["coef"]["ai"])
+    assert why["caveats"] == "Synthetic."
+    inputs = json.loads(rec["inputs"])
+    assert inputs["data"]["sha256"] == sha256_file(panel_csv)
+    assert led.verify().ok
+    assert led.reproduce(res["run_id"]).status == "matched"

@@ -49,19 +49,28 @@ def _read(path: Path):
 def run(
     spec: Path = typer.Argument(..., help="TOML spec (see examples/evaluate/low_carbon_pilots.toml)."),
     out: Path = typer.Option(Path("evaluation-report"), "--out", "-o", help="Report folder."),
+    store: str | None = typer.Option(
+        None, "--store", help="Record the run in this store's ledger (URL or DuckDB file); default: not recorded."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
     """Run the battery a spec asks for and write the report (tables as HTML/LaTeX/Markdown/CSV, plots, JSON).
 
-    Example: coreduce evaluate run examples/evaluate/low_carbon_pilots.toml --out report/
+    Example: coreduce evaluate run examples/evaluate/low_carbon_pilots.toml --out report/ --store ws.duckdb
     """
     from coreduce.evaluate.pipeline import _json_default, run_spec
 
-    res = run_spec(spec, out=out)
-    if as_json:
-        typer.echo(json.dumps(res["results"], default=_json_default, indent=2))
+    if store:
+        from coreduce.evaluate.jobs import run_spec_recorded
+
+        res = run_spec_recorded(spec, store, out=out)
     else:
-        typer.echo(f"wrote {out}/index.html ({len(res['tables'])} tables, {len(res['figures'])} figures)")
+        res = run_spec(spec, out=out)
+    if as_json:
+        typer.echo(json.dumps({**res["results"], "run_id": res.get("run_id")}, default=_json_default, indent=2))
+    else:
+        rid = f", run {res['run_id']}" if res.get("run_id") else ""
+        typer.echo(f"wrote {out}/index.html ({len(res['tables'])} tables, {len(res['figures'])} figures{rid})")
 
 
 @app.command("threshold")
