@@ -109,6 +109,14 @@ class _Engine:
         # k = number of observations in the lower regime for each candidate
         self.k = np.searchsorted(qs, candidates, side="left" if strict else "right")
         self.xs = x[self.order]
+        # prefix sums at the candidate positions come from segment sums between the distinct positions (one
+        # pass, G rows written) instead of a full cumulative sum (N*T rows written)
+        edges = np.unique(self.k[self.k > 0])
+        self._seg_starts = np.r_[0, edges[:-1]] if len(edges) else np.zeros(0, dtype=int)
+        self._seg_trim = len(edges) > 0 and edges[-1] < len(q)
+        if self._seg_trim:
+            self._seg_starts = np.r_[self._seg_starts, edges[-1]]
+        self._seg_map = np.searchsorted(edges, self.k, side="right")  # 0 -> empty prefix, j -> j-th edge
 
         base = np.column_stack([z, x])
         self.Bd = self.P(base)
@@ -123,7 +131,7 @@ class _Engine:
         ab = self.A(self.Bd)  # (NT, kb)
         cxb = self._cumsum_at(self.xs[:, :, None] * ab[self.order][:, None, :])  # (G, kx, kb)
         self.XB = cxb
-        self.WW = self._dppd() - np.einsum("gab,bc,gdc->gad", cxb, self.BtBi, cxb)
+        self.WW = self._dppd() - np.einsum("gab,gdb->gad", cxb @ self.BtBi, cxb)
 
     # -- transformations -------------------------------------------------------------------------------------
     def P(self, v: np.ndarray) -> np.ndarray:
@@ -146,9 +154,13 @@ class _Engine:
 
     def _cumsum_at(self, terms: np.ndarray) -> np.ndarray:
         """sum_{rank < k} terms, for every candidate k; ``terms`` are in q order."""
-        c = np.cumsum(terms, axis=0)
-        c = np.concatenate([np.zeros((1, *terms.shape[1:])), c], axis=0)
-        return c[self.k]
+        if len(self._seg_starts) == 0:
+            return np.zeros((len(self.k), *terms.shape[1:]))
+        seg = np.add.reduceat(terms, self._seg_starts, axis=0)
+        if self._seg_trim:
+            seg = seg[:-1]
+        c = np.concatenate([np.zeros((1, *terms.shape[1:])), np.cumsum(seg, axis=0)], axis=0)
+        return c[self._seg_map]
 
     def _dppd(self) -> np.ndarray:
         """D_g' P'P D_g for every candidate g (D_g = x 1(rank < k_g)), by increments over q-sorted obs."""
@@ -223,7 +235,8 @@ class _Engine:
         d = d.reshape((d.shape[0], p, r))
         xb = self.XB[fixed]  # (nf, R, kx, kb)
         bpd = np.moveaxis(xb, 3, 0).transpose(0, 1, 3, 2).reshape(xb.shape[3], p, r)  # (kb, p, R) order (nf, kx)
-        m = self.P(d) - np.einsum("nb,bc,cpr->npr", self.Bd, self.BtBi, bpd)  # (n, p, R)
+        coef = (self.BtBi @ bpd.reshape(bpd.shape[0], -1)).reshape(bpd.shape)
+        m = self.P(d) - (self.Bd @ coef.reshape(coef.shape[0], -1)).reshape((-1, p, r))  # (n, p, R)
         mm = np.einsum("npr,nqr->rpq", m, m)
         mu = np.einsum("npr,nr->rp", m, u)
         mm_inv = np.linalg.inv(mm)  # (R, p, p)
@@ -231,7 +244,8 @@ class _Engine:
         s_fixed = uu - np.einsum("rp,rp->r", mu, a)
         wm = self._wx(m)  # (G, kx, p, R)
         c = wu - np.einsum("gkpr,rp->gkr", wm, a)  # (G, kx, R)
-        h = self.WW[..., None] - np.einsum("gkpr,rpq,glqr->gklr", wm, mm_inv, wm)  # (G, kx, kx, R)
+        wmi = np.einsum("gkpr,rpq->gkqr", wm, mm_inv)
+        h = self.WW[..., None] - np.einsum("gkqr,glqr->gklr", wmi, wm)  # (G, kx, kx, R)
         scale = max(float(np.abs(self.WW).max()), 1.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             if kx == 1:
