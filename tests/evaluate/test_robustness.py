@@ -52,9 +52,17 @@ def test_battery_matches_direct_fits(city_panel):
             {"label": "Winsor 1%", "winsor": 1},
             {"label": "2011-2018", "period": (2011, 2018)},
             {"label": "Drop east", "drop_column": "east", "drop_values": [1]},
+            {"label": "Winsor 5% by year", "winsor": 5, "winsor_by": "year"},
         ],
     )
-    assert [m.name for m in models] == ["Baseline", "Alt. y", "Winsor 1%", "2011-2018", "Drop east"]
+    assert [m.name for m in models] == [
+        "Baseline",
+        "Alt. y",
+        "Winsor 1%",
+        "2011-2018",
+        "Drop east",
+        "Winsor 5% by year",
+    ]
     f = "ai + c1 + c2 + c3 | city + year"
     v = {"CRV1": "city"}
     assert models[1].coef["ai"] == pytest.approx(1.1 * models[0].coef["ai"], rel=1e-10)
@@ -69,3 +77,10 @@ def test_battery_matches_direct_fits(city_panel):
     assert models[3].coef["ai"] == pytest.approx(ref.coef()["ai"], rel=1e-10)
     assert models[3].nobs == 284 * 8
     assert models[4].nobs == (d.east == 0).sum()
+    wy = d.copy()
+    for c in ("cei", "ai", "c1", "c2", "c3"):
+        lo = wy.groupby("year")[c].transform(lambda s: stata_percentile(s, 5))
+        hi = wy.groupby("year")[c].transform(lambda s: stata_percentile(s, 95))
+        wy[c] = wy[c].clip(lo, hi)
+    ref = pf.feols(f"cei ~ {f}", wy, vcov=v)
+    assert models[5].coef["ai"] == pytest.approx(ref.coef()["ai"], rel=1e-10)

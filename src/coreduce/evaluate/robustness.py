@@ -68,6 +68,7 @@ class Variant:
     y: str | None = None
     x: str | None = None
     winsor: float | None = None
+    winsor_by: str | None = None
     period: tuple[Any, Any] | None = None
     drop_column: str | None = None
     drop_values: list[Any] = field(default_factory=list)
@@ -90,8 +91,9 @@ def robustness(
 
     Variant keys: ``y`` / ``x`` (alternative variable; its coefficient is reported under the baseline name so it
     lines up in the table), ``winsor`` (1 or 5: winsorise ``winsor_vars``, default y, x and the controls, at
-    that percent in each tail), ``period`` (inclusive ``(start, end)`` of ``time``), ``drop_column`` +
-    ``drop_values`` (drop entities whose column takes these values, e.g. municipalities or pilot cities).
+    that percent in each tail; ``winsor_by`` = a column such as the year, as ``winsor2 …, by(year)``),
+    ``period`` (inclusive ``(start, end)`` of ``time``), ``drop_column`` + ``drop_values`` (drop entities whose
+    column takes these values, e.g. municipalities or pilot cities).
     """
     cs = as_list(controls)
     out = [_fit(data, y, x, cs, entity, time, cluster, "Baseline", x, source)]
@@ -103,8 +105,12 @@ def robustness(
             cols = list(winsor_vars) if winsor_vars else [yy, xx, *cs]
             require_columns(d, cols, source=source)
             d = d.copy()
+            by = None
+            if v.winsor_by:
+                require_columns(d, [v.winsor_by], source=source)
+                by = d[v.winsor_by]
             for c in cols:
-                d[c] = winsorize(d[c].astype(float), (v.winsor, 100 - v.winsor))
+                d[c] = winsorize(d[c].astype(float), (v.winsor, 100 - v.winsor), by=by)
         if v.period is not None:
             lo, hi = v.period
             d = d[(d[time] >= lo) & (d[time] <= hi)]
