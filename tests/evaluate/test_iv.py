@@ -96,3 +96,13 @@ def test_kp_lm_with_absorbed_fe_equals_lsdv():
 def test_order_condition_error(simulated):
     with pytest.raises(InputError, match="at least 2 excluded instruments"):
         iv2sls(simulated, "y_robust", "x1,x2", "z1", "x3")
+
+
+def test_robust_ses_equal_pyfixest_hetero():
+    """Without clusters the SEs are HC1 with K = slopes + absorbed FE levels, as pyfixest's 'hetero'."""
+    df = _iv_panel()
+    for fe, fml in ((["city", "year"], "y ~ c1 | city + year | ai ~ z"), (None, "y ~ c1 + 1 | ai ~ z")):
+        r = iv2sls(df, "y", "ai", "z", "c1", fe=fe)
+        ref = pf.feols(fml, df, vcov="hetero")
+        assert r.estimate.se["ai"] == pytest.approx(ref.se()["ai"], rel=1e-8)
+        assert r.estimate.se["c1"] == pytest.approx(ref.se()["c1"], rel=1e-8)

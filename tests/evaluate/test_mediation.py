@@ -56,3 +56,14 @@ def test_indirect_effect_recovered(result):
 def test_bootstrap_reproducible(result):
     again = mediation(mediated_panel(), "y", "x", "m", "c1", entity="city", time="year", reps=300, seed=2)
     assert np.array_equal(again.boot, result.boot)
+
+
+def test_bootstrap_by_coarser_cluster():
+    """Resampling provinces (10 cities each): every drawn copy of a city is a new entity in the FE."""
+    d = mediated_panel()
+    d["prov"] = d.city // 10
+    r = mediation(d, "y", "x", "m", "c1", entity="city", time="year", cluster="prov", reps=100, seed=5)
+    ref = pf.feols("m ~ x + c1 | city + year", d, vcov={"CRV1": "prov"})
+    assert r.equations[1].se["x"] == pytest.approx(ref.se()["x"], rel=1e-10)
+    assert r.boot_ci[0] < r.indirect < r.boot_ci[1]
+    assert r.boot_se == pytest.approx(r.indirect / r.sobel_z, rel=0.5)
