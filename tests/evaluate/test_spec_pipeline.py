@@ -69,7 +69,7 @@ def test_spec_tables_equal_direct_calls(panel_csv, tmp_path):
 
 def test_bad_spec_is_one_error(panel_csv, tmp_path):
     with pytest.raises(InputError, match="sections among"):
-        run_spec({**spec_for(panel_csv), "gmm": {}})
+        run_spec({**spec_for(panel_csv), "nonsense": {}})
     bad = tmp_path / "bad.toml"
     bad.write_text("[data\n")
     with pytest.raises(InputError, match="valid TOML"):

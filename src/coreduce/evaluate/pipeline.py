@@ -9,6 +9,7 @@ Sections of the spec (all but ``[data]`` and ``[model]`` optional; see ``docs/ev
     [baseline]   stepwise = true
     [robustness] variants = [{label, y | x | winsor | period | drop_column + drop_values}]
     [iv]         endog, instruments, exog
+    [gmm]        y_lags = [1], x, gmm = [[var, first lag, last lag]], iv, system = true, collapse, time_dummies
     [did]        cohort, control = "never_treated" | "not_yet_treated"
     [heterogeneity] group, reps, seed
     [mediation]  m, reps, seed
@@ -34,7 +35,7 @@ from coreduce.errors import InputError
 from coreduce.evaluate.panel import as_list, require_columns
 from coreduce.evaluate.tables import RegressionTable, regression_table
 
-SECTIONS = ("baseline", "robustness", "iv", "did", "heterogeneity", "mediation", "threshold")
+SECTIONS = ("baseline", "robustness", "iv", "gmm", "did", "heterogeneity", "mediation", "threshold")
 
 
 def load_spec(spec: str | Path | dict[str, Any]) -> tuple[dict[str, Any], Path]:
@@ -224,6 +225,23 @@ def run_spec(spec: str | Path | dict[str, Any], *, out: str | Path | None = None
         )
         tables["iv_first_stage"] = r.first_stage
         results["iv"] = r.to_dict()
+    if "gmm" in sp:
+        from coreduce.evaluate.gmm import dynamic_panel_gmm
+
+        s = sp["gmm"]
+        g = dynamic_panel_gmm(
+            df, y, entity, time, y_lags=s.get("y_lags", [1]), x=as_list(s.get("x", [x, *cs])),
+            gmm=[tuple(v) for v in s.get("gmm", [[y, 2, 4]])], iv=as_list(s.get("iv", [x, *cs])),
+            system=s.get("system", True), collapse=s.get("collapse", True), time_dummies=s.get("time_dummies", True),
+            source=src,
+        )  # fmt: skip
+        stats = {"n_instruments": "Instruments", "hansen_p": "Hansen J p", "ar1_p": "AR(1) p", "ar2_p": "AR(2) p"}
+        shown = [c for c in g.estimate.coef.index if not c.startswith(f"{time}_") and c != "const"]
+        gnote = note("Windmeijer-corrected SEs; time dummies and constant not shown.")
+        tables["gmm"] = regression_table(
+            [g.estimate], keep=shown, labels=labels, stats=stats, title=g.estimate.name, note=gnote
+        )
+        results["gmm"] = g.to_dict()
     if "did" in sp:
         s = sp["did"]
         cs_res = callaway_santanna(

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from coreduce.evaluate.results import Estimate
@@ -181,7 +182,16 @@ def regression_table(
     for f in fes:
         rows.append((f"{fe_labels.get(f, f)} FE", ["Yes" if f in m.fixed_effects else "No" for m in models]))
     for key, label in stats.items():
-        rows.append((label, [_num(m.stats.get(key), digits) if key in m.stats else "" for m in models]))
+        cells = []
+        for m in models:
+            v = m.stats.get(key)
+            if v is None:
+                cells.append("")
+            elif isinstance(v, int | np.integer) and not isinstance(v, bool):
+                cells.append(f"{int(v):,}")  # counts (instruments, clusters) without decimals
+            else:
+                cells.append(_num(float(v), digits))
+        rows.append((label, cells))
     if any(m.r2 is not None for m in models):
         rows.append(("R²", [_num(m.r2, 3) for m in models]))
     if any(m.r2_within is not None for m in models):
