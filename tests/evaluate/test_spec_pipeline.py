@@ -4,12 +4,16 @@ shipped example runs on the real city panel and prints its data caveats."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+import coreduce
 from coreduce.errors import InputError
 from coreduce.evaluate import callaway_santanna, run_spec, twfe
 from coreduce.evaluate.pipeline import sha256_file
@@ -113,3 +117,20 @@ def test_recorded_run_verifies_and_reproduces(panel_csv, tmp_path):
     assert inputs["data"]["sha256"] == sha256_file(panel_csv)
     assert led.verify().ok
     assert led.reproduce(res["run_id"]).status == "matched"
+    led.store.close()  # DuckDB: one process at a time
+    # and from a fresh process (pyfixest's demeaner is not bit-reproducible across processes: hashed outputs are
+    # rounded to 12 significant digits)
+    code = (
+        "import coreduce.evaluate.jobs; from coreduce.ledger import Ledger; "
+        f"print(Ledger({str(tmp_path / 'ws.duckdb')!r}).reproduce({res['run_id']!r}).status)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(coreduce.__file__).parents[1])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.stdout.strip().endswith("matched"), out.stderr[-3000:]
+
+
+def test_hashed_outputs_are_rounded():
+    from coreduce.evaluate.jobs import _round
+
+    assert _round({"a": [0.0038490342176776223, 1.0], "b": "x"}) == {"a": [0.00384903421768, 1.0], "b": "x"}
+    assert _round(0.0038490342176776223) == _round(0.003849034217677646)

@@ -12,19 +12,47 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from coreduce.errors import InputError
 from coreduce.evaluate.pipeline import _json_default, load_spec, run_spec
 from coreduce.evaluate.tables import RegressionTable
 from coreduce.ledger import Ledger, entrypoint, entrypoint_of
 
+SIGNIFICANT = 12  # digits kept in hashed outputs (the export convention: floats without noise)
+
+
+def _round(value: Any) -> Any:
+    """Round every float to 12 significant digits: pyfixest's compiled demeaner is not bit-reproducible across
+    processes (we measured differences in the 17th digit of a TWFE event-study coefficient), and a ledger hash
+    must not change with that noise."""
+    if isinstance(value, float):
+        return float(f"{value:.{SIGNIFICANT}g}") if np.isfinite(value) else value
+    if isinstance(value, dict):
+        return {k: _round(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_round(v) for v in value]
+    return value
+
+
+def _round_frame(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for c in out.columns:
+        if pd.api.types.is_float_dtype(out[c]):
+            out[c] = out[c].map(_round)
+    return out
+
 
 def recordable(res: dict[str, Any]) -> dict[str, Any]:
-    """The outputs the ledger hashes: every table (as a frame) and all numbers (library versions left out)."""
+    """The outputs the ledger hashes: every table (as a frame) and all numbers (library versions left out),
+    floats rounded to 12 significant digits."""
     out: dict[str, Any] = {}
     for name, tab in res["tables"].items():
-        out[f"table:{name}"] = tab.body.reset_index(names="row") if isinstance(tab, RegressionTable) else tab
+        frame = tab.body.reset_index(names="row") if isinstance(tab, RegressionTable) else _round_frame(tab)
+        out[f"table:{name}"] = frame
     numbers = {k: v for k, v in res["results"].items() if k != "versions"}
-    out["results"] = json.loads(json.dumps(numbers, default=_json_default))
+    out["results"] = _round(json.loads(json.dumps(numbers, default=_json_default)))
     return out
 
 
