@@ -80,3 +80,24 @@ def test_duplicate_rows_are_one_error():
     d = pd.read_csv(ABDATA)
     with pytest.raises(InputError, match="one row per"):
         dynamic_panel_gmm(pd.concat([d, d.iloc[:1]]), "n", "id", "year", gmm=[("n", 2, 4)])
+
+
+def test_difference_gmm_equals_stata_xtabond2_output():
+    """Stata output printed in pydynpd's Benchmark/test_2.md: ``xtabond2 n L(1/2).n w k, gmm(n, lag(2 4))
+    gmm(w, lag(1 3)) iv(k) nolevel twostep robust``: L1 .1700616 (.1046652), L2 -.0113381 (.0377205),
+    w -.9510582 (.1277298), k .4637223 (.0718328); 611 obs, 140 groups, 36 instruments; AR(1) z = -1.19 (p 0.235),
+    AR(2) z = -0.81 (p 0.417); Hansen chi2(32) = 47.86 (p 0.035)."""
+    d = pd.read_csv(ABDATA)
+    r = dynamic_panel_gmm(
+        d, "n", "id", "year", y_lags=(1, 2), x=["w", "k"], gmm=[("n", 2, 4), ("w", 1, 3)], iv=["k"],
+        system=False, time_dummies=False,
+    )  # fmt: skip
+    ref = {"L1.n": (0.1700616, 0.1046652), "L2.n": (-0.0113381, 0.0377205), "w": (-0.9510582, 0.1277298)}
+    ref["k"] = (0.4637223, 0.0718328)
+    for name, (b, se) in ref.items():
+        assert r.estimate.coef[name] == pytest.approx(b, abs=5e-8), name
+        assert r.estimate.se[name] == pytest.approx(se, abs=5e-8), name
+    assert (r.n_obs, r.n_groups, r.n_instruments) == (611, 140, 36)
+    assert round(r.hansen, 2) == 47.86 and round(r.hansen_p, 3) == 0.035
+    assert (round(r.ar[1][0], 2), round(r.ar[1][1], 3)) == (-1.19, 0.235)
+    assert (round(r.ar[2][0], 2), round(r.ar[2][1], 3)) == (-0.81, 0.417)
