@@ -72,8 +72,9 @@ def test_system_gmm_recovers_persistent_ar_coefficient():
     assert sys_.estimate.coef["x"] == pytest.approx(0.5, abs=3 * sys_.estimate.se["x"])
     assert sys_.estimate.se["L1.y"] < dif.estimate.se["L1.y"]  # the levels equation adds information
     assert sys_.ar[1][1] < 0.01 and sys_.ar[2][1] > 0.05  # MA(1) differenced errors, no AR(2)
-    # collapsed instruments: 3 lags for the differences + 1 levels + x in both equations + 5 dummies + constant
-    assert sys_.n_instruments == 3 + 1 + 1 + 1 + 5 + 1
+    # collapsed instruments: 3 lags for the differences + 1 for the levels + x (one column, both equations)
+    # + 5 time dummies + constant
+    assert sys_.n_instruments == 3 + 1 + 1 + 5 + 1
 
 
 def test_duplicate_rows_are_one_error():
@@ -101,3 +102,24 @@ def test_difference_gmm_equals_stata_xtabond2_output():
     assert round(r.hansen, 2) == 47.86 and round(r.hansen_p, 3) == 0.035
     assert (round(r.ar[1][0], 2), round(r.ar[1][1], 3)) == (-1.19, 0.235)
     assert (round(r.ar[2][0], 2), round(r.ar[2][1], 3)) == (-0.81, 0.417)
+
+
+def test_system_gmm_equals_pydynpd_and_panelvar():
+    """``n L(1:2).n w k | gmm(n, 2:4) gmm(w, 1:3) iv(k)`` (two-step system GMM), published identically by pydynpd
+    and R panelvar in pydynpd's Benchmark/test_2.md: L1.n 0.9453810 (0.1429764), L2.n -0.0860069 (0.1082318),
+    w -0.4477795 (0.1521917), k 0.1235808 (0.0508836), _cons 1.5630849 (0.4993484); 751 obs, 51 instruments;
+    Hansen chi2(46) = 96.442; AR(1) z = -2.35 (p 0.019), AR(2) z = -1.15 (p 0.251)."""
+    d = pd.read_csv(ABDATA)
+    r = dynamic_panel_gmm(
+        d, "n", "id", "year", y_lags=(1, 2), x=["w", "k"], gmm=[("n", 2, 4), ("w", 1, 3)], iv=["k"],
+        system=True, time_dummies=False,
+    )  # fmt: skip
+    ref = {"L1.n": (0.9453810, 0.1429764), "L2.n": (-0.0860069, 0.1082318), "w": (-0.4477795, 0.1521917)}
+    ref.update({"k": (0.1235808, 0.0508836), "const": (1.5630849, 0.4993484)})
+    for name, (b, se) in ref.items():
+        assert r.estimate.coef[name] == pytest.approx(b, abs=5e-8), name
+        assert r.estimate.se[name] == pytest.approx(se, abs=5e-8), name
+    assert (r.n_obs, r.n_instruments, r.hansen_df) == (751, 51, 46)
+    assert r.hansen == pytest.approx(96.442, abs=5e-4)
+    assert (round(r.ar[1][0], 2), round(r.ar[1][1], 3)) == (-2.35, 0.019)
+    assert (round(r.ar[2][0], 2), round(r.ar[2][1], 3)) == (-1.15, 0.251)
