@@ -87,7 +87,9 @@ def test_difference_gmm_equals_stata_xtabond2_output():
     """Stata output printed in pydynpd's Benchmark/test_2.md: ``xtabond2 n L(1/2).n w k, gmm(n, lag(2 4))
     gmm(w, lag(1 3)) iv(k) nolevel twostep robust``: L1 .1700616 (.1046652), L2 -.0113381 (.0377205),
     w -.9510582 (.1277298), k .4637223 (.0718328); 611 obs, 140 groups, 36 instruments; AR(1) z = -1.19 (p 0.235),
-    AR(2) z = -0.81 (p 0.417); Hansen chi2(32) = 47.86 (p 0.035)."""
+    AR(2) z = -0.81 (p 0.417); Hansen chi2(32) = 47.86 (p 0.035); Sargan chi2(32) = 91.61; difference-in-Hansen,
+    excluding gmm(n): 23.75 (15, p 0.069), difference 24.11 (17, p 0.117); excluding gmm(w): 17.25 (14, p 0.243),
+    difference 30.61 (18, p 0.032); excluding iv(k): 38.33 (31, p 0.171), difference 9.53 (1, p 0.002)."""
     d = pd.read_csv(ABDATA)
     r = dynamic_panel_gmm(
         d, "n", "id", "year", y_lags=(1, 2), x=["w", "k"], gmm=[("n", 2, 4), ("w", 1, 3)], iv=["k"],
@@ -102,6 +104,17 @@ def test_difference_gmm_equals_stata_xtabond2_output():
     assert round(r.hansen, 2) == 47.86 and round(r.hansen_p, 3) == 0.035
     assert (round(r.ar[1][0], 2), round(r.ar[1][1], 3)) == (-1.19, 0.235)
     assert (round(r.ar[2][0], 2), round(r.ar[2][1], 3)) == (-0.81, 0.417)
+    assert round(r.sargan, 2) == 91.61
+    stata = {
+        "gmm(n, 2:4)": (23.75, 15, 0.069, 24.11, 17, 0.117),
+        "gmm(w, 1:3)": (17.25, 14, 0.243, 30.61, 18, 0.032),
+        "iv(k)": (38.33, 31, 0.171, 9.53, 1, 0.002),
+    }
+    assert set(r.diff_hansen) == set(stata)
+    for name, (j, dfj, pj, dj, dfd, pd_) in stata.items():
+        got = r.diff_hansen[name]
+        assert (round(got["hansen_excluding"], 2), got["df_excluding"], round(got["p_excluding"], 3)) == (j, dfj, pj)
+        assert (round(got["difference"], 2), got["df_difference"], round(got["p_difference"], 3)) == (dj, dfd, pd_)
 
 
 def test_system_gmm_equals_pydynpd_and_panelvar():

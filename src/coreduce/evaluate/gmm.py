@@ -13,7 +13,8 @@ conventions of Stata's xtabond2 (Roodman 2009):
 - one-step weights from H = the covariance of the transformed errors under iid errors (differences: 2 on the
   diagonal, -1 beside it; levels: identity; Cov(Δe_t, e_t) = 1 and Cov(Δe_t, e_t-1) = -1 between them), two-step
   weights from the one-step residuals, Windmeijer (2005) corrected two-step SEs, Hansen's J with the two-step
-  weights and residuals, Arellano–Bond AR(m) tests on the differenced residuals.
+  weights and residuals, Arellano–Bond AR(m) tests on the differenced residuals; for difference GMM the Sargan
+  test (one-step residuals); difference-in-Hansen tests for each instrument group (two-step).
 
 Checked in ``tests/evaluate/test_gmm.py`` on the Arellano–Bond (1991) data against Stata xtabond2 output
 (difference GMM), pydynpd's published example (difference GMM with time dummies) and the system-GMM result that
@@ -50,6 +51,8 @@ class GMMResult:
     hansen: float
     hansen_df: int
     hansen_p: float
+    sargan: float | None
+    diff_hansen: dict[str, dict[str, float]]
     ar: dict[int, tuple[float, float]]
     n_instruments: int
     n_obs: int
@@ -64,6 +67,9 @@ class GMMResult:
             "hansen": self.hansen,
             "hansen_df": self.hansen_df,
             "hansen_p": self.hansen_p,
+            "sargan": self.sargan,
+            "sargan_p": None if self.sargan is None else float(stats.chi2.sf(self.sargan, self.hansen_df)),
+            "difference_in_hansen": self.diff_hansen,
             "ar": {f"AR({m})": {"z": z, "p": p} for m, (z, p) in self.ar.items()},
             "n_instruments": self.n_instruments,
             "n_obs": self.n_obs,
@@ -166,13 +172,16 @@ def dynamic_panel_gmm(
     # instruments for the difference rows
     zd_cols: list[np.ndarray] = []
     zl_cols: list[np.ndarray] = []
+    group: list[str] = []  # instrument group of each column (for the difference-in-Hansen tests)
+    nothing = np.zeros((n_units, n_per))
     for var, a, b in gmm:
         g = grid(var)
         lags = range(a, b + 1)
         if collapse:
             for k in lags:
                 zd_cols.append(np.nan_to_num(lag(g, k)))
-                zl_cols.append(np.zeros((n_units, n_per)))
+                zl_cols.append(nothing)
+                group.append(f"gmm({var}, {a}:{b})")
         else:
             for p in range(n_per):
                 for k in lags:
@@ -180,32 +189,38 @@ def dynamic_panel_gmm(
                     if 0 <= p - k < n_per:
                         col[:, p] = np.nan_to_num(g[:, p - k])
                     zd_cols.append(col)
-                    zl_cols.append(np.zeros((n_units, n_per)))
+                    zl_cols.append(nothing)
+                    group.append(f"gmm({var}, {a}:{b})")
     for var in iv:  # one column for both equations (xtabond2 eq(both)): Δvar in differences, var in levels
         g = grid(var)
         zd_cols.append(np.nan_to_num(g - lag(g, 1)))
-        zl_cols.append(np.nan_to_num(g) if system else np.zeros((n_units, n_per)))
+        zl_cols.append(np.nan_to_num(g) if system else nothing)
+        group.append(f"iv({var})")
     if not system:
         for _, g in dummies:
             zd_cols.append(np.nan_to_num(g - lag(g, 1)))
-            zl_cols.append(np.zeros((n_units, n_per)))
+            zl_cols.append(nothing)
+            group.append("")
     if system:
         # levels-equation instruments
         for var, a, _ in gmm:
             g = grid(var)
             dg = np.nan_to_num(lag(g, a - 1) - lag(g, a))
             if collapse:
-                zd_cols.append(np.zeros((n_units, n_per)))
+                zd_cols.append(nothing)
                 zl_cols.append(dg)
+                group.append("GMM instruments for levels")
             else:
                 for p in range(n_per):
                     col = np.zeros((n_units, n_per))
                     col[:, p] = dg[:, p]
-                    zd_cols.append(np.zeros((n_units, n_per)))
+                    zd_cols.append(nothing)
                     zl_cols.append(col)
+                    group.append("GMM instruments for levels")
         for _, g in [*dummies, ("const", np.ones((n_units, n_per)))]:
-            zd_cols.append(np.zeros((n_units, n_per)))
+            zd_cols.append(nothing)
             zl_cols.append(g)
+            group.append("")
     zd = np.stack(zd_cols, -1) * zero[..., None]
     if system:
         lz = np.where(ok_l, 1.0, 0.0)
@@ -220,6 +235,7 @@ def dynamic_panel_gmm(
         X, Y, Z = xd, yd, zd
     keep = np.abs(Z).sum(axis=(0, 1)) > 0
     Z = Z[..., keep]
+    groups = np.array(group)[keep]
     n_instr = Z.shape[-1]
     k = X.shape[-1]
     if n_instr < k:
@@ -267,6 +283,37 @@ def dynamic_panel_gmm(
         hansen = float(ze @ _pinv_sym(s1) @ ze)
     hdf = n_instr - k
     se = np.sqrt(np.diag(vcov))
+    sargan = None
+    if not system:
+        # xtabond2's Sargan: one-step residuals, sigma^2 = e1'e1 / (2 n) for the differenced errors (matches Stata)
+        g1 = np.einsum("itl,it->l", Z, e1)
+        sigma2 = float((e1**2).sum()) / (2 * int(ok_d.sum()))
+        sargan = float(g1 @ w1 @ g1) / sigma2
+    diff_hansen: dict[str, dict[str, float]] = {}
+    if twostep:
+        # each instrument group left out in turn: re-estimate with the other instruments and the full model's
+        # one-step residuals in the weights (xtabond2's difference-in-Hansen; matches Stata's output)
+        for name in dict.fromkeys(str(gr) for gr in groups if gr):
+            sub = groups != name
+            zs = Z[..., sub]
+            if zs.shape[-1] <= k:
+                continue
+            zes = np.einsum("itl,it->il", zs, e1)
+            ws = _pinv_sym(zes.T @ zes)
+            zxs = np.einsum("itl,itk->lk", zs, X)
+            bs = np.linalg.solve(zxs.T @ ws @ zxs, zxs.T @ ws @ np.einsum("itl,it->l", zs, Y))
+            gs = np.einsum("itl,it->l", zs, Y - X @ bs)
+            j_ex = float(gs @ ws @ gs)
+            df_ex = int(zs.shape[-1] - k)
+            diff = hansen - j_ex
+            diff_hansen[name] = {
+                "hansen_excluding": j_ex,
+                "df_excluding": df_ex,
+                "p_excluding": float(stats.chi2.sf(j_ex, df_ex)),
+                "difference": diff,
+                "df_difference": hdf - df_ex,
+                "p_difference": float(stats.chi2.sf(diff, hdf - df_ex)),
+            }
     # Arellano–Bond AR(m) on the differenced residuals
     ed = e[:, :n_per] * zero
     xdd = X[:, :n_per]
@@ -302,6 +349,8 @@ def dynamic_panel_gmm(
         hansen=hansen,
         hansen_df=hdf,
         hansen_p=float(stats.chi2.sf(hansen, hdf)),
+        sargan=sargan,
+        diff_hansen=diff_hansen,
         ar=ar,
         n_instruments=n_instr,
         n_obs=n_obs,

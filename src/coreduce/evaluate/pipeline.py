@@ -242,6 +242,10 @@ def run_spec(spec: str | Path | dict[str, Any], *, out: str | Path | None = None
             [g.estimate], keep=shown, labels=labels, stats=stats, title=g.estimate.name, note=gnote
         )
         results["gmm"] = g.to_dict()
+        if g.diff_hansen:
+            tables["gmm_difference_in_hansen"] = pd.DataFrame(
+                [{"instruments": k, **v} for k, v in g.diff_hansen.items()]
+            )
     if "did" in sp:
         s = sp["did"]
         cs_res = callaway_santanna(
