@@ -28,7 +28,7 @@ def test_online_band_equals_vectorised_and_hysteresis():
     i = 250
     assert d["exceeded"][i] and d["alarm"][i]
     for j in range(i + 1, 254):
-        assert d["alarm"][j] == (d["alarm"][j - 1] and obs[j] >= d["band_low"][j] - 0 or d["exceeded"][j])
+        assert d["alarm"][j] == ((d["alarm"][j - 1] and obs[j] >= d["band_low"][j] - 0) or d["exceeded"][j])
 
 
 @needs_gt
@@ -68,8 +68,9 @@ def test_alerts_explained_stored_and_acknowledged(tmp_path):
     te.loc[1200:1203, "value"] = te.loc[1200, "value"]  # stuck analyser
     model = ConditionalModel(X, "NOX").fit(tr)
     st = Store(tmp_path / "ws.duckdb")
-    res = watch_and_store(st, te, model, site_id="gt-1", variable="NOx", unit="mg/m^3", limit=50.0, training=tr,
-                          window=240)
+    res = watch_and_store(
+        st, te, model, site_id="gt-1", variable="NOx", unit="mg/m^3", limit=50.0, training=tr, window=240
+    )
     a = st.read("alerts")
     assert len(a) == len(res.alerts) > 0
     dyn = a[a.kind == "dynamic"]

@@ -20,7 +20,7 @@ value and its first difference, the detector measured on the EIA-930 screening l
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
@@ -44,7 +44,7 @@ class QualityRules:
     spike_z: float = 8.0  # robust z of the first difference for the ``spike`` flag
     score_z: float = 6.0  # robust z of the value or its first difference for the ``anomaly`` score flag
     positive: bool = True
-    late_after: pd.Timedelta = pd.Timedelta("15min")
+    late_after: pd.Timedelta = field(default_factory=lambda: pd.Timedelta("15min"))
 
 
 def robust_z(s: pd.Series, window: int = 168, min_periods: int = 24) -> pd.Series:

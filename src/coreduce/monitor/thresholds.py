@@ -54,7 +54,9 @@ class ConditionalModel:
         elif self.method == "binned":
             self.bins = np.unique(np.quantile(X.iloc[:, 0], np.linspace(0, 1, 11)))
             b = np.clip(np.searchsorted(self.bins, X.iloc[:, 0], side="right") - 1, 0, len(self.bins) - 2)
-            self.medians = np.array([np.median(y[b == i]) if (b == i).any() else np.nan for i in range(len(self.bins) - 1)])
+            self.medians = np.array(
+                [np.median(y[b == i]) if (b == i).any() else np.nan for i in range(len(self.bins) - 1)]
+            )
             self.version = "binned-median-deciles"
         else:
             raise ValueError(f"method {self.method!r}: expected 'lightgbm' or 'binned'")
@@ -117,7 +119,12 @@ class ResidualBand:
 
 
 def dynamic_threshold(
-    observed: np.ndarray, expected: np.ndarray, *, window: int = 720, q_on: float = 0.99, q_off: float = 0.95,
+    observed: np.ndarray,
+    expected: np.ndarray,
+    *,
+    window: int = 720,
+    q_on: float = 0.99,
+    q_off: float = 0.95,
     min_periods: int = 100,
 ) -> pd.DataFrame:
     """Vectorised :class:`ResidualBand` over a whole series (same numbers, causal).
@@ -150,7 +157,12 @@ def fixed_limit(observed: np.ndarray, limit: float) -> np.ndarray:
 
 
 def evaluate_nox(
-    *, size: float = 0.10, share: float = 0.01, draws: int = 5, window: int = 720, q_on: float = 0.99,
+    *,
+    size: float = 0.10,
+    share: float = 0.01,
+    draws: int = 5,
+    window: int = 720,
+    q_on: float = 0.99,
     method: str = "lightgbm",
 ) -> dict[str, Any]:
     """The gas-turbine NOx benchmark: train 2011–12, test 2014–15, ``+size`` faults on ``share`` of test rows.
