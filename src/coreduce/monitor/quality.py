@@ -44,6 +44,11 @@ class QualityRules:
     spike_z: float = 8.0  # robust z of the first difference for the ``spike`` flag
     score_z: float = 6.0  # robust z of the value or its first difference for the ``anomaly`` score flag
     positive: bool = True
+    season: int = 24  # readings per season (24 hourly readings = one day) for the seasonal score
+    seasons: int = 7  # seasons in the seasonal median (the same hour of the last 7 days)
+    relocate: bool = True  # move a jump flag that is a return to normal to the reading before (1-reading delay)
+    normal_z: float = 3.0  # seasonal robust z below which a reading is "back to normal"
+    off_z: float = 2.0  # seasonal robust z above which the previous reading was "off"
     late_after: pd.Timedelta = field(default_factory=lambda: pd.Timedelta("15min"))
 
 
@@ -124,27 +129,58 @@ def quality_flags(
     return out.fillna(False).astype(bool)
 
 
+def seasonal_z(x: pd.Series, season: int = 24, seasons: int = 7, window: int = 336) -> pd.Series:
+    """Causal seasonal robust z: the deviation of ``x_t`` from the median of ``x`` one, two … ``seasons`` seasons
+    earlier (the same hour of the last 7 days for hourly data), over the trailing MAD of that deviation."""
+    x = pd.to_numeric(x, errors="coerce").astype(float)
+    seas = pd.concat([x.shift(season * k) for k in range(1, seasons + 1)], axis=1).median(axis=1)
+    r = x - seas
+    scale = r.abs().rolling(window, min_periods=2 * season).median().shift(1) * MAD_TO_SD
+    return (r / scale.replace(0, np.nan)).abs().fillna(0.0)
+
+
 def anomaly_scores(x: pd.Series, rules: QualityRules = QualityRules()) -> pd.DataFrame:
-    """Causal robust scores of the value (``z_value``) and of its first difference (``z_diff``)."""
+    """Causal robust scores of the value (``z_value``), its first difference (``z_diff``) and its deviation from
+    the same reading of earlier seasons (``z_season``)."""
     x = pd.to_numeric(x, errors="coerce").astype(float)
     return pd.DataFrame({
         "z_value": robust_z(x, rules.window, rules.min_periods),
         "z_diff": robust_z(x.diff().fillna(0.0), rules.window, rules.min_periods),
+        "z_season": seasonal_z(x, rules.season, rules.seasons),
     })  # fmt: skip
 
 
 def anomaly_flags(
     df: pd.DataFrame, *, variable: str | None = None, unit: str | None = None, rules: QualityRules = QualityRules()
 ) -> pd.DataFrame:
-    """Data-quality flags plus the robust-score flag ``score`` and their union ``anomaly`` (all causal).
+    """Data-quality flags plus the robust-score flag ``score`` and their union ``anomaly``.
 
     ``score`` = max(robust z of the value, robust z of its first difference) > ``rules.score_z``.
+
+    With ``rules.relocate`` a flag raised at reading ``t`` by a jump or score (not by a data-quality rule) when
+    ``t`` is back to normal (seasonal z < ``normal_z``) while ``t-1`` was off (seasonal z > ``off_z``) and not
+    flagged is moved to ``t-1``: the jump is the *return* from an anomaly at ``t-1``.  That decision is taken at
+    ``t`` with readings up to ``t`` only (causal, one reading of delay); ``relocated`` marks those rows.
     """
     fl = quality_flags(df, variable=variable, unit=unit, rules=rules)
     sc = anomaly_scores(df["value"], rules)
-    fl["score"] = np.maximum(sc["z_value"], sc["z_diff"]).to_numpy() > rules.score_z
-    fl["anomaly"] = fl[["non_positive", "stuck", "spike", "out_of_range", "score"]].any(axis=1)
-    fl["z"] = np.maximum(sc["z_value"], sc["z_diff"]).to_numpy()
+    z = np.maximum(sc["z_value"], sc["z_diff"]).to_numpy()
+    fl["score"] = z > rules.score_z
+    rule = fl[["non_positive", "stuck", "out_of_range"]].any(axis=1).to_numpy()
+    anom = rule | fl["spike"].to_numpy() | fl["score"].to_numpy()
+    relocated = np.zeros(len(fl), dtype=bool)
+    if rules.relocate and len(fl) > 1:
+        zs = sc["z_season"].to_numpy()
+        prev_flag = np.r_[True, anom[:-1]]
+        move = anom & ~rule & (zs < rules.normal_z) & (np.r_[0.0, zs[:-1]] > rules.off_z) & ~prev_flag
+        idx = np.flatnonzero(move)
+        anom[idx] = False
+        anom[idx - 1] = True
+        relocated[idx - 1] = True
+    fl["anomaly"] = anom
+    fl["relocated"] = relocated
+    fl["z"] = z
+    fl["z_season"] = sc["z_season"].to_numpy()
     return fl
 
 

@@ -37,15 +37,12 @@ class StreamStats:
 
     def as_dict(self) -> dict[str, Any]:
         lat = np.asarray(self.latencies_ms)
-        q = lambda p: float(np.percentile(lat, p)) if len(lat) else None
+
+        def q(p: float) -> float | None:
+            return float(np.percentile(lat, p)) if len(lat) else None
+
         return {"received": self.received, "stored_rows": self.stored_rows, "inserted": self.inserted,
                 "batches": self.batches, "bad": self.bad, "p50_ms": q(50), "p99_ms": q(99)}  # fmt: skip
-
-
-def _ts(v: Any) -> pd.Timestamp:
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return pd.Timestamp(int(v), unit="ns", tz="UTC")
-    return pd.Timestamp(v).tz_convert("UTC") if pd.Timestamp(v).tzinfo else pd.Timestamp(v, tz="UTC")
 
 
 def readings_frame(msgs: list[dict[str, Any]], source: str) -> pd.DataFrame:
@@ -142,7 +139,8 @@ class MqttConsumer:
     committed within ``batch_ms``."""
 
     def __init__(self, store: Store, host: str, port: int, topics: Iterable[str], *,
-                 client_id: str = "coreduce-monitor", batch_ms: int = 100, on_batch: Callable[[pd.DataFrame], None] | None = None) -> None:  # fmt: skip
+                 client_id: str = "coreduce-monitor", batch_ms: int = 100,
+                 on_batch: Callable[[pd.DataFrame], None] | None = None) -> None:  # fmt: skip
         import paho.mqtt.client as mqtt
 
         self.host, self.port, self.topics = host, port, list(topics)
