@@ -39,13 +39,17 @@ def test_nox_fixed_limit_alarms_at_part_load():
     assert (len(tr), len(te)) == (7411 + 7628, 7158 + 7384)  # PROVENANCE.md row counts
     lim = np.quantile(tr["NOX"], 0.99)
     assert lim == pytest.approx(105.1158, abs=1e-3)
-    r = evaluate_nox(draws=2)
+    r = evaluate_nox()
     assert r["clean_alarms_fixed"] == int((te["NOX"] > lim).sum()) == 80
     assert r["clean_alarms_by_load_tercile"]["fixed"]["low"] == 71
-    # dynamic threshold: recall of +10 % faults well above the fixed limit's, at about 1 % false alarms
-    assert r["false_alarm_rate"] <= 0.011
+    # dynamic threshold (one-step model with 2 lags, trailing q99 of 336 residuals): 145 faults per draw
+    # (1 % of 14,542 rows), 5 draws: 241 of 725 caught = .332 (issue target >= .30) at <= 1 % false alarms
+    assert r["recall"] == pytest.approx(241 / 725)
+    assert r["false_alarm_rate"] <= 0.01
     assert r["recall"] > 10 * r["fixed_recall"]
-    assert r["recall"] > 0.10
+    # the state-only model (no lags) with a 720-reading band: the anchor's design, .142 here
+    r0 = evaluate_nox(lags=0, window=720, draws=5)
+    assert r0["recall"] == pytest.approx(103 / 725) and r0["false_alarm_rate"] <= 0.01
 
 
 @needs_gt

@@ -58,7 +58,8 @@ def watch(
     """
     df = readings.reset_index(drop=True)
     q = quality_flags(df, variable=variable, unit=unit, rules=rules)
-    expected = model.predict(df)
+    obs = df["value"].to_numpy(float)
+    expected = model.predict(df, obs)
     dyn = dynamic_threshold(df["value"].to_numpy(float), expected, window=window, q_on=q_on, q_off=q_off)
     scored = pd.concat([df[["ts", *model.features]], dyn, q], axis=1)
     scored["observed"] = df["value"].to_numpy(float)
@@ -66,7 +67,7 @@ def watch(
     scored["alarm"] = scored["alarm"].to_numpy() & ~bad  # a dynamic alarm needs a valid reading
     scored["limit"] = fixed_limit(scored["observed"], limit) if limit is not None else False
     terc = terciles_of(training, list(model.features)) if training is not None else None
-    contrib = model.contributions(df) if scored["alarm"].any() else None
+    contrib = model.contributions(df, observed=obs) if scored["alarm"].any() else None
     parts = [build_alerts(scored, site_id=site_id, variable=variable, unit=unit, kind="dynamic",
                           symptom=f"{variable}_high", flag_column="alarm", state_columns=model.features,
                           terciles=terc, contributors=contrib, flag_names=["exceeded"])]  # fmt: skip
