@@ -190,3 +190,64 @@ def replay(store: Store, path: str | Path, *, batch_rows: int = 5000) -> StreamS
             sink.put(m)
         sink.flush()
     return sink.stats
+
+
+class ReliablePublisher:
+    """Edge-side MQTT publisher with store-and-forward (QoS 1, persistent session).
+
+    QoS 1 is hop-by-hop: a reading handed to paho while the broker is down (or acknowledged by nobody before a
+    broker SIGKILL) can be lost — measured here: ~160 of 2,000 readings at 400/s across a 0.3 s outage.  This
+    publisher keeps every reading until its PUBACK arrives and re-publishes the unacknowledged ones after each
+    reconnect; the consumer's idempotent key removes the duplicates that causes.
+    """
+
+    def __init__(self, host: str, port: int, *, client_id: str, max_inflight: int = 200) -> None:
+        import paho.mqtt.client as mqtt
+
+        self._lock = threading.Lock()
+        self.pending: dict[int, tuple[str, bytes | str]] = {}
+        self._early: set[int] = set()
+        self.republished = 0
+        self._connects = 0
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False,
+                        protocol=mqtt.MQTTv311)  # fmt: skip
+        c.max_queued_messages_set(0)
+        c.max_inflight_messages_set(max_inflight)
+        c.reconnect_delay_set(0.05, 1)
+        c.on_publish = self._on_publish
+        c.on_connect = self._on_connect
+        self.client = c
+        c.connect(host, port, keepalive=10)
+        c.loop_start()
+
+    def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any, props: Any) -> None:
+        with self._lock:
+            if self.pending.pop(mid, None) is None:
+                self._early.add(mid)
+
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        self._connects += 1
+        if self._connects == 1 or reason.is_failure:
+            return
+        with self._lock:
+            again, self.pending = list(self.pending.values()), {}
+        for topic, payload in again:
+            self.publish(topic, payload)
+            self.republished += 1
+
+    def publish(self, topic: str, payload: bytes | str) -> None:
+        """Publish one reading at QoS 1 and keep it until acknowledged."""
+        info = self.client.publish(topic, payload, qos=1)
+        with self._lock:
+            if info.mid in self._early:
+                self._early.discard(info.mid)
+            else:
+                self.pending[info.mid] = (topic, payload)
+
+    def unacked(self) -> int:
+        with self._lock:
+            return len(self.pending)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
