@@ -64,8 +64,10 @@ def build_alerts(
     obs = frame["observed"].to_numpy(float)
     for s, e in events(frame[flag_column].to_numpy(bool), merge_gap=merge_gap, cooldown=cooldown):
         seg = slice(s, e + 1)
-        excess = obs[seg] - frame["expected"].to_numpy(float)[seg]
-        peak = s + int(np.nanargmax(np.abs(excess))) if np.isfinite(excess).any() else s
+        # the peak: the flagged reading furthest above the band's upper edge (the limit for limit alerts)
+        excess = obs[seg] - frame["band_high"].to_numpy(float)[seg]
+        excess = np.where(frame[flag_column].to_numpy(bool)[seg] & np.isfinite(excess), excess, -np.inf)
+        peak = s + int(np.argmax(excess))
         state = {c: float(frame[c].iloc[peak]) for c in state_columns}
         contrib = contributors[peak] if contributors is not None else []
         ex = explain(symptom, state, terciles, contrib)

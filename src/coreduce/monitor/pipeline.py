@@ -42,6 +42,7 @@ def watch(
     q_on: float = 0.99,
     q_off: float = 0.95,
     rules: QualityRules = QualityRules(),
+    symptom: str | None = None,
 ) -> WatchResult:
     """Score one series and raise explained alerts.
 
@@ -55,6 +56,8 @@ def watch(
         Fixed regulatory limit in ``unit`` (checked separately: ``kind="limit"`` alerts).
     training : pandas.DataFrame, optional
         The training frame (for the graph's low/high terciles of the state variables).
+    symptom : str, optional
+        Graph symptom of a dynamic alarm (default ``"<variable>_high"`` with a ``stack_`` prefix dropped).
     """
     df = readings.reset_index(drop=True)
     q = quality_flags(df, variable=variable, unit=unit, rules=rules)
@@ -69,7 +72,7 @@ def watch(
     terc = terciles_of(training, list(model.features)) if training is not None else None
     contrib = model.contributions(df, observed=obs) if scored["alarm"].any() else None
     parts = [build_alerts(scored, site_id=site_id, variable=variable, unit=unit, kind="dynamic",
-                          symptom=f"{variable}_high", flag_column="alarm", state_columns=model.features,
+                          symptom=symptom or f"{variable.removeprefix('stack_')}_high", flag_column="alarm", state_columns=model.features,
                           terciles=terc, contributors=contrib, flag_names=["exceeded"])]  # fmt: skip
     if limit is not None and scored["limit"].any():
         lim = scored.assign(band_high=limit, band_low=np.nan)

@@ -1,7 +1,7 @@
 """Root cause and action: a versioned, cited symptom -> cause -> action graph (``data/rca_graph.csv``).
 
 Each row is one edge pair ``symptom --(condition)--> cause --> action`` with its source.  A condition
-``VAR:low`` / ``VAR:high`` holds when the operating variable is in the lowest / highest third of its training
+``VAR:low`` / ``VAR:high`` (``VAR`` may list aliases, ``load|TEY``) holds when the operating variable is in the lowest / highest third of its training
 range (the terciles the :class:`~coreduce.monitor.thresholds.ConditionalModel` was fitted on); an empty
 condition is the fallback of the symptom.  :func:`explain` walks the graph (networkx) and returns the path of
 the first matching cause, preferring causes whose variable is among the top contributors, or ``"unexplained"``.
@@ -54,11 +54,12 @@ class Explanation:
 def _holds(cond: str, state: dict[str, float], terciles: dict[str, tuple[float, float]]) -> bool:
     if not cond:
         return True
-    var, _, side = cond.partition(":")
-    if var not in state or var not in terciles:
-        return False
-    lo, hi = terciles[var]
-    return state[var] <= lo if side == "low" else state[var] >= hi
+    names, _, side = cond.partition(":")
+    for var in names.split("|"):  # aliases: "load|TEY" = the load under either name
+        if var in state and var in terciles:
+            lo, hi = terciles[var]
+            return state[var] <= lo if side == "low" else state[var] >= hi
+    return False
 
 
 def explain(
@@ -89,7 +90,8 @@ def explain(
     for _, cause, data in g.out_edges(node, data=True):
         cond = data["condition"]
         if cond and _holds(cond, state, terciles):
-            cands.append((rank.get(cond.partition(":")[0], len(rank)), cause, data))
+            names = cond.partition(":")[0].split("|")
+            cands.append((min(rank.get(v, len(rank)) for v in names), cause, data))
     if not cands:
         cands = [(0, c, d) for _, c, d in g.out_edges(node, data=True) if not d["condition"]]
     if not cands:

@@ -34,6 +34,7 @@ class StreamStats:
     batches: int = 0
     bad: int = 0
     latencies_ms: list[float] = field(default_factory=list)  # publish (sent_ns) -> committed
+    processed_ms: list[float] = field(default_factory=list)  # publish (sent_ns) -> on_batch (scoring) done
 
     def as_dict(self) -> dict[str, Any]:
         lat = np.asarray(self.latencies_ms)
@@ -42,7 +43,8 @@ class StreamStats:
             return float(np.percentile(lat, p)) if len(lat) else None
 
         return {"received": self.received, "stored_rows": self.stored_rows, "inserted": self.inserted,
-                "batches": self.batches, "bad": self.bad, "p50_ms": q(50), "p99_ms": q(99)}  # fmt: skip
+                "batches": self.batches, "bad": self.bad, "p50_ms": q(50), "p99_ms": q(99),
+                "p99_processed_ms": float(np.percentile(self.processed_ms, 99)) if self.processed_ms else None}  # fmt: skip
 
 
 def readings_frame(msgs: list[dict[str, Any]], source: str) -> pd.DataFrame:
@@ -104,6 +106,8 @@ class Sink:
         self.stats.latencies_ms += [(now - m["sent_ns"]) / 1e6 for m in msgs if "sent_ns" in m]
         if self.on_batch is not None:
             self.on_batch(df)
+            done = time.time_ns()
+            self.stats.processed_ms += [(done - m["sent_ns"]) / 1e6 for m in msgs if "sent_ns" in m]
         return len(df)
 
     def start(self) -> None:
