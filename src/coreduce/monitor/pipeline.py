@@ -72,7 +72,8 @@ def watch(
     terc = terciles_of(training, list(model.features)) if training is not None else None
     contrib = model.contributions(df, observed=obs) if scored["alarm"].any() else None
     parts = [build_alerts(scored, site_id=site_id, variable=variable, unit=unit, kind="dynamic",
-                          symptom=symptom or f"{variable.removeprefix('stack_')}_high", flag_column="alarm", state_columns=model.features,
+                          symptom=symptom or f"{variable.removeprefix('stack_')}_high", flag_column="alarm",
+                          state_columns=model.features,
                           terciles=terc, contributors=contrib, flag_names=["exceeded"])]  # fmt: skip
     if limit is not None and scored["limit"].any():
         lim = scored.assign(band_high=limit, band_low=np.nan)

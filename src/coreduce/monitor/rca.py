@@ -1,10 +1,11 @@
 """Root cause and action: a versioned, cited symptom -> cause -> action graph (``data/rca_graph.csv``).
 
 Each row is one edge pair ``symptom --(condition)--> cause --> action`` with its source.  A condition
-``VAR:low`` / ``VAR:high`` (``VAR`` may list aliases, ``load|TEY``) holds when the operating variable is in the lowest / highest third of its training
-range (the terciles the :class:`~coreduce.monitor.thresholds.ConditionalModel` was fitted on); an empty
-condition is the fallback of the symptom.  :func:`explain` walks the graph (networkx) and returns the path of
-the first matching cause, preferring causes whose variable is among the top contributors, or ``"unexplained"``.
+``VAR:low`` / ``VAR:high`` (``VAR`` may list aliases, ``load|TEY``) holds when the operating variable is in the
+lowest / highest third of its training range (the terciles of the frame the
+:class:`~coreduce.monitor.thresholds.ConditionalModel` was fitted on); an empty condition is the fallback of
+the symptom.  :func:`explain` walks the graph (networkx) and returns the path of the first matching cause,
+preferring causes whose variable is among the top contributors, or ``"unexplained"``.
 """
 
 from __future__ import annotations

@@ -42,9 +42,12 @@ class StreamStats:
         def q(p: float) -> float | None:
             return float(np.percentile(lat, p)) if len(lat) else None
 
+        def q2(p: float) -> float | None:
+            return float(np.percentile(self.processed_ms, p)) if self.processed_ms else None
+
         return {"received": self.received, "stored_rows": self.stored_rows, "inserted": self.inserted,
                 "batches": self.batches, "bad": self.bad, "p50_ms": q(50), "p99_ms": q(99),
-                "p99_processed_ms": float(np.percentile(self.processed_ms, 99)) if self.processed_ms else None}  # fmt: skip
+                "p99_processed_ms": q2(99)}  # fmt: skip
 
 
 def readings_frame(msgs: list[dict[str, Any]], source: str) -> pd.DataFrame:
