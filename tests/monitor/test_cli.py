@@ -24,5 +24,7 @@ def test_replay_command_idempotent(tmp_path):
 
 
 def test_run_command_refuses_a_bad_broker_address(tmp_path):
-    r = CliRunner().invoke(app, ["run", "--mqtt", "localhost", "--topics", "a/#", "--store", str(tmp_path / "w.duckdb")])
+    r = CliRunner().invoke(
+        app, ["run", "--mqtt", "localhost", "--topics", "a/#", "--store", str(tmp_path / "w.duckdb")]
+    )
     assert r.exit_code != 0 and "HOST:PORT" in r.output

@@ -96,3 +96,23 @@ def test_eia930_event_scores_all_bas():
     assert r["recall_by_label"]["IDENTICAL_RUN"] == 1.0 and r["recall_by_label"]["NEG_OR_ZERO"] == 1.0
     r0 = evaluate_eia930(rules=QualityRules(relocate=False))
     assert (r0["found"], r0["pred_events"], r0["correct"], r0["hard_found"]) == (197, 242, 202, 73)
+
+
+@needs_eia
+def test_stream_scorer_equals_batch_flags():
+    """The incremental scorer, fed LDWP in random chunks, gives the batch numbers exactly (relocation off)."""
+    from coreduce.monitor.quality import StreamScorer, anomaly_scores
+
+    df = load_eia930("LDWP").iloc[:8000].reset_index(drop=True)
+    ref = anomaly_flags(df, rules=QualityRules(relocate=False))
+    sc, rng, i, parts = StreamScorer(), np.random.default_rng(0), 0, []
+    while i < len(df):
+        n = int(rng.integers(1, 400))
+        parts.append(sc.update("LDWP", df["value"].to_numpy()[i : i + n]))
+        i += n
+    cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    for k in ("stuck", "spike", "score", "non_positive", "anomaly"):
+        assert np.array_equal(cat[k], ref[k].to_numpy()), k
+    z = anomaly_scores(df["value"])
+    assert np.array_equal(cat["z_value"], z["z_value"].to_numpy())
+    assert np.array_equal(cat["z_diff"], z["z_diff"].to_numpy())

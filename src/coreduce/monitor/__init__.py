@@ -7,6 +7,14 @@ Modules: :mod:`~coreduce.monitor.quality` (named flags, robust scores, events), 
 ``observations``), :mod:`~coreduce.monitor.evaluation` (EIA-930 and gas-turbine benchmarks).
 """
 
-from coreduce.monitor.quality import FLAGS, QualityRules, anomaly_flags, events, quality_flags, robust_z
+from coreduce.monitor.quality import (
+    FLAGS,
+    QualityRules,
+    StreamScorer,
+    anomaly_flags,
+    events,
+    quality_flags,
+    robust_z,
+)
 
-__all__ = ["FLAGS", "QualityRules", "anomaly_flags", "events", "quality_flags", "robust_z"]
+__all__ = ["FLAGS", "QualityRules", "StreamScorer", "anomaly_flags", "events", "quality_flags", "robust_z"]
