@@ -297,7 +297,8 @@ class StreamScorer:
             cur = cur + 1 if eq else 0
             run[i] = cur
         s["run"], s["last"] = cur, x[-1] if len(x) else s["last"]
-        out = {"z_value": zv, "z_diff": zd, "non_positive": (x <= 0) if r.positive else np.zeros(len(x), bool),
-               "stuck": run >= r.stuck_after, "spike": zd > r.spike_z, "score": np.maximum(zv, zd) > r.score_z}  # fmt: skip
+        nonpos = (x <= 0) if r.positive else np.zeros(len(x), bool)
+        out = {"z_value": zv, "z_diff": zd, "non_positive": nonpos, "stuck": run >= r.stuck_after,
+               "spike": zd > r.spike_z, "score": np.maximum(zv, zd) > r.score_z}  # fmt: skip
         out["anomaly"] = out["non_positive"] | out["stuck"] | out["spike"] | out["score"]
         return out
