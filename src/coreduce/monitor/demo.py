@@ -2,8 +2,8 @@
 
 Proposed registration (the lead wires it in ``coreduce.demo``)::
 
-    from coreduce.monitor.demo import MONITOR_STEP
-    register_step(MONITOR_STEP)            # before "report"
+    from coreduce.monitor.demo import monitor_step
+    register_step(monitor_step())          # before "report"
 
 The step trains the expected-NOx model on the first half of the example stack (gas turbine, NW Turkey, 2015:
 load and the previous readings), watches the second half (dynamic band + fixed limit + data-quality flags),
