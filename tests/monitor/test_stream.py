@@ -1,0 +1,161 @@
+"""MQTT stream ingest against real Mosquitto brokers (the machine's one on 127.0.0.1:1883, and one the test starts
+itself on a free loopback port and kills with SIGKILL mid-stream)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("paho.mqtt")
+import paho.mqtt.client as mqtt
+
+from coreduce.monitor.stream import MqttConsumer, ReliablePublisher, replay
+from coreduce.store import Store
+
+pytestmark = pytest.mark.mqtt
+T0 = 1_704_067_200_000_000_000  # 2024-01-01T00:00:00Z in ns
+
+
+def _up(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _reading(i: int, site: str = "stack-01") -> str:
+    return json.dumps({"site": site, "ts": T0 + i * 1_000_000_000, "variable": "stack_NOx", "value": 50.0 + i % 7,
+                       "unit": "mg/m^3", "id": i, "sent_ns": time.time_ns()})  # fmt: skip
+
+
+def _publisher(port: int, cid: str) -> mqtt.Client:
+    p = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid, clean_session=False, protocol=mqtt.MQTTv311)
+    p.max_queued_messages_set(0)
+    p.reconnect_delay_set(0.05, 0.5)
+    p.connect("127.0.0.1", port)
+    p.loop_start()
+    return p
+
+
+def _wait(pred, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return pred()
+
+
+@pytest.mark.skipif(not _up("127.0.0.1", 1883), reason="no Mosquitto on 127.0.0.1:1883")
+def test_real_mosquitto_to_observations(tmp_path):
+    st = Store(tmp_path / "ws.duckdb")
+    topic = f"coreduce/test/{os.getpid()}/{time.time_ns()}"
+    c = MqttConsumer(st, "127.0.0.1", 1883, [topic + "/#"], client_id=f"crt-{time.time_ns()}")
+    c.start()
+    assert c.connected.wait(5)
+    p = _publisher(1883, f"crp-{time.time_ns()}")
+    n = 1000
+    for i in range(n):
+        p.publish(topic + "/stack-01", _reading(i), qos=1)
+    p.publish(topic + "/stack-01", _reading(7), qos=1)  # a redelivered reading: deduplicated by its key
+    p.publish(topic + "/stack-01", b"not json", qos=1)
+    assert _wait(lambda: c.sink.stats.received >= n + 1 and c.sink.stats.batches and not c.sink._buf, 20)
+    time.sleep(0.3)
+    s = c.stop()
+    p.loop_stop()
+    obs = st.read("observations")
+    assert len(obs) == n and obs["ts"].is_unique
+    # stored in ug/m^3 by the store's own ingest: 50 mg/m^3 -> 50,000 ug/m^3
+    assert obs.loc[0, "value"] == pytest.approx(50_000.0) and obs.loc[0, "unit"] == "ug/m^3"
+    assert s.bad == 1 and s.inserted == n
+
+
+MOSQ = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(MOSQ is None, reason="mosquitto not installed")
+def test_broker_sigkill_and_consumer_restart_lose_nothing(tmp_path):
+    """Own broker (persistence, autosave 1 s) SIGKILLed at reading 1,000 and restarted; the consumer is stopped
+    and restarted (same client id: persistent session) at reading 1,500; the publisher re-sends every 100th
+    reading.  All 2,000 readings are stored once."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # mosquitto started as root drops to its own user, which must reach and write the persistence folder
+    # (pytest's tmp_path sits under a 0700 folder: the broker then fails to save and loses its sessions)
+    pdir = Path(tempfile.mkdtemp(prefix="coreduce-mosq-"))
+    pdir.chmod(0o777)
+    conf = tmp_path / "m.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+                    f"persistence_location {pdir}/\nautosave_interval 1\nmax_queued_messages 100000\n")  # fmt: skip
+
+    def start() -> subprocess.Popen:
+        b = subprocess.Popen([MOSQ, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert _wait(lambda: _up("127.0.0.1", port), 5)
+        return b
+
+    broker = start()
+    st = Store(tmp_path / "ws.duckdb")
+    c = MqttConsumer(st, "127.0.0.1", port, ["r/#"], client_id="res-consumer")
+    received = inserted = 0
+    p = None
+    try:
+        c.start()
+        assert c.connected.wait(5)
+        p = ReliablePublisher("127.0.0.1", port, client_id="res-publisher")
+        time.sleep(1.5)  # the broker saves both persistent sessions (autosave_interval 1 s)
+        n = 2000
+        for i in range(n):
+            p.publish("r/stack-01", _reading(i))
+            if i == 1000:
+                broker.send_signal(signal.SIGKILL)
+                broker.wait()
+                time.sleep(0.3)
+                broker = start()
+            if i == 1500:
+                s1 = c.stop()
+                received, inserted = s1.received, s1.inserted
+                c = MqttConsumer(st, "127.0.0.1", port, ["r/#"], client_id="res-consumer")
+                c.start()
+            time.sleep(0.002)  # ~400 readings/s
+        for i in range(0, n, 100):  # duplicates
+            p.publish("r/stack-01", _reading(i))
+        ok = _wait(lambda: inserted + c.sink.stats.inserted >= n and p.unacked() == 0, 30)
+        assert ok, (inserted, c.sink.stats.as_dict(), p.unacked(), p.republished)
+        time.sleep(0.5)
+        s2 = c.stop()
+        obs = st.read("observations")
+        assert len(obs) == n  # 0 lost, duplicates removed by the key
+        secs = sorted(int((t.value - T0) // 1_000_000_000) for t in obs["ts"])
+        assert secs == list(range(n))
+        assert received + s2.received >= n + 20 and inserted + s2.inserted == n
+    finally:
+        if p is not None:
+            p.close()
+        broker.send_signal(signal.SIGKILL)
+        broker.wait()
+        shutil.rmtree(pdir, ignore_errors=True)
+
+
+def test_replay_file_same_path_idempotent(tmp_path):
+    import pandas as pd
+
+    f = tmp_path / "readings.csv"
+    pd.DataFrame({"site_id": "stack-01", "ts": pd.date_range("2024-01-01", periods=50, freq="h", tz="UTC"),
+                  "variable": "stack_NOx", "value": 40.0, "unit": "mg/m^3"}).to_csv(f, index=False)  # fmt: skip
+    st = Store(tmp_path / "ws.duckdb")
+    a = replay(st, f, batch_rows=20)
+    b = replay(st, f, batch_rows=20)
+    assert (a.inserted, a.batches, b.inserted, b.stored_rows) == (50, 3, 0, 50)
+    assert st.count("observations") == 50

@@ -1,0 +1,102 @@
+"""Dynamic thresholds on the gas-turbine NOx data (UCI #551) and explained, stored, acknowledged alerts."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from coreduce.monitor.evaluation import load_gas_turbine, shared_data
+from coreduce.monitor.thresholds import ResidualBand, dynamic_threshold, evaluate_nox
+
+GT = shared_data() / "gas_turbine_co_nox"
+needs_gt = pytest.mark.skipif(not GT.is_dir(), reason="shared gas-turbine data not present")
+
+
+def test_online_band_equals_vectorised_and_hysteresis():
+    rng = np.random.default_rng(3)
+    obs = rng.normal(0, 1, 400)
+    obs[250:254] = [5.0, 1.2, 1.0, -3.0]  # on at 5.0; 1.2 and 1.0 stay above q95 (~1.6?) no -> checked below
+    d = dynamic_threshold(obs, np.zeros(400), window=100, q_on=0.99, q_off=0.95, min_periods=50)
+    band = ResidualBand(window=100, q_on=0.99, q_off=0.95, min_periods=50)
+    online = [band.update(v) for v in obs]
+    assert np.allclose([o[0] for o in online], d["band_high"].to_numpy(), equal_nan=True)
+    assert [o[3] for o in online] == d["alarm"].tolist()
+    # hysteresis: the alarm stays on after 5.0 while the residual is above the q95 band, off once below it
+    i = 250
+    assert d["exceeded"][i] and d["alarm"][i]
+    for j in range(i + 1, 254):
+        assert d["alarm"][j] == ((d["alarm"][j - 1] and obs[j] >= d["band_low"][j] - 0) or d["exceeded"][j])
+
+
+@needs_gt
+def test_nox_fixed_limit_alarms_at_part_load():
+    """Fixed limit = training (2011–12) q99 of NOx; on clean 2014–15 data its alarms fall at part load."""
+    df = load_gas_turbine()
+    tr, te = df[df.year <= 2012], df[df.year >= 2014]
+    assert (len(tr), len(te)) == (7411 + 7628, 7158 + 7384)  # PROVENANCE.md row counts
+    lim = np.quantile(tr["NOX"], 0.99)
+    assert lim == pytest.approx(105.1158, abs=1e-3)
+    r = evaluate_nox()
+    assert r["clean_alarms_fixed"] == int((te["NOX"] > lim).sum()) == 80
+    assert r["clean_alarms_by_load_tercile"]["fixed"]["low"] == 71
+    # dynamic threshold (one-step model with 2 lags, trailing q99 of 336 residuals): 145 faults per draw
+    # (1 % of 14,542 rows), 5 draws: 241 of 725 caught = .332 (issue target >= .30) at <= 1 % false alarms
+    assert r["recall"] == pytest.approx(241 / 725)
+    assert r["false_alarm_rate"] <= 0.01
+    assert r["recall"] > 10 * r["fixed_recall"]
+    # the state-only model (no lags) with a 720-reading band: the anchor's design, .142 here
+    r0 = evaluate_nox(lags=0, window=720, draws=5)
+    assert r0["recall"] == pytest.approx(103 / 725) and r0["false_alarm_rate"] <= 0.01
+
+
+@needs_gt
+def test_alerts_explained_stored_and_acknowledged(tmp_path):
+    from coreduce.ledger import Ledger
+    from coreduce.monitor.alerts import acknowledge
+    from coreduce.monitor.pipeline import watch_and_store
+    from coreduce.monitor.thresholds import ConditionalModel
+    from coreduce.store import Store
+
+    df = load_gas_turbine()
+    X = ["TEY", "AT", "AP", "AH", "AFDP", "GTEP", "TIT", "TAT", "CDP"]
+    tr = df[df.year == 2011]
+    te = df[df.year == 2014].iloc[:1500].reset_index(drop=True)
+    te["ts"] = pd.date_range("2014-01-01", periods=len(te), freq="h", tz="UTC")  # rows are hours (no clock given)
+    te["value"] = te["NOX"]
+    # +50 % for 6 hours (a +30 % step stays inside this band: the 2011 model over-predicts 2014 by ~12 mg/m3,
+    # the trailing residual q99 is ~17 mg/m3 above the expected value, and 1.3 x 60 = 78 < 70 + 17)
+    te.loc[1000:1005, "value"] *= 1.50
+    te.loc[1200:1203, "value"] = te.loc[1200, "value"]  # stuck analyser
+    model = ConditionalModel(X, "NOX").fit(tr)
+    st = Store(tmp_path / "ws.duckdb")
+    res = watch_and_store(
+        st, te, model, site_id="gt-1", variable="NOx", unit="mg/m^3", limit=50.0, training=tr, window=240
+    )
+    a = st.read("alerts")
+    assert len(a) == len(res.alerts) > 0
+    dyn = a[a.kind == "dynamic"]
+    hit = dyn[(dyn.ts_start <= te.ts[1005]) & (dyn.ts_end >= te.ts[1000])]
+    assert len(hit) == 1  # the drift is one alert, explained
+    h = hit.iloc[0]
+    assert h.observed > h.band_high > h.expected
+    assert h.path != "unexplained" and h.path.startswith("NOx_high -> ") and h.action
+    assert len(json.loads(h.contributors)) == 3
+    stuck = a[(a["kind"] == "quality") & (a["flags"] == "stuck")]
+    assert (stuck.ts_start == te.ts[1202]).any()  # third identical value
+    assert stuck.path.str.startswith("value_stuck -> frozen sensor").all()
+    assert (a.path.notna()).all() and set(a.status) == {"open"}
+    assert set(a[a.kind == "limit"].band_high) == {50.0}
+    led = Ledger(st)
+    rec = led.get(res.run_id)
+    assert rec["status"] == "ok" and rec["kind"] == "monitor"
+    # acknowledged (a recorded run); replaying the same batch keeps the acknowledgement and adds nothing
+    ack = acknowledge(st, [h.alert_id], by="operator-1")
+    watch_and_store(st, te, model, site_id="gt-1", variable="NOx", unit="mg/m^3", limit=50.0, training=tr, window=240)
+    b = st.read("alerts").set_index("alert_id")
+    assert len(b) == len(a)
+    assert b.loc[h.alert_id, "status"] == "acknowledged" and b.loc[h.alert_id, "acknowledged_by"] == "operator-1"
+    assert led.get(ack)["kind"] == "monitor-ack"
+    assert led.verify().ok
