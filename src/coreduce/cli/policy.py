@@ -1,0 +1,125 @@
+"""``coreduce policy``: ETS quota and compliance, carbon tax, green power (scope 2), technology economics.
+
+Registered by the main app with ``app.add_typer(policy_app, name="policy")``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+import typer
+
+from coreduce.cli._common import check_input_file, out_console, user_errors
+
+app = typer.Typer(help="Carbon policy: quota, compliance, carbon tax, green power, techno-economics.",
+                  no_args_is_help=True)  # fmt: skip
+
+
+def _echo(obj: Any, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+    else:
+        con = out_console()
+        for k, v in obj.items():
+            con.print(f"{k}: {v}", markup=False)
+
+
+def _prices(prices: list[str]) -> dict[str, float]:
+    from coreduce.errors import InputError
+
+    out = {}
+    for p in prices:
+        k, _, v = p.partition("=")
+        try:
+            out[k] = float(v)
+        except ValueError:
+            raise InputError("--price", "name=price, e.g. low=60", value=p) from None
+    return out
+
+
+@app.command("quota")
+@user_errors
+def quota_cmd(
+    supply_mwh: float = typer.Option(..., "--supply-mwh", help="Electricity supplied [MWh]."),
+    unit_class: str = typer.Option("coal_conventional_above_300MW", "--unit-class",
+                                   help="Benchmark class of the ets_benchmarks set."),  # fmt: skip
+    year: int = typer.Option(2022, "--year"),
+    plan: str = typer.Option("cn_ets_2021_2022", "--plan"),
+    cooling: float = typer.Option(1.0, "--cooling", help="Cooling-type correction factor."),
+    heat_correction: float = typer.Option(1.0, "--heat-correction", help="Heat-supply correction factor."),
+    load_correction: float = typer.Option(1.0, "--load-correction", help="Load (peak-shaving) correction factor."),
+    emissions: float = typer.Option(None, "--emissions", help="Verified emissions [t CO2] for the position."),
+    inventory: str = typer.Option(None, "--inventory", help="Canonical inventory CSV (scope-1 CO2) instead."),
+    price: list[str] = typer.Option([], "--price", help="Price scenario name=price per t (repeat)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Benchmark quota, compliance position and carbon cost under price scenarios."""
+    from coreduce.policy import carbon_cost, compliance_position, plan_quota
+
+    q = plan_quota(unit_class, year, supply_mwh, plan=plan, cooling=cooling, heat_correction=heat_correction,
+                   load_correction=load_correction)  # fmt: skip
+    res: dict[str, Any] = dict(q)
+    em: Any = emissions
+    if inventory:
+        check_input_file(inventory, "inventory file")
+        em = pd.read_csv(inventory)
+    if em is not None:
+        pos = compliance_position(q["quota_t"], em)
+        res.update(pos)
+        if price:
+            res["cost"] = carbon_cost(pos["position_t"], _prices(price))
+    _echo(res, as_json)
+
+
+@app.command("carbon-tax")
+@user_errors
+def carbon_tax_cmd(
+    table: str = typer.Option(..., "--table", help="CSV: name, emissions_t, output[, pass_through]."),
+    rate: float = typer.Option(..., "--rate", help="Tax per t CO2."),
+    pass_through: float = typer.Option(None, "--pass-through", help="Share passed to prices (0..1), all rows."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Carbon-tax incidence per enterprise or sector: tax, cost per output, passed on, borne."""
+    from coreduce.policy import carbon_tax
+
+    check_input_file(table, "table")
+    out = carbon_tax(pd.read_csv(table), rate, pass_through=pass_through)
+    if as_json:
+        typer.echo(out.to_json(orient="records", force_ascii=False, indent=2))
+    else:
+        out_console().print(out.to_string(index=False), markup=False)
+
+
+@app.command("green-power")
+@user_errors
+def green_power_cmd(
+    electricity_mwh: float = typer.Option(..., "--electricity-mwh"),
+    green_mwh: float = typer.Option(0.0, "--green-mwh", help="Green power bought (certificates/green trading)."),
+    region: str = typer.Option("CN", "--region"),
+    year: int = typer.Option(2022, "--year"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Location- vs market-based scope 2 of a purchase with green power."""
+    from coreduce.policy import scope2_green_power
+
+    _echo(scope2_green_power(electricity_mwh, green_mwh, region, year), as_json)
+
+
+@app.command("techno")
+@user_errors
+def techno_cmd(
+    table: str = typer.Option(..., "--table", help="CSV: technology, capex, opex, savings, lifetime, co2_t[, SO2_t …]."),
+    rate: float = typer.Option(0.08, "--rate", help="Discount rate."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """NPV, IRR, payback and levelised cost per t CO2 / per t pollutant of technologies."""
+    from coreduce.policy import technology_economics
+
+    check_input_file(table, "table")
+    out = technology_economics(pd.read_csv(table), rate)
+    if as_json:
+        typer.echo(out.to_json(orient="records", force_ascii=False, indent=2))
+    else:
+        out_console().print(out.to_string(index=False), markup=False)
