@@ -47,9 +47,21 @@ def test_health_crf_variants_by_hand(tmp_path):
 
 def test_synergy_records_claims(tmp_path):
     ws = str(tmp_path / "w.duckdb")
-    out = run("benefits", "synergy", "--before", str(EX / "inventory_before.csv"), "--after",
-              str(EX / "inventory_after.csv"), "--measure", "coal_to_gas", "--json", "--store", ws,
-              "--chart", str(tmp_path / "c.html"))  # fmt: skip
+    out = run(
+        "benefits",
+        "synergy",
+        "--before",
+        str(EX / "inventory_before.csv"),
+        "--after",
+        str(EX / "inventory_after.csv"),
+        "--measure",
+        "coal_to_gas",
+        "--json",
+        "--store",
+        ws,
+        "--chart",
+        str(tmp_path / "c.html"),
+    )
     rows = {r["pollutant"]: r for r in out["synergy"]}
     co2_cut = 244068.0 - 117810.0
     assert rows["CO2"]["cut"] == pytest.approx(co2_cut)
@@ -62,8 +74,17 @@ def test_synergy_records_claims(tmp_path):
 
 
 def test_index_policy_and_credits(tmp_path, monkeypatch):
-    ix = run("benefits", "index", "--indicators", str(EX / "indicators.csv"), "--cost",
-             "carbon_intensity_t_per_10k_yuan", "--cost", "cost_yuan_per_t", "--json")  # fmt: skip
+    ix = run(
+        "benefits",
+        "index",
+        "--indicators",
+        str(EX / "indicators.csv"),
+        "--cost",
+        "carbon_intensity_t_per_10k_yuan",
+        "--cost",
+        "cost_yuan_per_t",
+        "--json",
+    )
     assert math.isclose(sum(ix["weights"].values()), 1.0)
     q = run("policy", "quota", "--supply-mwh", "2000000", "--emissions", "1700000", "--price", "low=60", "--json")
     assert q["quota_t"] == pytest.approx(2e6 * 0.8177) and q["position_t"] == pytest.approx(1_635_400 - 1_700_000)

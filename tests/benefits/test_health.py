@@ -35,8 +35,7 @@ def test_anchor_benmap_formula_row_to_1e_6():
 
 
 def test_age_groups_sum_and_endpoint_columns():
-    g = pd.DataFrame({"group": ["30-64", "65+"], "population": [600_000, 200_000],
-                      "baseline_rate": [0.003, 0.04]})  # fmt: skip
+    g = pd.DataFrame({"group": ["30-64", "65+"], "population": [600_000, 200_000], "baseline_rate": [0.003, 0.04]})
     r = health_impact(5, groups=g)
     b = math.log(1.06) / 10
     f = 1 - math.exp(-b * 5)
@@ -76,8 +75,9 @@ def test_monte_carlo_is_seeded_and_brackets_the_central_value():
     assert c["p50"] == pytest.approx(396.2, rel=0.02)
     g = monte_carlo(10, population=1e6, baseline_mortality=0.007, crf="gemm", baseline_pm25=50, n=2000)
     assert g["avoided"]["p2.5"] < g["avoided"]["p50"] < g["avoided"]["p97.5"]
-    m = monte_carlo(10, population=1e6, baseline_mortality=0.007, vsl_base=(7.4e6, 60_000, 12_000),
-                    vsl_elasticity=(1.0, 1.0), n=500)  # fmt: skip
+    m = monte_carlo(
+        10, population=1e6, baseline_mortality=0.007, vsl_base=(7.4e6, 60_000, 12_000), vsl_elasticity=(1.0, 1.0), n=500
+    )
     assert m["value"]["mean"] == pytest.approx(m["avoided"]["mean"] * 7.4e6 * 0.2)
 
 

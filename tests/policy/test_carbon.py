@@ -61,8 +61,14 @@ def test_trading_rule_by_hand():
 
 
 def test_carbon_tax_pass_through_by_hand():
-    t = pd.DataFrame({"name": ["steel", "cement"], "emissions_t": [1000.0, 500.0], "output": [400.0, 1000.0],
-                      "pass_through": [0.6, 0.9]})  # fmt: skip
+    t = pd.DataFrame(
+        {
+            "name": ["steel", "cement"],
+            "emissions_t": [1000.0, 500.0],
+            "output": [400.0, 1000.0],
+            "pass_through": [0.6, 0.9],
+        }
+    )
     r = carbon_tax(t, 50).set_index("name")
     assert r.loc["steel", "tax"] == 50_000 and r.loc["steel", "passed"] == pytest.approx(30_000)
     assert r.loc["steel", "borne"] == pytest.approx(20_000)

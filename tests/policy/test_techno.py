@@ -40,8 +40,17 @@ def test_levelised_cost_by_hand():
 
 
 def test_technology_table_per_t_co2_and_pollutant():
-    t = pd.DataFrame({"technology": ["x"], "capex": [1000.0], "opex": [50.0], "savings": [150.0],
-                      "lifetime": [2], "co2_t": [100.0], "SO2_t": [0.5]})  # fmt: skip
+    t = pd.DataFrame(
+        {
+            "technology": ["x"],
+            "capex": [1000.0],
+            "opex": [50.0],
+            "savings": [150.0],
+            "lifetime": [2],
+            "co2_t": [100.0],
+            "SO2_t": [0.5],
+        }
+    )
     r = technology_economics(t, 0.1).iloc[0]
     assert r["cost_per_t_co2"] == pytest.approx(levelised_cost(1000, 50, 150, 100, 2, 0.1))
     assert r["cost_per_t_SO2"] == pytest.approx(levelised_cost(1000, 50, 150, 0.5, 2, 0.1))

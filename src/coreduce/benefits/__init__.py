@@ -17,28 +17,42 @@ from __future__ import annotations
 from coreduce import coefficients
 
 coefficients.register(
-    "pollution_equivalents", package="coreduce.benefits", path="data/pollution_equivalents.csv",
-    columns=("pollutant", "value", "unit", "verified"), numeric=("value",), key=("pollutant",),
+    "pollution_equivalents",
+    package="coreduce.benefits",
+    path="data/pollution_equivalents.csv",
+    columns=("pollutant", "value", "unit", "verified"),
+    numeric=("value",),
+    key=("pollutant",),
     description="China statutory pollution-equivalent values (kg of pollutant per pollution equivalent)",
-)  # fmt: skip
+)
 coefficients.register(
-    "crf", package="coreduce.benefits", path="data/crf.csv",
+    "crf",
+    package="coreduce.benefits",
+    path="data/crf.csv",
     columns=("crf", "endpoint", "age_min", "rr", "rr_low", "rr_high", "per", "verified"),
-    numeric=("age_min", "rr", "rr_low", "rr_high", "per"), key=("crf", "endpoint"),
+    numeric=("age_min", "rr", "rr_low", "rr_high", "per"),
+    key=("crf", "endpoint"),
     description="log-linear PM2.5 concentration-response functions: relative risk per `per` ug/m3",
-)  # fmt: skip
+)
 coefficients.register(
-    "gemm", package="coreduce.benefits", path="data/gemm.csv",
+    "gemm",
+    package="coreduce.benefits",
+    path="data/gemm.csv",
     columns=("gemm", "endpoint", "theta", "theta_se", "alpha", "mu", "nu", "cf", "verified"),
-    numeric=("theta", "theta_se", "alpha", "mu", "nu", "cf"), key=("gemm", "endpoint"),
+    numeric=("theta", "theta_se", "alpha", "mu", "nu", "cf"),
+    key=("gemm", "endpoint"),
     description="GEMM hazard-ratio parameters (Burnett et al. 2018); z = max(0, C - cf) ug/m3",
-)  # fmt: skip
+)
 coefficients.register(
-    "vsl", package="coreduce.benefits", path="data/vsl.csv",
+    "vsl",
+    package="coreduce.benefits",
+    path="data/vsl.csv",
     columns=("vsl_set", "value", "currency", "year", "income_per_capita", "verified"),
-    numeric=("value", "year", "income_per_capita"), optional_numeric=("income_per_capita",), key=("vsl_set",),
+    numeric=("value", "year", "income_per_capita"),
+    optional_numeric=("income_per_capita",),
+    key=("vsl_set",),
     description="value of a statistical life (currency of `year`), base of the income-elasticity transfer",
-)  # fmt: skip
+)
 
 from coreduce.benefits.health import (  # noqa: E402
     HealthResult,

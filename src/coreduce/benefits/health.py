@@ -73,8 +73,12 @@ class HealthResult:
     crf: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"avoided": self.avoided, "value": self.value, "crf": self.crf,
-                "groups": self.table.to_dict(orient="records")}  # fmt: skip
+        return {
+            "avoided": self.avoided,
+            "value": self.value,
+            "crf": self.crf,
+            "groups": self.table.to_dict(orient="records"),
+        }
 
 
 def _groups(groups: pd.DataFrame | None, population: float | None, baseline: float | None) -> pd.DataFrame:
@@ -150,8 +154,15 @@ def health_impact(
         ratio = r1 / r0
         avoided = g["baseline_rate"].to_numpy() * (1.0 - ratio) * g["population"].to_numpy()
         g["rr"] = r0 / r1
-        info = {"crf": "gemm", "name": str(row["gemm"]), **p, "baseline_pm25": list(map(float, c0)),
-                "source": str(row["source"]), "verified": str(row["verified"]), "version": s.version}  # fmt: skip
+        info = {
+            "crf": "gemm",
+            "name": str(row["gemm"]),
+            **p,
+            "baseline_pm25": list(map(float, c0)),
+            "source": str(row["source"]),
+            "verified": str(row["verified"]),
+            "version": s.version,
+        }
     else:
         if crf == "loglinear":
             if rr is None:
@@ -162,9 +173,17 @@ def health_impact(
             s = coefficients.load("crf")
             row = s.row(crf=crf) if endpoint is None else s.row(crf=crf, endpoint=endpoint)
             beta = loglinear_beta(float(row["rr"]), float(row["per"]))
-            info = {"crf": crf, "endpoint": str(row["endpoint"]), "rr": float(row["rr"]), "per": float(row["per"]),
-                    "beta": beta, "age_min": float(row["age_min"]), "source": str(row["source"]),
-                    "verified": str(row["verified"]), "version": s.version}  # fmt: skip
+            info = {
+                "crf": crf,
+                "endpoint": str(row["endpoint"]),
+                "rr": float(row["rr"]),
+                "per": float(row["per"]),
+                "beta": beta,
+                "age_min": float(row["age_min"]),
+                "source": str(row["source"]),
+                "verified": str(row["verified"]),
+                "version": s.version,
+            }
         avoided = benmap_avoided(dc, g["baseline_rate"].to_numpy(), g["population"].to_numpy(), beta)
         g["rr"] = np.exp(beta * dc)
     g["delta_pm25"] = dc

@@ -31,25 +31,48 @@ def read_inventory(path: str) -> pd.DataFrame:
 def synergy_outputs(before: str, after: str, measure: str = "measure") -> dict[str, Any]:
     """Synergy metrics between two inventory files (see :func:`coreduce.benefits.synergy`)."""
     table = synergy(read_inventory(before), read_inventory(after), measure=measure)
-    return {"synergy": table, "explanation": {
-        "what": "cut = before - after; kg per t CO2 cut; elasticity (dE_p/E_p)/(dE_CO2/E_CO2); APeq = sum E/v",
-        "coefficients": coefficients.load("pollution_equivalents").version}}  # fmt: skip
+    return {
+        "synergy": table,
+        "explanation": {
+            "what": "cut = before - after; kg per t CO2 cut; elasticity (dE_p/E_p)/(dE_CO2/E_CO2); APeq = sum E/v",
+            "coefficients": coefficients.load("pollution_equivalents").version,
+        },
+    }
 
 
 @entrypoint
 def health_outputs(
-    delta_pm25: float, population: float, baseline_mortality: float, crf: str = "krewski2009",
-    rr: float | None = None, per: float = 10.0, baseline_pm25: float | None = None, vsl: float | None = None,
+    delta_pm25: float,
+    population: float,
+    baseline_mortality: float,
+    crf: str = "krewski2009",
+    rr: float | None = None,
+    per: float = 10.0,
+    baseline_pm25: float | None = None,
+    vsl: float | None = None,
 ) -> dict[str, Any]:
     """Avoided deaths and money (see :func:`coreduce.benefits.health_impact`)."""
-    r = health_impact(delta_pm25, population=population, baseline_mortality=baseline_mortality, crf=crf, rr=rr,
-                      per=per, baseline_pm25=baseline_pm25, vsl=vsl)  # fmt: skip
+    r = health_impact(
+        delta_pm25,
+        population=population,
+        baseline_mortality=baseline_mortality,
+        crf=crf,
+        rr=rr,
+        per=per,
+        baseline_pm25=baseline_pm25,
+        vsl=vsl,
+    )
     return {"health": r.table, "explanation": {"avoided": r.avoided, "value": r.value, "crf": r.crf}}
 
 
 def record(
-    store: Store | str | None, kind: str, fn: Any, params: dict[str, Any], *,
-    inputs: dict[str, Any] | None = None, claims: list[tuple[str, float, str, str]] = (),
+    store: Store | str | None,
+    kind: str,
+    fn: Any,
+    params: dict[str, Any],
+    *,
+    inputs: dict[str, Any] | None = None,
+    claims: list[tuple[str, float, str, str]] = (),
 ) -> tuple[dict[str, Any], str | None]:
     """Run ``fn(**params)`` inside a ledger run of ``kind`` (claims ``(pollutant, amount, unit, basis)``);
     with ``store=None`` just call it.  Returns the outputs and the run id."""
@@ -75,9 +98,17 @@ def synergy_files(before: str, after: str, *, measure: str = "measure", store: S
     from coreduce import schema
 
     table = synergy_outputs(before, after, measure)["synergy"]
-    claims = [(str(r.pollutant), float(r.cut), "t", f"{measure}: {before} -> {after}")
-              for r in table.itertuples() if r.pollutant in schema.POLLUTANTS and r.cut > 0]  # fmt: skip
-    out, run_id = record(store, "benefits.synergy", synergy_outputs,
-                         {"before": str(before), "after": str(after), "measure": measure},
-                         inputs={"before": str(before), "after": str(after)}, claims=claims)  # fmt: skip
+    claims = [
+        (str(r.pollutant), float(r.cut), "t", f"{measure}: {before} -> {after}")
+        for r in table.itertuples()
+        if r.pollutant in schema.POLLUTANTS and r.cut > 0
+    ]
+    out, run_id = record(
+        store,
+        "benefits.synergy",
+        synergy_outputs,
+        {"before": str(before), "after": str(after), "measure": measure},
+        inputs={"before": str(before), "after": str(after)},
+        claims=claims,
+    )
     return {**out, "run_id": run_id}

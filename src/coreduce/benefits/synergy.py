@@ -94,16 +94,23 @@ def synergy(
         cut = eb - ea
         rel = cut / eb if eb else float("nan")
         per_t = cut * 1000.0 / d_c if (d_c and p != "APeq") else float("nan")
-        rows.append({
-            "measure": measure, "pollutant": p, "before": eb, "after": ea, "cut": cut,
-            "cut_pct": 100.0 * rel, "kg_per_t_co2": per_t,
-            "elasticity": rel / rel_c if rel_c and rel_c == rel_c else float("nan"),
-            "quadrant": "" if p == carbon else quadrant(d_c, cut),
-        })  # fmt: skip
+        rows.append(
+            {
+                "measure": measure,
+                "pollutant": p,
+                "before": eb,
+                "after": ea,
+                "cut": cut,
+                "cut_pct": 100.0 * rel,
+                "kg_per_t_co2": per_t,
+                "elasticity": rel / rel_c if rel_c and rel_c == rel_c else float("nan"),
+                "quadrant": "" if p == carbon else quadrant(d_c, cut),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def coordinate_chart(points: pd.DataFrame, *, pollutant: str = "APeq", title: str | None = None):  # noqa: ANN201
+def coordinate_chart(points: pd.DataFrame, *, pollutant: str = "APeq", title: str | None = None):
     """The co-control coordinate system as a Plotly figure: each measure at (ΔCO2 cut, Δpollutant cut).
 
     ``points`` is a concatenation of :func:`synergy` frames (several measures); the CO2 cut of each measure is
@@ -114,17 +121,33 @@ def coordinate_chart(points: pd.DataFrame, *, pollutant: str = "APeq", title: st
     co2 = points[points["pollutant"] == CARBON].set_index("measure")["cut"]
     ap = points[points["pollutant"] == pollutant].set_index("measure")
     fig = go.Figure()
-    fig.add_trace(go.Scatter(
-        x=[co2[m] for m in ap.index], y=list(ap["cut"]), mode="markers+text", text=list(ap.index),
-        textposition="top center", customdata=list(ap["quadrant"]),
-        hovertemplate="%{text}<br>CO2 cut %{x:.4g} t<br>" + pollutant + " cut %{y:.4g}<br>%{customdata}",
-    ))  # fmt: skip
+    fig.add_trace(
+        go.Scatter(
+            x=[co2[m] for m in ap.index],
+            y=list(ap["cut"]),
+            mode="markers+text",
+            text=list(ap.index),
+            textposition="top center",
+            customdata=list(ap["quadrant"]),
+            hovertemplate="%{text}<br>CO2 cut %{x:.4g} t<br>" + pollutant + " cut %{y:.4g}<br>%{customdata}",
+        )
+    )
     fig.add_hline(y=0, line_color="grey")
     fig.add_vline(x=0, line_color="grey")
     for x, y, label in ((1, 1, "I synergy"), (-1, 1, "II trade-off"), (-1, -1, "III"), (1, -1, "IV trade-off")):
-        fig.add_annotation(xref="paper", yref="paper", x=(x + 1) / 2 * 0.9 + 0.05, y=(y + 1) / 2 * 0.9 + 0.05,
-                           text=label, showarrow=False, opacity=0.5)  # fmt: skip
+        fig.add_annotation(
+            xref="paper",
+            yref="paper",
+            x=(x + 1) / 2 * 0.9 + 0.05,
+            y=(y + 1) / 2 * 0.9 + 0.05,
+            text=label,
+            showarrow=False,
+            opacity=0.5,
+        )
     unit = "pollution equivalents" if pollutant == "APeq" else "t"
-    fig.update_layout(title=title or f"Co-control coordinate system: {pollutant} vs CO2",
-                      xaxis_title="CO2 cut [t]", yaxis_title=f"{pollutant} cut [{unit}]")  # fmt: skip
+    fig.update_layout(
+        title=title or f"Co-control coordinate system: {pollutant} vs CO2",
+        xaxis_title="CO2 cut [t]",
+        yaxis_title=f"{pollutant} cut [{unit}]",
+    )
     return fig

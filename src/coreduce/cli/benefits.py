@@ -31,7 +31,9 @@ def synergy_cmd(
     after: str = typer.Option(..., "--after", help="Inventory after the measure."),
     measure: str = typer.Option("measure", "--measure", help="Name of the measure."),
     chart: str = typer.Option(None, "--chart", help="Write the co-control coordinate chart (HTML) here."),
-    store: str = typer.Option(None, "--store", help="Workspace whose ledger records the run (default $COREDUCE_STORE)."),
+    store: str = typer.Option(
+        None, "--store", help="Workspace whose ledger records the run (default $COREDUCE_STORE)."
+    ),
     no_record: bool = typer.Option(False, "--no-record", help="Do not record the run on the ledger."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -77,13 +79,29 @@ def health_cmd(
     from coreduce.benefits.health import monte_carlo
     from coreduce.benefits.jobs import health_outputs, record
 
-    params = {"delta_pm25": delta_pm25, "population": population, "baseline_mortality": baseline_mortality,
-              "crf": crf, "rr": rr, "per": per, "baseline_pm25": baseline_pm25, "vsl": vsl}  # fmt: skip
+    params = {
+        "delta_pm25": delta_pm25,
+        "population": population,
+        "baseline_mortality": baseline_mortality,
+        "crf": crf,
+        "rr": rr,
+        "per": per,
+        "baseline_pm25": baseline_pm25,
+        "vsl": vsl,
+    }
     out, run_id = record(None if no_record else (store or default_store()), "benefits.health", health_outputs, params)
     res = {**out["explanation"], "run_id": run_id}
     if mc:
-        res["monte_carlo"] = monte_carlo(delta_pm25, population=population, baseline_mortality=baseline_mortality,
-                                         crf=crf, baseline_pm25=baseline_pm25, vsl=vsl, n=mc, seed=seed)  # fmt: skip
+        res["monte_carlo"] = monte_carlo(
+            delta_pm25,
+            population=population,
+            baseline_mortality=baseline_mortality,
+            crf=crf,
+            baseline_pm25=baseline_pm25,
+            vsl=vsl,
+            n=mc,
+            seed=seed,
+        )
     if as_json:
         typer.echo(_json(res))
         return

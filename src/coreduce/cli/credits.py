@@ -36,8 +36,9 @@ def record_cmd(
     key = os.environ.get(key_env, "")
     if not key:
         raise InputError(key_env, "the pseudonymisation key in this environment variable")
-    r = record_credits(Ledger(store or default_store()), pd.read_csv(trips), methodology, key, period=period,
-                       user_paths=tuple(factors))  # fmt: skip
+    r = record_credits(
+        Ledger(store or default_store()), pd.read_csv(trips), methodology, key, period=period, user_paths=tuple(factors)
+    )
     out = {"run_id": r["run_id"], "total_kg": r["total_kg"], "citizens": r["citizens"]}
     typer.echo(json.dumps(out, indent=2)) if as_json else out_console().print(str(out), markup=False)
 

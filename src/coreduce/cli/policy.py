@@ -13,8 +13,9 @@ import typer
 
 from coreduce.cli._common import check_input_file, out_console, user_errors
 
-app = typer.Typer(help="Carbon policy: quota, compliance, carbon tax, green power, techno-economics.",
-                  no_args_is_help=True)  # fmt: skip
+app = typer.Typer(
+    help="Carbon policy: quota, compliance, carbon tax, green power, techno-economics.", no_args_is_help=True
+)
 
 
 def _echo(obj: Any, as_json: bool) -> None:
@@ -43,8 +44,9 @@ def _prices(prices: list[str]) -> dict[str, float]:
 @user_errors
 def quota_cmd(
     supply_mwh: float = typer.Option(..., "--supply-mwh", help="Electricity supplied [MWh]."),
-    unit_class: str = typer.Option("coal_conventional_above_300MW", "--unit-class",
-                                   help="Benchmark class of the ets_benchmarks set."),  # fmt: skip
+    unit_class: str = typer.Option(
+        "coal_conventional_above_300MW", "--unit-class", help="Benchmark class of the ets_benchmarks set."
+    ),
     year: int = typer.Option(2022, "--year"),
     plan: str = typer.Option("cn_ets_2021_2022", "--plan"),
     cooling: float = typer.Option(1.0, "--cooling", help="Cooling-type correction factor."),
@@ -58,8 +60,15 @@ def quota_cmd(
     """Benchmark quota, compliance position and carbon cost under price scenarios."""
     from coreduce.policy import carbon_cost, compliance_position, plan_quota
 
-    q = plan_quota(unit_class, year, supply_mwh, plan=plan, cooling=cooling, heat_correction=heat_correction,
-                   load_correction=load_correction)  # fmt: skip
+    q = plan_quota(
+        unit_class,
+        year,
+        supply_mwh,
+        plan=plan,
+        cooling=cooling,
+        heat_correction=heat_correction,
+        load_correction=load_correction,
+    )
     res: dict[str, Any] = dict(q)
     em: Any = emissions
     if inventory:
@@ -110,7 +119,9 @@ def green_power_cmd(
 @app.command("techno")
 @user_errors
 def techno_cmd(
-    table: str = typer.Option(..., "--table", help="CSV: technology, capex, opex, savings, lifetime, co2_t[, SO2_t …]."),
+    table: str = typer.Option(
+        ..., "--table", help="CSV: technology, capex, opex, savings, lifetime, co2_t[, SO2_t …]."
+    ),
     rate: float = typer.Option(0.08, "--rate", help="Discount rate."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:

@@ -11,22 +11,32 @@ from __future__ import annotations
 from coreduce import coefficients
 
 coefficients.register(
-    "ets_benchmarks", package="coreduce.policy", path="data/ets_benchmarks.csv",
-    columns=("plan", "unit_class", "year", "product", "value", "unit", "verified"), numeric=("value", "year"),
+    "ets_benchmarks",
+    package="coreduce.policy",
+    path="data/ets_benchmarks.csv",
+    columns=("plan", "unit_class", "year", "product", "value", "unit", "verified"),
+    numeric=("value", "year"),
     key=("plan", "unit_class", "year", "product"),
     description="China national ETS allocation-plan benchmarks (t CO2 per MWh supplied / per GJ heat)",
-)  # fmt: skip
+)
 coefficients.register(
-    "green_travel", package="coreduce.policy", path="data/green_travel.csv",
-    columns=("methodology", "mode", "basis", "value", "unit", "verified"), numeric=("value",),
+    "green_travel",
+    package="coreduce.policy",
+    path="data/green_travel.csv",
+    columns=("methodology", "mode", "basis", "value", "unit", "verified"),
+    numeric=("value",),
     key=("methodology", "mode"),
     description="citizen green-travel reduction factors (kg CO2 per trip or per person-km vs the baseline)",
-)  # fmt: skip
+)
 coefficients.register(
-    "technologies", package="coreduce.policy", path="data/technologies.csv",
-    columns=("technology", "parameter", "value", "unit", "verified"), numeric=("value",),
-    key=("technology", "parameter"), description="seed technology cases (savings, PUE)",
-)  # fmt: skip
+    "technologies",
+    package="coreduce.policy",
+    path="data/technologies.csv",
+    columns=("technology", "parameter", "value", "unit", "verified"),
+    numeric=("value",),
+    key=("technology", "parameter"),
+    description="seed technology cases (savings, PUE)",
+)
 
 from coreduce.policy.carbon import (  # noqa: E402
     benchmark_quota,

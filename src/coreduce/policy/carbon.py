@@ -50,9 +50,17 @@ def plan_quota(
     s = coefficients.load("ets_benchmarks")
     row = s.row(plan=plan, unit_class=unit_class, year=int(year), product="electricity")
     q = benchmark_quota(supply_mwh, float(row["value"]), **corrections)
-    return {"quota_t": q, "benchmark": float(row["value"]), "unit": str(row["unit"]), "plan": plan,
-            "unit_class": unit_class, "year": int(year), "source": str(row["source"]),
-            "verified": str(row["verified"]), "version": s.version}  # fmt: skip
+    return {
+        "quota_t": q,
+        "benchmark": float(row["value"]),
+        "unit": str(row["unit"]),
+        "plan": plan,
+        "unit_class": unit_class,
+        "year": int(year),
+        "source": str(row["source"]),
+        "verified": str(row["verified"]),
+        "version": s.version,
+    }
 
 
 def grandfathering_quota(history_t: Sequence[float], reduction: float = 0.0) -> float:
@@ -107,13 +115,16 @@ def trading_decision(
         saving = (now - later) * position_t
     else:
         return {"action": "none", "position_t": 0.0}
-    return {"action": action, "position_t": float(position_t), "price_now_adj": float(now),
-            "risk_adjusted_later": float(later), "expected_gain_vs_other_choice": float(abs(saving))}  # fmt: skip
+    return {
+        "action": action,
+        "position_t": float(position_t),
+        "price_now_adj": float(now),
+        "risk_adjusted_later": float(later),
+        "expected_gain_vs_other_choice": float(abs(saving)),
+    }
 
 
-def carbon_tax(
-    table: pd.DataFrame, rate: float, *, pass_through: float | None = None
-) -> pd.DataFrame:
+def carbon_tax(table: pd.DataFrame, rate: float, *, pass_through: float | None = None) -> pd.DataFrame:
     """Carbon-tax incidence per enterprise or sector.
 
     ``table``: ``name, emissions_t, output[, pass_through]`` (output in the unit prices are quoted in).
@@ -132,8 +143,13 @@ def carbon_tax(
     bad = ~df["pass_through"].between(0, 1)
     if bad.any():
         i = int(bad.to_numpy().nonzero()[0][0])
-        raise InputError("carbon-tax table", "pass_through in 0..1", row=i + 2, column="pass_through",
-                         value=df["pass_through"].iloc[i])  # fmt: skip
+        raise InputError(
+            "carbon-tax table",
+            "pass_through in 0..1",
+            row=i + 2,
+            column="pass_through",
+            value=df["pass_through"].iloc[i],
+        )
     df["tax"] = df["emissions_t"] * rate
     df["cost_per_output"] = df["tax"] / df["output"]
     df["passed"] = df["pass_through"] * df["tax"]
@@ -154,10 +170,15 @@ def scope2_green_power(
     lib = lib or FactorLibrary.default()
     loc = lib.resolve_grid_factor(region, year, "location")
     mkt = lib.resolve_grid_factor(region, year, "market")
-    f_loc = loc.value * conversion_factor(loc.unit.split("/")[0], "t") / conversion_factor(loc.unit.split("/")[1], "MWh")
-    f_mkt = mkt.value * conversion_factor(mkt.unit.split("/")[0], "t") / conversion_factor(mkt.unit.split("/")[1], "MWh")
+    f_loc = (
+        loc.value * conversion_factor(loc.unit.split("/")[0], "t") / conversion_factor(loc.unit.split("/")[1], "MWh")
+    )
+    f_mkt = (
+        mkt.value * conversion_factor(mkt.unit.split("/")[0], "t") / conversion_factor(mkt.unit.split("/")[1], "MWh")
+    )
     return {
-        "location_t": electricity_mwh * f_loc, "market_t": (electricity_mwh - green_mwh) * f_mkt,
+        "location_t": electricity_mwh * f_loc,
+        "market_t": (electricity_mwh - green_mwh) * f_mkt,
         "location_factor": {"id": loc.factor_id, "t_per_MWh": f_loc, "note": loc.note, "source": loc.source},
         "market_factor": {"id": mkt.factor_id, "t_per_MWh": f_mkt, "note": mkt.note, "source": mkt.source},
-    }  # fmt: skip
+    }

@@ -59,8 +59,9 @@ def green_travel(
     for i, r in enumerate(out.itertuples(index=False)):
         mode = str(r.mode)
         if mode not in f.index:
-            raise InputError(source, f"a mode of {methodology} ({', '.join(f.index)})", row=i + 2, column="mode",
-                             value=mode)  # fmt: skip
+            raise InputError(
+                source, f"a mode of {methodology} ({', '.join(f.index)})", row=i + 2, column="mode", value=mode
+            )
         b = str(f.loc[mode, "basis"])
         col = "trips" if b == "per_trip" else "km"
         qty = getattr(r, col, None)
@@ -79,7 +80,12 @@ def green_travel(
 
 
 def record_credits(
-    ledger: Any, trips: pd.DataFrame, methodology: str, key: str | bytes, *, period: str = "",
+    ledger: Any,
+    trips: pd.DataFrame,
+    methodology: str,
+    key: str | bytes,
+    *,
+    period: str = "",
     user_paths: tuple[str | Path, ...] = (),
 ) -> dict[str, Any]:
     """Compute a batch and record it as one ``credits`` run; one claim per citizen and mode.
@@ -92,13 +98,28 @@ def record_credits(
     with ledger.run(KIND, params={"methodology": methodology, "period": period}) as run:
         run.input("trips", red.drop(columns=["factor", "basis"]))
         for r in per.itertuples(index=False):
-            run.claim("CO2", float(r.reduction_kg), "kg", basis=f"green_travel:{methodology} {period}".strip(),
-                      note=f"citizen:{r.citizen} mode:{r.mode}")  # fmt: skip
+            run.claim(
+                "CO2",
+                float(r.reduction_kg),
+                "kg",
+                basis=f"green_travel:{methodology} {period}".strip(),
+                note=f"citizen:{r.citizen} mode:{r.mode}",
+            )
         run.output("credits", per)
-        run.explain({"methodology": methodology, "coefficients": red.attrs.get("version"),
-                     "total_kg": float(per["reduction_kg"].sum()), "citizens": int(per["citizen"].nunique())})  # fmt: skip
-    return {"run_id": run.run_id, "total_kg": float(per["reduction_kg"].sum()),
-            "citizens": int(per["citizen"].nunique()), "table": per}  # fmt: skip
+        run.explain(
+            {
+                "methodology": methodology,
+                "coefficients": red.attrs.get("version"),
+                "total_kg": float(per["reduction_kg"].sum()),
+                "citizens": int(per["citizen"].nunique()),
+            }
+        )
+    return {
+        "run_id": run.run_id,
+        "total_kg": float(per["reduction_kg"].sum()),
+        "citizens": int(per["citizen"].nunique()),
+        "table": per,
+    }
 
 
 def aggregate_credits(ledger: Any, *, by: str = "citizen") -> pd.DataFrame:

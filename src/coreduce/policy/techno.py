@@ -72,9 +72,12 @@ def technology_economics(tech: pd.DataFrame, rate: float) -> pd.DataFrame:
         n = int(r["lifetime"])
         cf = [-float(r["capex"])] + [float(r["savings"]) - float(r["opex"])] * n
         out: Mapping[str, Any] = {
-            "technology": r["technology"], "npv": npv(rate, cf), "irr": irr(cf), "payback_years": payback(cf),
+            "technology": r["technology"],
+            "npv": npv(rate, cf),
+            "irr": irr(cf),
+            "payback_years": payback(cf),
             "cost_per_t_co2": levelised_cost(r["capex"], r["opex"], r["savings"], r["co2_t"], n, rate),
-        }  # fmt: skip
+        }
         out = dict(out)
         for p in pols:
             if float(r[p]) > 0:
