@@ -104,3 +104,14 @@ def test_index_policy_and_credits(tmp_path, monkeypatch):
     monkeypatch.delenv("COREDUCE_CREDITS_KEY")
     r = runner.invoke(main, ["credits", "record", "--trips", str(EX / "trips.csv"), "--store", ws])
     assert r.exit_code == 2 and "COREDUCE_CREDITS_KEY" in r.output
+
+
+def test_a_synergy_run_reproduces(tmp_path):
+    """The recorded synergy run is a registered entrypoint: ``ledger reproduce`` recomputes the same outputs."""
+    import coreduce.benefits.jobs  # noqa: F401  (registers the entrypoints, as ENTRYPOINT_MODULES would)
+
+    ws = str(tmp_path / "w.duckdb")
+    out = run("benefits", "synergy", "--before", str(EX / "inventory_before.csv"), "--after",
+              str(EX / "inventory_after.csv"), "--json", "--store", ws)  # fmt: skip
+    rep = Ledger(Store(ws)).reproduce(out["run_id"])
+    assert rep.matched, rep.as_dict()

@@ -61,6 +61,7 @@ from coreduce.benefits.health import (  # noqa: E402
     health_impact,
     loglinear_beta,
     monte_carlo,
+    source_receptor,
     vsl_transfer,
 )
 from coreduce.benefits.index import coupling_coordination, entropy_weights, normalise, topsis  # noqa: E402
@@ -79,6 +80,7 @@ __all__ = [
     "monte_carlo",
     "normalise",
     "synergy",
+    "source_receptor",
     "topsis",
     "vsl_transfer",
 ]

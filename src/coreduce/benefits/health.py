@@ -247,3 +247,35 @@ def monte_carlo(
 def _pct(x: np.ndarray) -> dict[str, float]:
     q = np.percentile(x, [2.5, 50, 97.5])
     return {"p2.5": float(q[0]), "p50": float(q[1]), "p97.5": float(q[2]), "mean": float(np.mean(x))}
+
+
+def source_receptor(cuts: pd.DataFrame, matrix: pd.DataFrame) -> pd.DataFrame:
+    """ΔPM2.5 per receptor from emission cuts through a reduced-form, linear source–receptor matrix.
+
+    ΔC_r = Σ_s Σ_p M[s, r, p] · cut[s, p].  coreduce bundles no matrix (none could be cited): give your own
+    (e.g. from an ISRM/InMAP or a COBRA-style run).
+
+    Parameters
+    ----------
+    cuts : pandas.DataFrame
+        ``source, pollutant, cut_t`` (emission cut per year [t], positive = reduced).
+    matrix : pandas.DataFrame
+        ``source, receptor, pollutant, ug_m3_per_t`` (annual-mean PM2.5 per t/yr of the precursor).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``receptor, delta_pm25`` [µg/m³]; a (source, pollutant) cut the matrix lacks is an error.
+    """
+    for name, df, cols in (("cuts", cuts, ("source", "pollutant", "cut_t")),
+                           ("matrix", matrix, ("source", "receptor", "pollutant", "ug_m3_per_t"))):  # fmt: skip
+        for c in cols:
+            if c not in df.columns:
+                raise InputError(name, f"a column {c!r}", row=1, column=c)
+    m = cuts.merge(matrix, on=["source", "pollutant"], how="left")
+    miss = m["ug_m3_per_t"].isna()
+    if miss.any():
+        r = m[miss].iloc[0]
+        raise InputError("matrix", f"a coefficient for source {r['source']!r} and pollutant {r['pollutant']!r}")
+    m["delta_pm25"] = m["cut_t"].astype(float) * m["ug_m3_per_t"].astype(float)
+    return m.groupby("receptor", sort=True)["delta_pm25"].sum().reset_index()

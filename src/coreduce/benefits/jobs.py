@@ -83,9 +83,7 @@ def record(
     led = Ledger(store)
     with led.run(kind, entrypoint=entrypoint_of(fn), params=params, inputs=inputs) as run:
         out = fn(**params)
-        for k, v in out.items():
-            if k != "explanation":
-                run.output(k, v)
+        run.outputs(out)  # every output, the explanation too: `ledger reproduce` compares them all
         for p, a, u, b in claims:
             run.claim(p, a, u, basis=b)
         run.explain(out.get("explanation", {}))
