@@ -111,7 +111,16 @@ def test_a_synergy_run_reproduces(tmp_path):
     import coreduce.benefits.jobs  # noqa: F401  (registers the entrypoints, as ENTRYPOINT_MODULES would)
 
     ws = str(tmp_path / "w.duckdb")
-    out = run("benefits", "synergy", "--before", str(EX / "inventory_before.csv"), "--after",
-              str(EX / "inventory_after.csv"), "--json", "--store", ws)  # fmt: skip
+    out = run(
+        "benefits",
+        "synergy",
+        "--before",
+        str(EX / "inventory_before.csv"),
+        "--after",
+        str(EX / "inventory_after.csv"),
+        "--json",
+        "--store",
+        ws,
+    )
     rep = Ledger(Store(ws)).reproduce(out["run_id"])
     assert rep.matched, rep.as_dict()

@@ -94,13 +94,20 @@ def test_source_receptor_then_health_by_hand():
     from coreduce.errors import InputError
 
     cuts = pd.DataFrame({"source": ["A", "A", "B"], "pollutant": ["SO2", "PM2.5", "NOx"], "cut_t": [100.0, 10.0, 50.0]})
-    m = pd.DataFrame({"source": ["A", "A", "A", "B"], "receptor": ["X", "X", "Y", "X"],
-                      "pollutant": ["SO2", "PM2.5", "SO2", "NOx"], "ug_m3_per_t": [1e-4, 2e-3, 5e-5, 4e-5]})
+    m = pd.DataFrame(
+        {
+            "source": ["A", "A", "A", "B"],
+            "receptor": ["X", "X", "Y", "X"],
+            "pollutant": ["SO2", "PM2.5", "SO2", "NOx"],
+            "ug_m3_per_t": [1e-4, 2e-3, 5e-5, 4e-5],
+        }
+    )
     d = source_receptor(cuts, m).set_index("receptor")["delta_pm25"]
     assert d["X"] == pytest.approx(100 * 1e-4 + 10 * 2e-3 + 50 * 4e-5)  # 0.032
     assert d["Y"] == pytest.approx(100 * 5e-5)
-    g = pd.DataFrame({"group": ["X", "Y"], "population": [1e6, 2e6], "baseline_rate": [0.007, 0.007],
-                      "delta_pm25": [d["X"], d["Y"]]})
+    g = pd.DataFrame(
+        {"group": ["X", "Y"], "population": [1e6, 2e6], "baseline_rate": [0.007, 0.007], "delta_pm25": [d["X"], d["Y"]]}
+    )
     r = health_impact(groups=g)
     b = math.log(1.06) / 10
     assert r.avoided == pytest.approx(7000 * (1 - math.exp(-b * 0.032)) + 14000 * (1 - math.exp(-b * 0.005)))

@@ -44,3 +44,14 @@ def test_step_without_and_with_a_decision():
     h = section_html(ctx2.sections[0])
     assert h.startswith('<section id="cobenefits">') and "plotly" in h and "<table" in h
     assert "<table" in section_html(benefits_section(INV))
+
+
+def test_baseline_counts_scope_1_only():
+    inv = pd.concat(
+        [
+            INV.assign(scope="1"),
+            pd.DataFrame({"sector": ["heat"], "pollutant": ["CO2"], "amount": [1000.0], "scope": ["2"]}),
+        ]
+    )
+    t = baseline_table(inv).set_index("sector")
+    assert t.loc["heat", "CO2_t"] == 1000.0 and t.loc["heat", "SO2_kg_per_t_CO2"] == pytest.approx(2.0)

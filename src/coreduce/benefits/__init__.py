@@ -79,8 +79,8 @@ __all__ = [
     "loglinear_beta",
     "monte_carlo",
     "normalise",
-    "synergy",
     "source_receptor",
+    "synergy",
     "topsis",
     "vsl_transfer",
 ]

@@ -267,8 +267,10 @@ def source_receptor(cuts: pd.DataFrame, matrix: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         ``receptor, delta_pm25`` [µg/m³]; a (source, pollutant) cut the matrix lacks is an error.
     """
-    for name, df, cols in (("cuts", cuts, ("source", "pollutant", "cut_t")),
-                           ("matrix", matrix, ("source", "receptor", "pollutant", "ug_m3_per_t"))):  # fmt: skip
+    for name, df, cols in (
+        ("cuts", cuts, ("source", "pollutant", "cut_t")),
+        ("matrix", matrix, ("source", "receptor", "pollutant", "ug_m3_per_t")),
+    ):
         for c in cols:
             if c not in df.columns:
                 raise InputError(name, f"a column {c!r}", row=1, column=c)

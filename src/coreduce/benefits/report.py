@@ -29,7 +29,13 @@ AIR = ("SO2", "NOx", "PM2.5", "PM10", "CO", "VOCs")
 
 
 def baseline_table(inventory: pd.DataFrame) -> pd.DataFrame:
-    """By sector: CO2 [t], each air pollutant per t CO2 [kg/t] and APeq [pollution equivalents]."""
+    """By sector: direct (scope 1) CO2 [t], each air pollutant per t CO2 [kg/t] and APeq [pollution equivalents].
+
+    Only scope-1 rows count when the inventory has a ``scope`` column: co-pollutants are direct emissions, and
+    scope-2 CO2 would dilute the ratios.
+    """
+    if "scope" in inventory.columns:
+        inventory = inventory[inventory["scope"].astype(str) == "1"]
     piv = inventory.pivot_table(index="sector", columns="pollutant", values="amount", aggfunc="sum").fillna(0.0)
     out = pd.DataFrame(index=piv.index)
     out["CO2_t"] = piv.get("CO2", 0.0)
