@@ -124,3 +124,33 @@ def test_a_synergy_run_reproduces(tmp_path):
     )
     rep = Ledger(Store(ws)).reproduce(out["run_id"])
     assert rep.matched, rep.as_dict()
+
+
+def test_health_groups_grandfathering_and_trade():
+    g = run("benefits", "health", "--groups", str(EX / "age_groups.csv"), "--delta-pm25", "5", "--json")
+    f = 1 - math.exp(-math.log(1.06) / 10 * 5)
+    assert g["avoided"] == pytest.approx((0.003 * 600_000 + 0.04 * 200_000) * f)
+    q = run(
+        "policy", "quota", "--history", "100", "--history", "120", "--reduction", "0.1", "--emissions", "120", "--json"
+    )
+    assert q["quota_t"] == pytest.approx(99.0) and q["position_t"] == pytest.approx(-21.0)
+    t = run(
+        "policy",
+        "trade",
+        "--position",
+        "-1000",
+        "--price-now",
+        "80",
+        "--forecast",
+        "85",
+        "--sd",
+        "10",
+        "--risk-aversion",
+        "0.5",
+        "--carry",
+        "0.05",
+        "--json",
+    )
+    assert t["action"] == "buy now"
+    bad = runner.invoke(main, ["benefits", "health", "--delta-pm25", "5", "--no-record"])
+    assert bad.exit_code == 2 and "--population" in bad.output

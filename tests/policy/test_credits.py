@@ -45,3 +45,13 @@ def test_credits_on_the_ledger_and_aggregated(tmp_path):
     claims = led.claims(r2["run_id"])
     assert list(claims["unit"]) == ["kg"] and "alice" not in " ".join(claims["note"])
     assert led.verify().ok
+
+
+@pytest.mark.postgres
+def test_credits_on_postgres(pg_url):
+    led = Ledger(Store(pg_url))
+    r = record_credits(led, TRIPS, "guangzhou_metro_2015_substitution", "secret")
+    assert r["total_kg"] == pytest.approx(20 * 0.5419)
+    agg = aggregate_credits(led, by="mode").set_index("mode")["reduction_kg"]
+    assert agg["metro"] >= 20 * 0.5419 - 1e-9
+    assert led.verify().ok

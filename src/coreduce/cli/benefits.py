@@ -61,9 +61,14 @@ def synergy_cmd(
 @app.command("health")
 @user_errors
 def health_cmd(
-    delta_pm25: float = typer.Option(..., "--delta-pm25", help="PM2.5 cut, annual mean [ug/m3] (positive = cleaner)."),
-    population: float = typer.Option(..., "--population", help="Exposed population."),
-    baseline_mortality: float = typer.Option(..., "--baseline-mortality", help="Baseline deaths per person-year."),
+    delta_pm25: float = typer.Option(None, "--delta-pm25", help="PM2.5 cut, annual mean [ug/m3] (positive = cleaner)."),
+    population: float = typer.Option(None, "--population", help="Exposed population."),
+    baseline_mortality: float = typer.Option(
+        None, "--baseline-mortality", help="Baseline deaths per person-year (GEMM: NCD+LRI deaths)."
+    ),
+    groups: str = typer.Option(
+        None, "--groups", help="CSV per age group/endpoint: group, population, baseline_rate[, delta_pm25]."
+    ),
     crf: str = typer.Option("krewski2009", "--crf", help="krewski2009, who2021, loglinear (with --rr) or gemm."),
     rr: float = typer.Option(None, "--rr", help="Relative risk per --per ug/m3 (with --crf loglinear)."),
     per: float = typer.Option(10.0, "--per", help="Concentration step of --rr [ug/m3]."),
@@ -76,9 +81,25 @@ def health_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Avoided deaths from a PM2.5 cut (BenMAP-CE form, or GEMM), and their value."""
-    from coreduce.benefits.health import monte_carlo
+    from coreduce.benefits.health import health_impact, monte_carlo
     from coreduce.benefits.jobs import health_outputs, record
 
+    if groups:
+        check_input_file(groups, "groups file")
+        r = health_impact(
+            delta_pm25, groups=pd.read_csv(groups), crf=crf, rr=rr, per=per, baseline_pm25=baseline_pm25, vsl=vsl
+        )
+        res_g = {"avoided": r.avoided, "value": r.value, "crf": r.crf, "groups": _records(r.table)}
+        if as_json:
+            typer.echo(_json(res_g))
+        else:
+            out_console().print(r.table.to_string(index=False), markup=False)
+            out_console().print(f"avoided deaths per year: {r.avoided:.6g}", markup=False)
+        return
+    from coreduce.errors import InputError
+
+    if delta_pm25 is None or population is None or baseline_mortality is None:
+        raise InputError("health", "--delta-pm25, --population and --baseline-mortality (or --groups)")
     params = {
         "delta_pm25": delta_pm25,
         "population": population,

@@ -43,7 +43,9 @@ def _prices(prices: list[str]) -> dict[str, float]:
 @app.command("quota")
 @user_errors
 def quota_cmd(
-    supply_mwh: float = typer.Option(..., "--supply-mwh", help="Electricity supplied [MWh]."),
+    supply_mwh: float = typer.Option(None, "--supply-mwh", help="Electricity supplied [MWh] (benchmark method)."),
+    history: list[float] = typer.Option([], "--history", help="Historical emissions [t] (grandfathering; repeat)."),
+    reduction: float = typer.Option(0.0, "--reduction", help="Grandfathering reduction factor (0..1)."),
     unit_class: str = typer.Option(
         "coal_conventional_above_300MW", "--unit-class", help="Benchmark class of the ets_benchmarks set."
     ),
@@ -57,18 +59,25 @@ def quota_cmd(
     price: list[str] = typer.Option([], "--price", help="Price scenario name=price per t (repeat)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Benchmark quota, compliance position and carbon cost under price scenarios."""
-    from coreduce.policy import carbon_cost, compliance_position, plan_quota
+    """Quota (benchmark method, or grandfathering with --history), compliance position and carbon cost."""
+    from coreduce.errors import InputError
+    from coreduce.policy import carbon_cost, compliance_position, grandfathering_quota, plan_quota
 
-    q = plan_quota(
-        unit_class,
-        year,
-        supply_mwh,
-        plan=plan,
-        cooling=cooling,
-        heat_correction=heat_correction,
-        load_correction=load_correction,
-    )
+    q: dict[str, Any]
+    if history:
+        q = {"quota_t": grandfathering_quota(history, reduction), "method": "grandfathering"}
+    elif supply_mwh is not None:
+        q = plan_quota(
+            unit_class,
+            year,
+            supply_mwh,
+            plan=plan,
+            cooling=cooling,
+            heat_correction=heat_correction,
+            load_correction=load_correction,
+        )
+    else:
+        raise InputError("policy quota", "--supply-mwh (benchmark method) or --history (grandfathering)")
     res: dict[str, Any] = dict(q)
     em: Any = emissions
     if inventory:
@@ -134,3 +143,20 @@ def techno_cmd(
         typer.echo(out.to_json(orient="records", force_ascii=False, indent=2))
     else:
         out_console().print(out.to_string(index=False), markup=False)
+
+
+@app.command("trade")
+@user_errors
+def trade_cmd(
+    position_t: float = typer.Option(..., "--position", help="Surplus (> 0) or deficit (< 0) [t CO2]."),
+    price_now: float = typer.Option(..., "--price-now"),
+    forecast: float = typer.Option(..., "--forecast", help="Forecast price at compliance."),
+    sd: float = typer.Option(0.0, "--sd", help="Forecast standard deviation."),
+    risk_aversion: float = typer.Option(0.0, "--risk-aversion"),
+    carry: float = typer.Option(0.0, "--carry", help="Cost of money until the forecast date (fraction)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """When to close a position: buy/wait for a deficit, sell/hold for a surplus."""
+    from coreduce.policy import trading_decision
+
+    _echo(trading_decision(position_t, price_now, forecast, sd, risk_aversion=risk_aversion, carry=carry), as_json)
