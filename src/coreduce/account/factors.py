@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -371,6 +372,16 @@ class FactorLibrary:
             priority=sets + tuple(s for s in self.priority if s not in sets),
             user_sets=sets + tuple(s for s in self.user_sets if s not in sets),
         )
+
+    def coefficients(self, name: str, *user_paths: str | Path) -> Any:
+        """A named, cited coefficient set (CRFs, VSL, technology costs …) through :mod:`coreduce.coefficients`.
+
+        The same mechanism as the factor tables: bundled CSV with a source per row, user files override rows
+        with the same key, and the returned set carries its own ``version`` for the ledger.
+        """
+        from coreduce import coefficients
+
+        return coefficients.load(name, tuple(user_paths))
 
     @property
     def version(self) -> str:
