@@ -23,8 +23,8 @@ forecasts,y,float,ug/m^3,yes,,no,,Forecast value
 forecasts,horizon_h,int,h,no,1,no,,Hours ahead
 forecasts,calibrated,bool,,no,false,no,,Interval calibrated
 forecasts,params,json,,no,{},no,,Model parameters
-alerts,alert_id,string,,yes,,yes,,Alert id
-alerts,site_id,string,,yes,,no,forecasts.site_id,Site
+watchlist,alert_id,string,,yes,,yes,,Alert id
+watchlist,site_id,string,,yes,,no,forecasts.site_id,Site
 """
 
 
@@ -46,9 +46,9 @@ def test_tables_derive_from_the_csv():
 
 
 def test_adding_a_table_is_adding_rows(extra_spec, tmp_path):
-    assert schema.TABLES[-2:] == ("forecasts", "alerts")
+    assert schema.TABLES[-2:] == ("forecasts", "watchlist")
     order = schema.write_order()
-    assert order.index("sites") < order.index("forecasts") < order.index("alerts")
+    assert order.index("sites") < order.index("forecasts") < order.index("watchlist")
     assert '"params" TEXT' in ddl("forecasts") and '"calibrated" BOOLEAN' in ddl("forecasts")
     df = pd.DataFrame(
         {
@@ -82,7 +82,7 @@ def test_adding_a_table_is_adding_rows(extra_spec, tmp_path):
     with Store(tmp_path / "ws.duckdb") as st:
         rep = st.ingest({"forecasts": df, "sites": pd.DataFrame({"site_id": ["s1"], "kind": ["station"]})})
         assert rep.inserted == {"sites": 1, "forecasts": 2}
-        assert "forecasts" in st.tables() and "alerts" in st.tables()
+        assert "forecasts" in st.tables() and "watchlist" in st.tables()
         assert st.read("forecasts")["y"].tolist() == [12.5, 13.0]
     assert "## `forecasts`" in schema.tables_markdown()
 
@@ -108,15 +108,15 @@ def test_unknown_table_is_a_store_error_listing_tables():
 
 
 def test_check_registry_runs_registered_checks(extra_spec):
-    @schema.check("alerts")
+    @schema.check("watchlist")
     def _no_test_ids(ctx):
         ctx.rule("alert_id", "starts_with(\"alert_id\", 'test')", "a real alert id")
 
     try:
         with pytest.raises(InputError, match="row 3, column 'alert_id': got 'test-1', expected a real alert id"):
-            schema.validate(pd.DataFrame({"alert_id": ["a1", "test-1"], "site_id": ["s", "s"]}), "alerts")
+            schema.validate(pd.DataFrame({"alert_id": ["a1", "test-1"], "site_id": ["s", "s"]}), "watchlist")
     finally:
-        schema._CHECKS["alerts"].remove(_no_test_ids)
+        schema._CHECKS["watchlist"].remove(_no_test_ids)
 
 
 def test_docs_tables_md_is_up_to_date():

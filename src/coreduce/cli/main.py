@@ -17,11 +17,16 @@ import typer
 
 from coreduce.cli._common import default_store, user_errors, version_callback, wide_when_piped
 from coreduce.cli.account import account
+from coreduce.cli.benefits import app as benefits_app
+from coreduce.cli.credits import app as credits_app
 from coreduce.cli.demo import demo
+from coreduce.cli.evaluate import app as evaluate_app
 from coreduce.cli.factors import factors
 from coreduce.cli.ingest import ingest
 from coreduce.cli.ledger import ledger_app
 from coreduce.cli.load import load
+from coreduce.cli.monitor import app as monitor_app
+from coreduce.cli.policy import app as policy_app
 
 
 class _App(typer.Typer):
@@ -72,6 +77,12 @@ app.command()(demo)
 app.command()(factors)
 
 app.add_typer(ledger_app, name="ledger")  # the trust layer's sub-commands
+# capabilities (each sub-app imports its optional packages only when a command runs)
+app.add_typer(monitor_app, name="monitor")
+app.add_typer(evaluate_app, name="evaluate")
+app.add_typer(benefits_app, name="benefits")
+app.add_typer(policy_app, name="policy")
+app.add_typer(credits_app, name="credits")
 
 
 def main() -> None:  # pragma: no cover

@@ -27,7 +27,12 @@ if TYPE_CHECKING:
     from coreduce.ledger.ledger import Ledger, Run
 
 #: coreduce modules whose decorated functions are reproducible entrypoints (imported by ``reproduce``).
-ENTRYPOINT_MODULES: tuple[str, ...] = ("coreduce.account.jobs", "coreduce.demo")
+ENTRYPOINT_MODULES: tuple[str, ...] = (
+    "coreduce.account.jobs",
+    "coreduce.demo",
+    "coreduce.evaluate.jobs",
+    "coreduce.benefits.jobs",
+)
 
 
 @dataclass(frozen=True)
