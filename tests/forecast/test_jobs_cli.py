@@ -26,8 +26,23 @@ def _dongsi_raw() -> pd.DataFrame:
 
 def test_backtest_cli_persistence_matches_an_independent_calculation(tmp_path):
     ws = str(tmp_path / "ws.duckdb")
-    r = runner.invoke(app, ["backtest", "--stations", "Dongsi", "--models", "persistence,seasonal_naive_24",
-                            "--test-start", "2017-02-01", "--test-end", "2017-02-27", "--store", ws, "--json"])
+    r = runner.invoke(
+        app,
+        [
+            "backtest",
+            "--stations",
+            "Dongsi",
+            "--models",
+            "persistence,seasonal_naive_24",
+            "--test-start",
+            "2017-02-01",
+            "--test-end",
+            "2017-02-27",
+            "--store",
+            ws,
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     rows = {m["model"]: m for m in out["models"]}
@@ -48,8 +63,14 @@ def test_backtest_cli_persistence_matches_an_independent_calculation(tmp_path):
 def test_forecast_run_stores_rows_with_the_run(store):
     from coreduce.forecast.jobs import forecast_outputs, recorded_run
 
-    params = {"dataset": "beijing-aq", "target": "PM2.5", "horizon": 24, "stations": ["Dongsi"],
-              "model": "persistence", "seed": 3}
+    params = {
+        "dataset": "beijing-aq",
+        "target": "PM2.5",
+        "horizon": 24,
+        "stations": ["Dongsi"],
+        "model": "persistence",
+        "seed": 3,
+    }
     out = recorded_run("forecast", forecast_outputs, params, store, model_version="persistence 1")
     fc = store.read("forecasts")
     assert len(fc) == 24 and set(fc["run_id"]) == {out["run_id"]}
@@ -67,8 +88,25 @@ def test_forecast_run_stores_rows_with_the_run(store):
 
 def test_peak_cli_json_and_bad_region(tmp_path):
     ws = str(tmp_path / "ws.duckdb")
-    r = runner.invoke(app, ["peak", "--region", "Jiangsu", "--source", "ceads", "--scenario", "low_carbon",
-                            "--n-paths", "200", "--store", ws, "--json", "--chart", str(tmp_path / "p.html")])
+    r = runner.invoke(
+        app,
+        [
+            "peak",
+            "--region",
+            "Jiangsu",
+            "--source",
+            "ceads",
+            "--scenario",
+            "low_carbon",
+            "--n-paths",
+            "200",
+            "--store",
+            ws,
+            "--json",
+            "--chart",
+            str(tmp_path / "p.html"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     s = json.loads(r.stdout)
     assert s["last_year"] == 2019 and s["last_value_mt"] == pytest.approx(804.594214)

@@ -76,8 +76,9 @@ def test_backtest_persistence_error_on_a_line_is_the_horizon(make_hourly):
 
 def test_frame_from_observations_and_panel():
     ts = pd.to_datetime(["2020-01-01 00:00", "2020-01-01 02:00"], utc=True)
-    obs = pd.DataFrame({"site_id": ["s1", "s1"], "ts": ts, "variable": ["PM2.5", "PM2.5"], "value": [1.0, 3.0],
-                        "unit": ["ug/m^3"] * 2})
+    obs = pd.DataFrame(
+        {"site_id": ["s1", "s1"], "ts": ts, "variable": ["PM2.5", "PM2.5"], "value": [1.0, 3.0], "unit": ["ug/m^3"] * 2}
+    )
     df = from_observations(obs, "PM2.5")
     assert list(df["y"].isna()) == [False, True, False]  # the missing hour is a NaN row, not dropped
     assert df["ds"].dt.tz is None and df.attrs["units"]["y"] == "ug/m^3"

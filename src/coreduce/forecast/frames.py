@@ -105,9 +105,7 @@ def fill_gaps(df: pd.DataFrame, columns: Sequence[str] = ("y",)) -> pd.DataFrame
     used for scoring keeps its gaps)."""
     out = df.copy()
     for c in columns:
-        out[c] = out.groupby("unique_id", observed=True)[c].transform(
-            lambda s: s.interpolate(limit_direction="both")
-        )
+        out[c] = out.groupby("unique_id", observed=True)[c].transform(lambda s: s.interpolate(limit_direction="both"))
     return out
 
 
@@ -124,8 +122,13 @@ class Panel:
     values: dict[str, np.ndarray]  # column -> (n_series, n_times); NaN where missing
 
     @classmethod
-    def from_frame(cls, df: pd.DataFrame, columns: Sequence[str] = ("y",), freq: str = "h") -> Panel:
-        step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq))
+    def from_frame(cls, df: pd.DataFrame, columns: Sequence[str] = ("y",), freq: str | None = None) -> Panel:
+        """Dense panel of ``columns``; ``freq`` default: the smallest step between distinct ``ds``."""
+        if freq is None:
+            u = np.unique(df["ds"].to_numpy())
+            step = pd.Timedelta(np.min(np.diff(u))) if len(u) > 1 else pd.Timedelta(hours=1)
+        else:
+            step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq))
         ids = sorted(str(u) for u in pd.unique(df["unique_id"]))
         start, end = df["ds"].min(), df["ds"].max()
         n_t = int((end - start) / step) + 1

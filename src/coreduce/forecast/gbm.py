@@ -87,7 +87,9 @@ class LightGBMForecaster(Forecaster):
     def version(self) -> str:  # type: ignore[override]
         import lightgbm
 
-        return f"lightgbm {lightgbm.__version__} direct h<={self.horizon} exog={','.join(self.exog)} oracle={self.oracle}"
+        return (
+            f"lightgbm {lightgbm.__version__} direct h<={self.horizon} exog={','.join(self.exog)} oracle={self.oracle}"
+        )
 
     def _features(self, panel: Panel, cpos: np.ndarray, h: int) -> tuple[pd.DataFrame, np.ndarray]:
         s, c, t = grid(panel, cpos, h)
@@ -112,11 +114,15 @@ class LightGBMForecaster(Forecaster):
         feats["area_max_now"] = panel.take(area_max, z, c).ravel()
         feats["area_mean24"] = panel.take(_rolling_mean(area, 24), z, c).ravel()
         feats["area_same_hour_d1"] = panel.take(area, z, t - 24 * k).ravel()
+        for j in (1, 3, 6, 12):
+            feats[f"area_change{j}"] = feats["area_now"] - panel.take(area, z, c - j).ravel()
         for col in self.exog:
             e = panel.ffilled(col)
             feats[f"{col}_now"] = panel.take(e, s, c).ravel()
+            feats[f"{col}_mean6"] = panel.take(_rolling_mean(e, 6), s, c).ravel()
             feats[f"{col}_mean24"] = panel.take(_rolling_mean(e, 24), s, c).ravel()
-            feats[f"{col}_d3"] = feats[f"{col}_now"] - panel.take(e, s, c - 3).ravel()
+            for j in (3, 12, 24):
+                feats[f"{col}_d{j}"] = feats[f"{col}_now"] - panel.take(e, s, c - j).ravel()
             if self.oracle:
                 feats[f"{col}_at_target"] = panel.take(panel.values[col], s, t).ravel()
         local = panel.time(t.ravel()) + pd.Timedelta(hours=self.utc_offset_h)

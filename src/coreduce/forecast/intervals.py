@@ -44,7 +44,9 @@ class Conformal:
     def _res(self, h: int) -> np.ndarray:
         if h in self.residuals:
             return self.residuals[h]
-        return self.residuals[max(k for k in self.residuals if k <= h) if min(self.residuals) <= h else min(self.residuals)]
+        return self.residuals[
+            max(k for k in self.residuals if k <= h) if min(self.residuals) <= h else min(self.residuals)
+        ]
 
     @staticmethod
     def _q(r: np.ndarray, p: float) -> float:

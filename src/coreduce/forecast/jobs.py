@@ -58,7 +58,9 @@ def load_frame(dataset: str, target: str, stations: Sequence[str] | None = None)
     raise InputError("dataset", f"one of {', '.join(DATASETS)}", value=dataset)
 
 
-def make_models(names: Sequence[str], horizon: int, meta: dict, seed: int = 0, stat_stride: int = 1) -> list[Forecaster]:
+def make_models(
+    names: Sequence[str], horizon: int, meta: dict, seed: int = 0, stat_stride: int = 1
+) -> list[Forecaster]:
     """Model objects by name (see :data:`MODELS`)."""
     out: list[Forecaster] = []
     for n in names:

@@ -77,7 +77,9 @@ def drivers_ceads(province: str) -> pd.DataFrame:
     from coreduce.ingest.loaders import read_ceads_province_totals, shared_data_dir
 
     if province not in PROVINCES_CN:
-        raise InputError("ceads", f"a CEADs province among {', '.join(PROVINCES_CN)}", column="province", value=province)
+        raise InputError(
+            "ceads", f"a CEADs province among {', '.join(PROVINCES_CN)}", column="province", value=province
+        )
     co2 = read_ceads_province_totals()
     co2 = co2[co2["province"] == province][["year", "scope_1_total_t"]]
     panel_path = shared_data_dir() / "china_city_panel" / "china_city_panel_2000_2023.csv.gz"
