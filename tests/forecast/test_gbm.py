@@ -6,8 +6,8 @@ import pytest
 
 pytest.importorskip("lightgbm")
 
-from coreduce.forecast import Persistence, backtest, daily_cutoffs  # noqa: E402
-from coreduce.forecast.gbm import LightGBMForecaster  # noqa: E402
+from coreduce.forecast import Persistence, backtest, daily_cutoffs
+from coreduce.forecast.gbm import LightGBMForecaster
 
 
 def _panel(make_hourly, days=120):

@@ -6,8 +6,8 @@ import pytest
 
 pytest.importorskip("torch")
 
-from coreduce.forecast import Persistence, backtest, daily_cutoffs  # noqa: E402
-from coreduce.forecast.lstm import LSTMForecaster  # noqa: E402
+from coreduce.forecast import Persistence, backtest, daily_cutoffs
+from coreduce.forecast.lstm import LSTMForecaster
 
 
 def _frame(make_hourly, days=40):

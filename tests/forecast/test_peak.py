@@ -59,8 +59,8 @@ def test_low_carbon_scenario_bends_a_rising_path():
 
 
 def test_real_drivers_ceads_and_owid():
-    from coreduce.ingest.loaders import DataSetNotFound
     from coreduce.forecast.peak import drivers_ceads, drivers_owid
+    from coreduce.ingest.loaders import DataSetNotFound
 
     try:
         js = drivers_ceads("Jiangsu")

@@ -87,8 +87,9 @@ def peak_cmd(
         return
     c = out_console()
     pk = f"{s['peak_year']} at {s['peak_value_mt']:.1f} Mt" if s["peaked"] else "no peak by 2060 (median path)"
-    c.print(f"{region} ({source}, {scenario}): peak {pk}; 2030 {s['co2_2030_mt']:.1f} Mt; "
-            f"2060 {s['co2_2060_mt']:.1f} Mt; cumulative {s['cumulative_from']}-2060 {s['cumulative_mt']:.0f} Mt")  # fmt: skip
+    vals = f"2030 {s['co2_2030_mt']:.1f} Mt; 2060 {s['co2_2060_mt']:.1f} Mt"
+    cum = f"cumulative {s['cumulative_from']}-2060 {s['cumulative_mt']:.0f} Mt"
+    c.print(f"{region} ({source}, {scenario}): peak {pk}; {vals}; {cum}")
 
 
 @app.command("run")

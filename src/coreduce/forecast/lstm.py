@@ -119,7 +119,7 @@ class LSTMForecaster(Forecaster):
         last = panel.n_times - 1 - self.horizon
         cpos = np.arange(last, self.input_size, -self.train_every)[::-1]
         X = self._windows(a, cpos)
-        s, c, t = grid(panel, cpos, self.horizon)
+        s, _, t = grid(panel, cpos, self.horizon)
         ys = []
         for j, col in enumerate(self.targets):
             v = panel.take(np.log1p(np.maximum(panel.values[col], 0)), s, t)  # (S, C, H), truth with gaps
@@ -171,7 +171,7 @@ class LSTMForecaster(Forecaster):
         return to_frame(panel, cpos, h, cols)
 
 
-def _Net(n_in: int, hidden: int, n_out: int):  # noqa: N802 - a class factory (torch imported lazily)
+def _Net(n_in: int, hidden: int, n_out: int):
     from torch import nn
 
     class Net(nn.Module):

@@ -189,6 +189,7 @@ def project(
     allpaths = np.concatenate([np.repeat(hist["co2"].to_numpy()[None, :], n_paths, 0), co2], axis=1)
     peaked_share = float(np.mean(np.argmax(allpaths, axis=1) < allpaths.shape[1] - 1))
     at = {int(y): float(v) for y, v in zip(years, q[1], strict=True)}
+    band_2030 = [float(paths.loc[paths.year == 2030, k].iloc[0]) for k in ("p05", "p95")] if 2030 in at else None
     summary = {
         "last_year": last,
         "last_value_mt": float(hist["co2"].iloc[-1]),
@@ -198,7 +199,7 @@ def project(
         "share_of_paths_peaking": peaked_share,
         "co2_2030_mt": at.get(2030),
         "co2_2060_mt": at.get(2060),
-        "co2_2030_band_mt": [float(paths.loc[paths.year == 2030, k].iloc[0]) for k in ("p05", "p95")] if 2030 in at else None,
+        "co2_2030_band_mt": band_2030,
         "cumulative_mt": float(np.median(co2.sum(axis=1))),
         "cumulative_from": last + 1,
         "n_paths": n_paths,
