@@ -22,7 +22,7 @@ from coreduce.forecast.intervals import Conformal
 from coreduce.forecast.models import Climatology, Forecaster, Persistence, SeasonalNaive, StatsModel
 from coreduce.ledger import entrypoint
 
-DATASETS = ("beijing-aq", "pjm-east")
+DATASETS = ("beijing-aq", "pjm-east", "eia930:<series>")
 #: weather columns of the Beijing multi-site set used as features (observed up to the cutoff)
 BEIJING_WEATHER = ("TEMP", "DEWP", "PRES", "WSPM", "RAIN")
 #: Beijing local time is UTC+8 without daylight saving (the loader's BEIJING_TZ)
@@ -38,6 +38,8 @@ def load_frame(dataset: str, target: str, stations: Sequence[str] | None = None)
     (stations by name, e.g. ``Dongsi``); exogenous columns: the weather. ``pjm-east``: PJM East hourly load
     [MW] (shared ``pjm_east_hourly_load/PJME_hourly.csv.gz``, Kaggle "Hourly Energy Consumption", CC0), on its
     published local clock (duplicate hours at the autumn DST change averaged; the spring gap is a NaN hour).
+    ``eia930:<series>``: the cleaned hourly demand [MW] of Ruggles et al. (2020), UTC (``eia930:CONUS``,
+    ``eia930:PJM-DOM`` ...; shared ``eia930_cleaned_hourly_demand``).
     """
     if dataset == "beijing-aq":
         from coreduce.ingest.loaders import read_beijing_aq
@@ -54,6 +56,19 @@ def load_frame(dataset: str, target: str, stations: Sequence[str] | None = None)
         raw = pd.read_csv(p, parse_dates=["Datetime"])
         d = raw.groupby("Datetime", as_index=False)["PJME_MW"].mean()
         df = complete_grid(pd.DataFrame({"unique_id": "PJME", "ds": d["Datetime"], "y": d["PJME_MW"]}))
+        return df, {"unit": "MW", "utc_offset_h": 0.0, "exog": [], "variable": "load"}
+    if dataset.startswith("eia930:"):
+        from coreduce.forecast.frames import complete_grid
+        from coreduce.ingest.loaders import shared_data_dir
+
+        name = dataset.split(":", 1)[1]
+        root = shared_data_dir() / "eia930_cleaned_hourly_demand"
+        hits = [p for p in (root / f"{name}.csv.gz", *(root / d / f"{name}.csv.gz" for d in
+                ("regions", "balancing_authorities", "interconnects"))) if p.is_file()]  # fmt: skip
+        if not hits:
+            raise InputError(str(root), "an EIA-930 series file <name>.csv.gz (CONUS, a region or a BA)", value=name)
+        raw = pd.read_csv(hits[0], parse_dates=["date_time"])
+        df = complete_grid(pd.DataFrame({"unique_id": name, "ds": raw["date_time"], "y": raw["cleaned demand (MW)"]}))
         return df, {"unit": "MW", "utc_offset_h": 0.0, "exog": [], "variable": "load"}
     raise InputError("dataset", f"one of {', '.join(DATASETS)}", value=dataset)
 

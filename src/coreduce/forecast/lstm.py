@@ -109,8 +109,19 @@ class LSTMForecaster(Forecaster):
 
         torch.manual_seed(self.seed)
         np.random.seed(self.seed)  # noqa: NPY002 - legacy global seeded for any NumPy use inside torch
+        was_deterministic, threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
         torch.use_deterministic_algorithms(True)
         torch.set_num_threads(self.threads)
+        try:
+            return self._fit(df)
+        finally:
+            torch.use_deterministic_algorithms(was_deterministic)
+            torch.set_num_threads(threads)
+
+    def _fit(self, df: pd.DataFrame) -> LSTMForecaster:
+        import torch
+        from torch import nn
+
         for k in ("mu_", "sd_"):
             if hasattr(self, k):
                 delattr(self, k)
