@@ -74,7 +74,7 @@ def beijing_day_ahead(df: pd.DataFrame, args) -> dict:
               StatsModel("mstl", window=672, stride=args.stat_stride),
               StatsModel("autoets", window=336, stride=args.stat_stride),
               LightGBMForecaster(24, w, utc_offset_h=OFF, train_every=args.train_every, seed=0),
-              LightGBMForecaster(24, w, oracle=True, utc_offset_h=OFF, train_every=args.train_every, seed=0)]  # fmt: skip
+              LightGBMForecaster(24, w, oracle=True, utc_offset_h=OFF, train_every=args.train_every)]  # fmt: skip
     if not args.no_lstm:
         from coreduce.forecast.lstm import LSTMForecaster
 
@@ -157,7 +157,7 @@ def beijing_warnings(df: pd.DataFrame, args) -> dict:
 def load_day_ahead(args) -> dict:
     out = {}
     for ds_name in ("pjm-east", "eia930:CONUS", "eia930:PJM-DOM"):
-        df, meta = load_frame(ds_name, "load")
+        df, _ = load_frame(ds_name, "load")
         last_day = (df["ds"].max() - pd.Timedelta(hours=24)).normalize()
         test = daily_cutoffs(last_day - pd.Timedelta(days=364), last_day)
         cal = daily_cutoffs(last_day - pd.Timedelta(days=364 + 120), last_day - pd.Timedelta(days=366))

@@ -76,7 +76,7 @@ class LightGBMForecaster(Forecaster):
         self.utc_offset_h, self.train_every, self.num_boost_round = utc_offset_h, train_every, num_boost_round
         self.seed = seed
         self.params = {
-            "objective": "l1", "learning_rate": 0.05, "num_leaves": 63, "min_data_in_leaf": 50,
+            "objective": "l1", "learning_rate": 0.05, "num_leaves": 31, "min_data_in_leaf": 200, "lambda_l2": 10.0,
             "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "verbose": -1,
             "seed": seed, "deterministic": True, "num_threads": 2, **(params or {}),
         }  # fmt: skip

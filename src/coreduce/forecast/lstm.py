@@ -105,7 +105,6 @@ class LSTMForecaster(Forecaster):
 
     def fit(self, df: pd.DataFrame) -> LSTMForecaster:
         import torch
-        from torch import nn
 
         torch.manual_seed(self.seed)
         np.random.seed(self.seed)  # noqa: NPY002 - legacy global seeded for any NumPy use inside torch
