@@ -115,3 +115,28 @@ def test_peak_cli_json_and_bad_region(tmp_path):
     assert (tmp_path / "p.html").read_text().count("plotly") > 0
     bad = runner.invoke(app, ["peak", "--region", "Atlantis", "--store", ws])
     assert bad.exit_code == 2 and "Atlantis" in bad.output
+
+
+def test_run_cli_stores_forecasts_and_records_the_model_version(tmp_path):
+    from coreduce.store import Store
+
+    ws = str(tmp_path / "ws.duckdb")
+    r = runner.invoke(app, ["run", "--stations", "Dongsi", "--model", "seasonal_naive_24", "--seed", "5",
+                            "--store", ws, "--json"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.stdout)
+    assert s["rows"] == 24 and s["series"] == 1 and s["model"] == "seasonal_naive_24"
+    st = Store(ws)
+    try:
+        fc, led = st.read("forecasts"), st.read("ledger")
+    finally:
+        st.close()
+    assert set(fc["run_id"]) == {s["run_id"]}
+    raw = _dongsi_raw()
+    # seasonal naive 24 from cutoff 2017-02-28 23:00 local: h=1 is 2017-03-01 00:00 <- 2017-02-28 00:00
+    first = fc.sort_values("horizon").iloc[0]
+    assert first["point"] == pytest.approx(raw[pd.Timestamp("2017-02-28 00:00")])
+    row = led.iloc[-1]
+    assert int(row["seed"]) == 5 and row["model_version"] == "1" and row["kind"] == "forecast"
+    bad = runner.invoke(app, ["run", "--model", "prophet", "--store", ws])
+    assert bad.exit_code == 2 and "prophet" in bad.output

@@ -105,11 +105,11 @@ def run_cmd(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """Forecast from the data's last issue time and store the rows in the workspace's ``forecasts`` table."""
-    from coreduce.forecast.jobs import forecast_outputs, make_models, recorded_run
+    from coreduce.forecast.jobs import dataset_meta, forecast_outputs, make_models, recorded_run
 
     params = {"dataset": dataset, "target": target, "horizon": horizon, "stations": _stations(stations),
               "model": model, "seed": seed}  # fmt: skip
-    version = make_models([model], horizon, {"utc_offset_h": 0, "exog": []}, seed)[0].version
+    version = make_models([model], horizon, dataset_meta(dataset, target), seed)[0].version
     out = recorded_run("forecast", forecast_outputs, params, store or default_store(), model_version=version)
     fc = out["forecasts"]
     s = {"run_id": out["run_id"], "rows": len(fc), "model": out["explanation"]["model"],

@@ -73,6 +73,14 @@ def load_frame(dataset: str, target: str, stations: Sequence[str] | None = None)
     raise InputError("dataset", f"one of {', '.join(DATASETS)}", value=dataset)
 
 
+def dataset_meta(dataset: str, target: str) -> dict:
+    """What :func:`load_frame` returns as metadata, without reading the data (for model versions up front)."""
+    if dataset == "beijing-aq":
+        ex = [c for c in BEIJING_WEATHER if c != target]
+        return {"unit": "ug/m^3", "utc_offset_h": BEIJING_UTC_OFFSET_H, "exog": ex, "variable": target}
+    return {"unit": "MW", "utc_offset_h": 0.0, "exog": [], "variable": "load"}
+
+
 def make_models(
     names: Sequence[str], horizon: int, meta: dict, seed: int = 0, stat_stride: int = 1
 ) -> list[Forecaster]:
