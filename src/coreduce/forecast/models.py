@@ -203,7 +203,7 @@ class StatsModel(Forecaster):
         sf = StatsForecast(models=[self._model()], freq="h", n_jobs=self.n_jobs)
         t0 = time.perf_counter()
         fc = sf.forecast(df=frame, h=h)
-        self.sf_seconds_ = getattr(self, "sf_seconds_", 0.0) + time.perf_counter() - t0  # statsforecast's own time
+        self.sf_calls_ = [*getattr(self, "sf_calls_", []), time.perf_counter() - t0]  # statsforecast's own time
         out = fc.sort_values(["unique_id", "ds"])[self.kind].to_numpy().reshape(S, C, h)
         out[bad.reshape(S, C)] = np.nan
         return out
