@@ -14,12 +14,30 @@ HOURS = ["2016-12-16T00:00:00Z", "2016-12-16T01:00:00Z", "2016-12-16T02:00:00Z"]
 
 def tiny(cap=80.0, alert="none", **kw) -> dict:
     p = {
-        "hours": HOURS, "alert": alert, "levels": [0, 0.5, 1.0],
+        "hours": HOURS,
+        "alert": alert,
+        "levels": [0, 0.5, 1.0],
         "enterprises": [
-            {"id": "steel", "grade": "C", "capacity": 100, "value_per_unit": 50, "min_output": 0.0, "ramp": 0.5,
-             "min_shutdown_h": 2, "rates": {"PM2.5": 0.002, "SO2": 0.004, "CO2": 1.8}},
-            {"id": "cement", "grade": "B", "capacity": 40, "value_per_unit": 90, "min_output": 0.5, "ramp": 1.0,
-             "can_shutdown": False, "rates": {"PM2.5": 0.005, "NOx": 0.01, "CO2": 0.9}},
+            {
+                "id": "steel",
+                "grade": "C",
+                "capacity": 100,
+                "value_per_unit": 50,
+                "min_output": 0.0,
+                "ramp": 0.5,
+                "min_shutdown_h": 2,
+                "rates": {"PM2.5": 0.002, "SO2": 0.004, "CO2": 1.8},
+            },
+            {
+                "id": "cement",
+                "grade": "B",
+                "capacity": 40,
+                "value_per_unit": 90,
+                "min_output": 0.5,
+                "ramp": 1.0,
+                "can_shutdown": False,
+                "rates": {"PM2.5": 0.005, "NOx": 0.01, "CO2": 0.9},
+            },
         ],
         "receptors": [{"id": "R1", "background": [85, 95, 90], "cap": cap}],
         "source_receptor": [
@@ -27,7 +45,7 @@ def tiny(cap=80.0, alert="none", **kw) -> dict:
             {"enterprise": "steel", "receptor": "R1", "pollutant": "SO2", "lag": 1, "coef": 10.0},
             {"enterprise": "cement", "receptor": "R1", "pollutant": "PM2.5", "lag": 0, "coef": 30.0},
         ],
-    }  # fmt: skip
+    }
     p.update(kw)
     return p
 

@@ -12,10 +12,18 @@ from coreduce.optimise.portfolio import brute_force
 
 
 def hand_measures() -> pd.DataFrame:
-    return read_measures(pd.DataFrame({
-        "measure": ["A", "B", "C"], "annual_cost": [100, 300, 400], "max_units": [1, 1, 1],
-        "removal_SO2": [10, 20, 0], "removal_CO2": [0, 50, 100], "source": ["test"] * 3,
-    }))  # fmt: skip
+    return read_measures(
+        pd.DataFrame(
+            {
+                "measure": ["A", "B", "C"],
+                "annual_cost": [100, 300, 400],
+                "max_units": [1, 1, 1],
+                "removal_SO2": [10, 20, 0],
+                "removal_CO2": [0, 50, 100],
+                "source": ["test"] * 3,
+            }
+        )
+    )
 
 
 def test_crf_matches_annuity_formula():
@@ -75,14 +83,23 @@ def test_pareto_front_is_monotone_and_matches_hand_points():
 
 def random_lumpy(seed: int, n: int = 10) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    return read_measures(pd.DataFrame({
-        "measure": [f"m{i}" for i in range(n)],
-        "capital_cost": rng.uniform(1e5, 1e6, n).round(0), "lifetime": rng.integers(5, 30, n),
-        "om_cost": rng.uniform(0, 5e4, n).round(0), "max_units": rng.integers(1, 4, n),
-        "group": ["g1", "g1", "g1", "g2", "g2", "", "", "", "", ""][:n], "lumpy": ["yes"] * n,
-        "removal_SO2": rng.uniform(0, 50, n).round(2), "removal_CO2": rng.uniform(-20, 400, n).round(2),
-        "source": ["random test instance"] * n,
-    }), rate=0.05)  # fmt: skip
+    return read_measures(
+        pd.DataFrame(
+            {
+                "measure": [f"m{i}" for i in range(n)],
+                "capital_cost": rng.uniform(1e5, 1e6, n).round(0),
+                "lifetime": rng.integers(5, 30, n),
+                "om_cost": rng.uniform(0, 5e4, n).round(0),
+                "max_units": rng.integers(1, 4, n),
+                "group": ["g1", "g1", "g1", "g2", "g2", "", "", "", "", ""][:n],
+                "lumpy": ["yes"] * n,
+                "removal_SO2": rng.uniform(0, 50, n).round(2),
+                "removal_CO2": rng.uniform(-20, 400, n).round(2),
+                "source": ["random test instance"] * n,
+            }
+        ),
+        rate=0.05,
+    )
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

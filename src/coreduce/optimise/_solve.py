@@ -94,7 +94,7 @@ def solve(
     try:
         if "MI" in str(m.type) and m.solver_model is not None:
             gap = float(m.solver_model.getInfo().mip_gap)
-    except Exception:  # noqa: BLE001 - the gap is informative only
+    except Exception:
         gap = None
     return Solved("optimal" if condition == "optimal" else condition, condition, float(m.objective.value), secs, gap)
 
@@ -113,10 +113,22 @@ def explain_infeasible(
     m, slacks = build_elastic()
     st = solve(m)
     if st.status == "infeasible":
-        return Infeasible(problem, pd.DataFrame([{
-            "constraint": "bounds", "where": "", "required": np.nan, "achievable": np.nan, "shortfall": np.nan,
-            "unit": "", "meaning": "the variable bounds themselves conflict (e.g. minimum output above capacity)",
-        }]))  # fmt: skip
+        return Infeasible(
+            problem,
+            pd.DataFrame(
+                [
+                    {
+                        "constraint": "bounds",
+                        "where": "",
+                        "required": np.nan,
+                        "achievable": np.nan,
+                        "shortfall": np.nan,
+                        "unit": "",
+                        "meaning": "the variable bounds themselves conflict (e.g. minimum output above capacity)",
+                    }
+                ]
+            ),
+        )
     rows = []
     for s in slacks:
         val = np.asarray(s["slack"].solution.values, dtype=float)
@@ -134,8 +146,17 @@ def explain_infeasible(
                 f"{'>=' if s['sense'] == '>=' else '<='} {r:.6g} {s['unit']}, but {verb} {ach:.6g} {s['unit']} "
                 f"is achievable (short by {v:.6g} {s['unit']})"
             )
-            rows.append({"constraint": s["constraint"], "where": where_s, "required": float(r),
-                         "achievable": float(ach), "shortfall": float(v), "unit": s["unit"], "meaning": meaning})  # fmt: skip
+            rows.append(
+                {
+                    "constraint": s["constraint"],
+                    "where": where_s,
+                    "required": float(r),
+                    "achievable": float(ach),
+                    "shortfall": float(v),
+                    "unit": s["unit"],
+                    "meaning": meaning,
+                }
+            )
     df = pd.DataFrame(rows, columns=["constraint", "where", "required", "achievable", "shortfall", "unit", "meaning"])
     return Infeasible(problem, df.sort_values("shortfall", ascending=False, kind="stable").reset_index(drop=True))
 

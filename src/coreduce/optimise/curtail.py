@@ -62,11 +62,11 @@ class Episode:
     source: str = "<dict>"
 
     @property
-    def E(self) -> int:  # noqa: N802
+    def E(self) -> int:
         return len(self.enterprises)
 
     @property
-    def T(self) -> int:  # noqa: N802
+    def T(self) -> int:
         return len(self.hours)
 
     def floors(self) -> np.ndarray:
@@ -92,16 +92,17 @@ class Episode:
         ridx = {r: i for i, r in enumerate(self.receptors)}
         w: dict[int, np.ndarray] = {}
         for row in self.sr.itertuples():
-            L = int(row.lag)  # noqa: N806
+            L = int(row.lag)
             w.setdefault(L, np.zeros((self.E, len(self.receptors))))
             w[L][eidx[row.enterprise], ridx[row.receptor]] += float(row.coef) * float(
-                self.rates.at[row.enterprise, row.pollutant])
+                self.rates.at[row.enterprise, row.pollutant]
+            )
         return w
 
     def reduction(self, cut: np.ndarray) -> np.ndarray:
         """(R, T) concentration reduction [µg/m³] of a cut schedule (E, T) (numpy reference)."""
         red = np.zeros((len(self.receptors), self.T))
-        for L, w in self.sr_weight().items():  # noqa: N806
+        for L, w in self.sr_weight().items():
             d = cut * self.baseline  # (E, T) units/h cut
             if L:
                 d = np.concatenate([np.zeros((self.E, L)), d[:, :-L]], axis=1) if L < self.T else np.zeros_like(d)
@@ -123,7 +124,9 @@ def _num(v: Any, where: str, field_: str, *, lo: float | None = None, hi: float 
 def _series(v: Any, n: int, where: str, field_: str, *, lo: float | None = None) -> np.ndarray:
     if isinstance(v, list | tuple):
         if len(v) != n:
-            raise InputError(where, f"{n} hourly values (one per episode hour)", column=field_, value=f"{len(v)} values")
+            raise InputError(
+                where, f"{n} hourly values (one per episode hour)", column=field_, value=f"{len(v)} values"
+            )
         return np.array([_num(x, where, field_, lo=lo) for x in v])
     return np.full(n, _num(v, where, field_, lo=lo))
 
@@ -167,7 +170,7 @@ def read_problem(problem: dict[str, Any] | str | Path) -> Episode:
         hours = pd.DatetimeIndex(pd.to_datetime(problem["hours"], utc=True), name="t")
     except (ValueError, TypeError) as exc:
         raise InputError(src, "ISO 8601 hours", column="hours", value=str(exc)) from None
-    T = len(hours)  # noqa: N806
+    T = len(hours)
     if T == 0:
         raise InputError(src, "at least one episode hour", column="hours")
     alert = problem.get("alert", "none")
@@ -183,15 +186,19 @@ def read_problem(problem: dict[str, Any] | str | Path) -> Episode:
         if g not in ("A", "B", "C", "D"):
             raise InputError(w, "a performance grade A, B, C or D", column="grade", value=e.get("grade"))
         cap = _num(e.get("capacity"), w, "capacity", lo=0)
-        rows.append({
-            "id": str(e["id"]), "grade": g, "capacity": cap,
-            "value_per_unit": _num(e.get("value_per_unit"), w, "value_per_unit", lo=0),
-            "min_output": _num(e.get("min_output", 0), w, "min_output", lo=0, hi=1),
-            "ramp": _num(e.get("ramp", 1), w, "ramp", lo=0, hi=1),
-            "can_shutdown": bool(e.get("can_shutdown", True)),
-            "min_shutdown_h": int(_num(e.get("min_shutdown_h", 1), w, "min_shutdown_h", lo=1)),
-            "sector": str(e.get("sector", "")),
-        })  # fmt: skip
+        rows.append(
+            {
+                "id": str(e["id"]),
+                "grade": g,
+                "capacity": cap,
+                "value_per_unit": _num(e.get("value_per_unit"), w, "value_per_unit", lo=0),
+                "min_output": _num(e.get("min_output", 0), w, "min_output", lo=0, hi=1),
+                "ramp": _num(e.get("ramp", 1), w, "ramp", lo=0, hi=1),
+                "can_shutdown": bool(e.get("can_shutdown", True)),
+                "min_shutdown_h": int(_num(e.get("min_shutdown_h", 1), w, "min_shutdown_h", lo=1)),
+                "sector": str(e.get("sector", "")),
+            }
+        )
         base.append(cap * _series(e.get("baseline", 1.0), T, w, "baseline", lo=0))
         r = e.get("rates", {})
         bad = [p for p in r if p not in POLLUTANTS]
@@ -206,8 +213,11 @@ def read_problem(problem: dict[str, Any] | str | Path) -> Episode:
         w = f"{src} receptors[{i}]"
         rec.append(str(r.get("id", i)))
         bg.append(_series(r.get("background"), T, w, "background", lo=0))
-        cp.append(_series(r.get("cap", np.inf) if r.get("cap") is not None else np.inf, T, w, "cap", lo=0)
-                  if r.get("cap") is not None else np.full(T, np.inf))  # fmt: skip
+        cp.append(
+            _series(r.get("cap", np.inf) if r.get("cap") is not None else np.inf, T, w, "cap", lo=0)
+            if r.get("cap") is not None
+            else np.full(T, np.inf)
+        )
     sr = pd.DataFrame(problem["source_receptor"], columns=["enterprise", "receptor", "pollutant", "lag", "coef"])
     for i, s in enumerate(sr.itertuples()):
         w = f"{src} source_receptor[{i}]"
@@ -227,16 +237,31 @@ def read_problem(problem: dict[str, Any] | str | Path) -> Episode:
     for p in ecaps:
         if p not in POLLUTANTS:
             raise InputError(src, f"a pollutant among {POLLUTANTS}", column="emission_caps", value=p)
-    ep = Episode(hours, ent, np.array(base), pd.DataFrame(rates, index=ent["id"]), alert,
-                 str(problem.get("scheme", "national")), levels, pd.Index(rec, name="receptor"), np.array(bg),
-                 np.array(cp), sr, ecaps, str(problem.get("value_unit", "CNY")), src)  # fmt: skip
+    ep = Episode(
+        hours,
+        ent,
+        np.array(base),
+        pd.DataFrame(rates, index=ent["id"]),
+        alert,
+        str(problem.get("scheme", "national")),
+        levels,
+        pd.Index(rec, name="receptor"),
+        np.array(bg),
+        np.array(cp),
+        sr,
+        ecaps,
+        str(problem.get("value_unit", "CNY")),
+        src,
+    )
     ep.floors()  # unknown alert/grade/scheme fails here, naming the coefficient set
     return ep
 
 
-def build_curtailment(ep: Episode, *, elastic: bool = False, relax: bool = False) -> tuple[linopy.Model, list[dict[str, Any]]]:
+def build_curtailment(
+    ep: Episode, *, elastic: bool = False, relax: bool = False
+) -> tuple[linopy.Model, list[dict[str, Any]]]:
     """The curtailment MILP (``relax``: binaries in [0, 1]; ``elastic``: every cap and floor gets a slack)."""
-    E, T, K = ep.E, ep.T, len(ep.levels)  # noqa: N806
+    E, T, K = ep.E, ep.T, len(ep.levels)
     ei = pd.Index(ep.enterprises["id"], name="enterprise")
     ti = pd.RangeIndex(T, name="t")
     ki = pd.Index(ep.levels, name="level")
@@ -251,7 +276,7 @@ def build_curtailment(ep: Episode, *, elastic: bool = False, relax: bool = False
     m.add_constraints(x.sum("level") == 1, name="one_level")
     lv = xr.DataArray(ep.levels, coords=[ki])
     cut = (x * lv).sum("level")  # (e, t)
-    B = xr.DataArray(ep.baseline, coords=[ei, ti])  # noqa: N806
+    B = xr.DataArray(ep.baseline, coords=[ei, ti])
     shut_k = float(ep.levels[np.isclose(ep.levels, 1.0)][0]) if np.isclose(ep.levels, 1.0).any() else None
     slacks: list[dict[str, Any]] = []
     penalties = []
@@ -275,7 +300,7 @@ def build_curtailment(ep: Episode, *, elastic: bool = False, relax: bool = False
     if shut_k is not None:
         s_sh = x.sel(level=shut_k)
         start = s_sh - s_sh.shift(t=1).fillna(0)
-        D = ep.enterprises["min_shutdown_h"].to_numpy(int)  # noqa: N806
+        D = ep.enterprises["min_shutdown_h"].to_numpy(int)
         for dd in range(1, int(D.max())):
             mask = xr.DataArray((D[:, None] > dd) & (np.arange(T)[None, :] + dd < T), coords=[ei, ti])
             if mask.any():
@@ -289,15 +314,22 @@ def build_curtailment(ep: Episode, *, elastic: bool = False, relax: bool = False
         rhs = xr.DataArray(need, coords=[ei])
         fmask = xr.DataArray(has, coords=[ei])
         if elastic:
-            s = slack("floor", [ei], "alert-level minimum cut of output (enterprise)", need, "unit", ">=",
-                      xr.DataArray(1.0 / np.maximum(need, 1e-9), coords=[ei]))  # fmt: skip
+            s = slack(
+                "floor",
+                [ei],
+                "alert-level minimum cut of output (enterprise)",
+                need,
+                "unit",
+                ">=",
+                xr.DataArray(1.0 / np.maximum(need, 1e-9), coords=[ei]),
+            )
             m.add_constraints(lhs + s >= rhs, name="alert_floor", mask=fmask)
         else:
             m.add_constraints(lhs >= rhs, name="alert_floor", mask=fmask)
     # concentration caps
     ri = ep.receptors
     red = None
-    for L, w in ep.sr_weight().items():  # noqa: N806
+    for L, w in ep.sr_weight().items():
         term = (cut * B).shift(t=L).fillna(0) if L else cut * B
         part = (term * xr.DataArray(w, coords=[ei, ri])).sum("enterprise")
         red = part if red is None else red + part
@@ -307,8 +339,15 @@ def build_curtailment(ep: Episode, *, elastic: bool = False, relax: bool = False
         rhs = xr.DataArray(np.where(finite, need_c, 0), coords=[ri, ti])
         cmask = xr.DataArray(finite, coords=[ri, ti])
         if elastic:
-            s = slack("conc", [ri, ti], "concentration cap", np.where(finite, ep.cap, np.nan), "µg/m³", "<=",
-                      xr.DataArray(1.0 / np.maximum(np.where(finite, ep.cap, 1), 1), coords=[ri, ti]))  # fmt: skip
+            s = slack(
+                "conc",
+                [ri, ti],
+                "concentration cap",
+                np.where(finite, ep.cap, np.nan),
+                "µg/m³",
+                "<=",
+                xr.DataArray(1.0 / np.maximum(np.where(finite, ep.cap, 1), 1), coords=[ri, ti]),
+            )
             m.add_constraints(red + s >= rhs, name="conc_cap", mask=cmask)
         else:
             m.add_constraints(red >= rhs, name="conc_cap", mask=cmask)
@@ -317,8 +356,15 @@ def build_curtailment(ep: Episode, *, elastic: bool = False, relax: bool = False
         rate = xr.DataArray(ep.rates[p].to_numpy(float), coords=[ei])
         emis = ((1 - cut) * B * rate).sum("enterprise")
         if elastic:
-            s = slack(f"emis_{p}", [ti], f"emission cap {p}", capv, "t/h", "<=",
-                      xr.DataArray(1.0 / np.maximum(capv, 1e-9), coords=[ti]))  # fmt: skip
+            s = slack(
+                f"emis_{p}",
+                [ti],
+                f"emission cap {p}",
+                capv,
+                "t/h",
+                "<=",
+                xr.DataArray(1.0 / np.maximum(capv, 1e-9), coords=[ti]),
+            )
             m.add_constraints(emis - s <= xr.DataArray(capv, coords=[ti]), name=f"emission_cap[{p}]")
         else:
             m.add_constraints(emis <= xr.DataArray(capv, coords=[ti]), name=f"emission_cap[{p}]")
@@ -380,9 +426,13 @@ class CurtailmentResult:
     def as_dict(self) -> dict[str, Any]:
         w = self.windows()
         w["start"], w["end"] = w["start"].astype(str), w["end"].astype(str)
-        return {"objective": self.objective, "unit": self.explanation.get("value_unit", "CNY"),
-                "decision": w.to_dict(orient="records"), "reductions_t": self.reductions,
-                "explanation": self.explanation}  # fmt: skip
+        return {
+            "objective": self.objective,
+            "unit": self.explanation.get("value_unit", "CNY"),
+            "decision": w.to_dict(orient="records"),
+            "reductions_t": self.reductions,
+            "explanation": self.explanation,
+        }
 
 
 def _cut_of(m: linopy.Model, ep: Episode) -> np.ndarray:
@@ -391,7 +441,10 @@ def _cut_of(m: linopy.Model, ep: Episode) -> np.ndarray:
 
 
 def solve_curtailment(
-    problem: Episode | dict[str, Any] | str | Path, *, time_limit: float = 60.0, mip_rel_gap: float = 1e-4,
+    problem: Episode | dict[str, Any] | str | Path,
+    *,
+    time_limit: float = 60.0,
+    mip_rel_gap: float = 1e-4,
     duals: bool = True,
 ) -> CurtailmentResult:
     """Least lost output value meeting every concentration cap, alert floor and emission cap.
@@ -412,22 +465,31 @@ def solve_curtailment(
     before = ep.background
     after = before - red
     hrs = ep.hours
-    E, T = ep.E, ep.T  # noqa: N806
-    sched = pd.DataFrame({
-        "enterprise": np.repeat(ep.enterprises["id"].to_numpy(), T), "hour": np.tile(hrs, E), "cut": cut.ravel(),
-        "output": ((1 - cut) * ep.baseline).ravel(),
-        "lost_value": (cut * ep.baseline * ep.enterprises["value_per_unit"].to_numpy(float)[:, None]).ravel(),
-    })  # fmt: skip
+    E, T = ep.E, ep.T
+    sched = pd.DataFrame(
+        {
+            "enterprise": np.repeat(ep.enterprises["id"].to_numpy(), T),
+            "hour": np.tile(hrs, E),
+            "cut": cut.ravel(),
+            "output": ((1 - cut) * ep.baseline).ravel(),
+            "lost_value": (cut * ep.baseline * ep.enterprises["value_per_unit"].to_numpy(float)[:, None]).ravel(),
+        }
+    )
     reductions = {}
     for p in POLLUTANTS:
         r = ep.rates[p].to_numpy(float)[:, None] * ep.baseline * cut
         sched[f"{p}_cut"] = r.ravel()
         if ep.rates[p].any():
             reductions[p] = float(r.sum())
-    conc = pd.DataFrame({
-        "receptor": np.repeat(ep.receptors.to_numpy(), T), "hour": np.tile(hrs, len(ep.receptors)),
-        "before": before.ravel(), "after": after.ravel(), "cap": ep.cap.ravel(),
-    })  # fmt: skip
+    conc = pd.DataFrame(
+        {
+            "receptor": np.repeat(ep.receptors.to_numpy(), T),
+            "hour": np.tile(hrs, len(ep.receptors)),
+            "before": before.ravel(),
+            "after": after.ravel(),
+            "cap": ep.cap.ravel(),
+        }
+    )
     binding = _binding(ep, cut, after) if duals else pd.DataFrame()
     words = []
     for b in binding.head(10).itertuples():
@@ -439,17 +501,19 @@ def solve_curtailment(
         "objective": float(st.objective),
         "receptor_hours_over_cap_before": viol_before,
         "receptor_hours_over_cap_after": int((after > ep.cap + 1e-6).sum()),
-        "peak_before": float(before.max()), "peak_after": float(after.max()),
+        "peak_before": float(before.max()),
+        "peak_after": float(after.max()),
         "enterprise_hours_curtailed": int((cut > 0).sum()),
         "co2_co_reduction_t": reductions.get("CO2", 0.0),
         "reductions_t": reductions,
-        "levels": ep.levels.tolist(), "scheme": ep.scheme,
+        "levels": ep.levels.tolist(),
+        "scheme": ep.scheme,
         "curtailment_levels_version": coefficients.load("curtailment_levels").version,
         "mip_gap": st.mip_gap,
         "shadow_prices": "duals of the LP relaxation (x in [0,1]) at its optimum: the value of relaxing a cap by "
         "one unit in the relaxed problem (a lower bound on the integer problem's)",
         "in_words": words,
-    }  # fmt: skip
+    }
     return CurtailmentResult(float(st.objective), sched, conc, reductions, binding, expl, st.mip_gap)
 
 
@@ -459,19 +523,30 @@ def _binding(ep: Episode, cut: np.ndarray, after: np.ndarray) -> pd.DataFrame:
         lp, _ = build_curtailment(ep, relax=True)
         st = solve(lp)
         ok = st.status == "optimal"
-    except Exception:  # noqa: BLE001 - prices are additional information
+    except Exception:
         ok = False
     unit = ep.value_unit
     if np.isfinite(ep.cap).any():
-        du = lp.constraints["conc_cap"].dual.transpose("receptor", "t").values if ok and "conc_cap" in lp.constraints else np.full(ep.cap.shape, np.nan)
+        du = (
+            lp.constraints["conc_cap"].dual.transpose("receptor", "t").values
+            if ok and "conc_cap" in lp.constraints
+            else np.full(ep.cap.shape, np.nan)
+        )
         for r, t in zip(*np.nonzero(np.isfinite(ep.cap) & (after >= ep.cap - 1e-6)), strict=True):
             price = float(du[r, t])
-            rows.append({"constraint": "concentration cap", "where": f"{ep.receptors[r]} {ep.hours[t]:%Y-%m-%d %H:00}Z",
-                         "limit": float(ep.cap[r, t]), "unit": "µg/m³", "shadow_price": price,
-                         "price_unit": f"{unit} per µg/m³",
-                         "meaning": f"the cap of {ep.cap[r, t]:.4g} µg/m³ at {ep.receptors[r]} at "
-                         f"{ep.hours[t]:%Y-%m-%d %H:00}Z binds: each 1 µg/m³ it is tightened costs about "
-                         f"{price:,.0f} {unit} of lost output"})  # fmt: skip
+            rows.append(
+                {
+                    "constraint": "concentration cap",
+                    "where": f"{ep.receptors[r]} {ep.hours[t]:%Y-%m-%d %H:00}Z",
+                    "limit": float(ep.cap[r, t]),
+                    "unit": "µg/m³",
+                    "shadow_price": price,
+                    "price_unit": f"{unit} per µg/m³",
+                    "meaning": f"the cap of {ep.cap[r, t]:.4g} µg/m³ at {ep.receptors[r]} at "
+                    f"{ep.hours[t]:%Y-%m-%d %H:00}Z binds: each 1 µg/m³ it is tightened costs about "
+                    f"{price:,.0f} {unit} of lost output",
+                }
+            )
     fl = ep.floors()
     need = (fl * ep.baseline).sum(axis=1)
     done = (cut * ep.baseline).sum(axis=1)
@@ -481,20 +556,36 @@ def _binding(ep: Episode, cut: np.ndarray, after: np.ndarray) -> pd.DataFrame:
         price = float(du_f[i]) if du_f is not None else np.nan
         main = next((p for p in ("SO2", "NOx", "PM2.5", "VOCs") if ep.rates.at[e, p] > 0), None)
         per_t = price / ep.rates.at[e, main] if main and np.isfinite(price) else np.nan
-        rows.append({"constraint": "alert-level floor", "where": str(e), "limit": float(need[i]), "unit": "unit",
-                     "shadow_price": per_t, "price_unit": f"{unit} per t {main}",
-                     "meaning": f"{e} (grade {ep.enterprises['grade'].iloc[i]}) cuts exactly its alert-level minimum "
-                     f"({need[i]:.4g} units of output); each further t of {main} it must cut costs about {per_t:,.0f} "
-                     f"{unit}"})  # fmt: skip
+        rows.append(
+            {
+                "constraint": "alert-level floor",
+                "where": str(e),
+                "limit": float(need[i]),
+                "unit": "unit",
+                "shadow_price": per_t,
+                "price_unit": f"{unit} per t {main}",
+                "meaning": f"{e} (grade {ep.enterprises['grade'].iloc[i]}) cuts exactly its alert-level minimum "
+                f"({need[i]:.4g} units of output); each further t of {main} it must cut costs about {per_t:,.0f} "
+                f"{unit}",
+            }
+        )
     for p, capv in ep.emission_caps.items():
         emis = (ep.rates[p].to_numpy(float)[:, None] * ep.baseline * (1 - cut)).sum(axis=0)
         du = lp.constraints[f"emission_cap[{p}]"].dual.values if ok else np.full(ep.T, np.nan)
         for t in np.nonzero(emis >= capv - 1e-9)[0]:
             price = -float(du[t])
-            rows.append({"constraint": f"emission cap {p}", "where": f"{ep.hours[t]:%Y-%m-%d %H:00}Z",
-                         "limit": float(capv[t]), "unit": "t/h", "shadow_price": price,
-                         "price_unit": f"{unit} per t", "meaning": f"the {p} cap of {capv[t]:.4g} t/h at "
-                         f"{ep.hours[t]:%Y-%m-%d %H:00}Z binds: each t tighter costs about {price:,.0f} {unit}"})  # fmt: skip
+            rows.append(
+                {
+                    "constraint": f"emission cap {p}",
+                    "where": f"{ep.hours[t]:%Y-%m-%d %H:00}Z",
+                    "limit": float(capv[t]),
+                    "unit": "t/h",
+                    "shadow_price": price,
+                    "price_unit": f"{unit} per t",
+                    "meaning": f"the {p} cap of {capv[t]:.4g} t/h at "
+                    f"{ep.hours[t]:%Y-%m-%d %H:00}Z binds: each t tighter costs about {price:,.0f} {unit}",
+                }
+            )
     df = pd.DataFrame(rows, columns=["constraint", "where", "limit", "unit", "shadow_price", "price_unit", "meaning"])
     return df.sort_values("shadow_price", ascending=False, kind="stable", na_position="last").reset_index(drop=True)
 

@@ -50,7 +50,7 @@ class System:
     source: str = "<dict>"
 
     @property
-    def T(self) -> int:  # noqa: N802
+    def T(self) -> int:
         return len(self.hours)
 
     def effective_cost(self) -> np.ndarray:
@@ -67,8 +67,12 @@ def _num(v: Any, where: str, col: str, lo: float | None = None, hi: float | None
     except (TypeError, ValueError):
         raise InputError(where, "a number", column=col, value=v) from None
     if not np.isfinite(x) or (lo is not None and x < lo) or (hi is not None and x > hi):
-        raise InputError(where, f"a finite number{'' if lo is None else f' >= {lo}'}{'' if hi is None else f' <= {hi}'}",
-                         column=col, value=v)  # fmt: skip
+        raise InputError(
+            where,
+            f"a finite number{'' if lo is None else f' >= {lo}'}{'' if hi is None else f' <= {hi}'}",
+            column=col,
+            value=v,
+        )
     return x
 
 
@@ -99,23 +103,26 @@ def read_system(problem: dict[str, Any] | str | Path) -> System:
         if k not in problem:
             raise InputError(src, f"a '{k}' entry in the problem", column=k)
     hours = pd.DatetimeIndex(pd.to_datetime(problem["hours"], utc=True), name="t")
-    T = len(hours)  # noqa: N806
+    T = len(hours)
     dem = np.array([_num(v, f"{src} demand", "demand", lo=0) for v in problem["demand"]])
     if len(dem) != T:
         raise InputError(src, f"{T} demand values (one per hour)", column="demand", value=f"{len(dem)} values")
     th, rates = [], []
     for i, g in enumerate(problem["thermal"]):
         w = f"{src} thermal[{i}]"
-        th.append({
-            "id": str(g.get("id", f"g{i}")), "capacity": _num(g.get("capacity"), w, "capacity", lo=0),
-            "marginal_cost": _num(g.get("marginal_cost"), w, "marginal_cost"),
-            "ramp": _num(g.get("ramp", 1), w, "ramp", lo=0, hi=1),
-            "min_output": _num(g.get("min_output", 0), w, "min_output", lo=0, hi=1),
-            "min_up_h": int(_num(g.get("min_up_h", 1), w, "min_up_h", lo=1)),
-            "min_down_h": int(_num(g.get("min_down_h", 1), w, "min_down_h", lo=1)),
-            "start_cost": _num(g.get("start_cost", 0), w, "start_cost", lo=0),
-            "initial_on": bool(g.get("initial_on", True)),
-        })  # fmt: skip
+        th.append(
+            {
+                "id": str(g.get("id", f"g{i}")),
+                "capacity": _num(g.get("capacity"), w, "capacity", lo=0),
+                "marginal_cost": _num(g.get("marginal_cost"), w, "marginal_cost"),
+                "ramp": _num(g.get("ramp", 1), w, "ramp", lo=0, hi=1),
+                "min_output": _num(g.get("min_output", 0), w, "min_output", lo=0, hi=1),
+                "min_up_h": int(_num(g.get("min_up_h", 1), w, "min_up_h", lo=1)),
+                "min_down_h": int(_num(g.get("min_down_h", 1), w, "min_down_h", lo=1)),
+                "start_cost": _num(g.get("start_cost", 0), w, "start_cost", lo=0),
+                "initial_on": bool(g.get("initial_on", True)),
+            }
+        )
         r = g.get("rates", {})
         for p in r:
             if p not in RATE_POLLUTANTS:
@@ -133,26 +140,41 @@ def read_system(problem: dict[str, Any] | str | Path) -> System:
     sto = []
     for i, s in enumerate(problem.get("storage", [])):
         w = f"{src} storage[{i}]"
-        sto.append({"id": str(s.get("id", f"s{i}")), "power": _num(s.get("power"), w, "power", lo=0),
-                    "energy": _num(s.get("energy"), w, "energy", lo=0),
-                    "eta_charge": _num(s.get("eta_charge", 1), w, "eta_charge", lo=1e-6, hi=1),
-                    "eta_discharge": _num(s.get("eta_discharge", 1), w, "eta_discharge", lo=1e-6, hi=1)})  # fmt: skip
+        sto.append(
+            {
+                "id": str(s.get("id", f"s{i}")),
+                "power": _num(s.get("power"), w, "power", lo=0),
+                "energy": _num(s.get("energy"), w, "energy", lo=0),
+                "eta_charge": _num(s.get("eta_charge", 1), w, "eta_charge", lo=1e-6, hi=1),
+                "eta_discharge": _num(s.get("eta_discharge", 1), w, "eta_discharge", lo=1e-6, hi=1),
+            }
+        )
     dmg = {p: _num(v, f"{src} damage_costs", p, lo=0) for p, v in (problem.get("damage_costs") or {}).items()}
     caps = {p: _num(v, f"{src} caps", p, lo=0) for p, v in (problem.get("caps") or {}).items()}
     for p in [*dmg, *caps]:
         if p not in RATE_POLLUTANTS:
             raise InputError(src, f"a pollutant among {RATE_POLLUTANTS}", column="damage_costs/caps", value=p)
-    return System(hours, dem, thermal, pd.DataFrame(rates, index=thermal["id"]),
-                  pd.DataFrame(ren, columns=["id", "capacity"]), np.array(av).reshape(len(ren), T),
-                  pd.DataFrame(sto, columns=["id", "power", "energy", "eta_charge", "eta_discharge"]),
-                  _num(problem.get("carbon_price", 0), src, "carbon_price"), dmg, caps,
-                  str(problem.get("currency", "CNY")), src)  # fmt: skip
+    return System(
+        hours,
+        dem,
+        thermal,
+        pd.DataFrame(rates, index=thermal["id"]),
+        pd.DataFrame(ren, columns=["id", "capacity"]),
+        np.array(av).reshape(len(ren), T),
+        pd.DataFrame(sto, columns=["id", "power", "energy", "eta_charge", "eta_discharge"]),
+        _num(problem.get("carbon_price", 0), src, "carbon_price"),
+        dmg,
+        caps,
+        str(problem.get("currency", "CNY")),
+        src,
+    )
 
 
-def build_dispatch(sy: System, *, uc: bool = False, caps: dict[str, float] | None = None,
-                   elastic: bool = False) -> tuple[linopy.Model, list[dict[str, Any]]]:
+def build_dispatch(
+    sy: System, *, uc: bool = False, caps: dict[str, float] | None = None, elastic: bool = False
+) -> tuple[linopy.Model, list[dict[str, Any]]]:
     """The dispatch model (LP, or unit-commitment MILP with ``uc=True``)."""
-    T = sy.T  # noqa: N806
+    T = sy.T
     ti = pd.RangeIndex(T, name="t")
     gi = pd.Index(sy.thermal["id"], name="unit")
     cap = xr.DataArray(sy.thermal["capacity"].to_numpy(float), coords=[gi])
@@ -187,8 +209,9 @@ def build_dispatch(sy: System, *, uc: bool = False, caps: dict[str, float] | Non
     ramp = sy.thermal["ramp"].to_numpy(float)
     if (ramp < 1).any():
         rr = xr.DataArray(ramp * sy.thermal["capacity"].to_numpy(float), coords=[gi])
-        mask = xr.DataArray(np.broadcast_to(((ramp < 1)[:, None]) & (np.arange(T) > 0)[None, :], (len(gi), T)),
-                            coords=[gi, ti])  # fmt: skip
+        mask = xr.DataArray(
+            np.broadcast_to(((ramp < 1)[:, None]) & (np.arange(T) > 0)[None, :], (len(gi), T)), coords=[gi, ti]
+        )
         d = p - p.shift(t=1).fillna(0)
         m.add_constraints(d <= rr, name="ramp_up", mask=mask)
         m.add_constraints(-d <= rr, name="ramp_down", mask=mask)
@@ -196,7 +219,9 @@ def build_dispatch(sy: System, *, uc: bool = False, caps: dict[str, float] | Non
         u = m.add_variables(binary=True, coords=[gi, ti], name="on")
         su = m.add_variables(lower=0, upper=1, coords=[gi, ti], name="start")
         sd = m.add_variables(lower=0, upper=1, coords=[gi, ti], name="stop")
-        pmin = xr.DataArray(sy.thermal["min_output"].to_numpy(float) * sy.thermal["capacity"].to_numpy(float), coords=[gi])
+        pmin = xr.DataArray(
+            sy.thermal["min_output"].to_numpy(float) * sy.thermal["capacity"].to_numpy(float), coords=[gi]
+        )
         m.add_constraints(p - u * cap <= 0, name="uc_max")
         m.add_constraints(p - u * pmin >= 0, name="uc_min")
         init = xr.DataArray(sy.thermal["initial_on"].to_numpy(float), coords=[gi])
@@ -204,8 +229,8 @@ def build_dispatch(sy: System, *, uc: bool = False, caps: dict[str, float] | Non
         prev = u.shift(t=1).fillna(0)
         # u_t - u_{t-1} = start_t - stop_t, with u_{-1} = initial status
         m.add_constraints(u - prev - su + sd == xr.where(first, init, 0.0), name="uc_transition")
-        UT = sy.thermal["min_up_h"].to_numpy(int)  # noqa: N806
-        DT = sy.thermal["min_down_h"].to_numpy(int)  # noqa: N806
+        UT = sy.thermal["min_up_h"].to_numpy(int)
+        DT = sy.thermal["min_down_h"].to_numpy(int)
         up_sum, dn_sum = su, sd
         for k in range(1, int(max(UT.max(), DT.max()))):
             mk_u = xr.DataArray(np.broadcast_to((UT > k)[:, None], (len(gi), T)), coords=[gi, ti])
@@ -254,14 +279,23 @@ class DispatchResult:
 
     def as_dict(self) -> dict[str, Any]:
         tot = self.schedule.groupby(["unit", "kind"], sort=False)["mw"].sum().reset_index(name="mwh")
-        return {"objective": self.objective, "unit": self.explanation["currency"],
-                "decision": tot.to_dict(orient="records"), "emissions_t": self.emissions,
-                "explanation": self.explanation}  # fmt: skip
+        return {
+            "objective": self.objective,
+            "unit": self.explanation["currency"],
+            "decision": tot.to_dict(orient="records"),
+            "emissions_t": self.emissions,
+            "explanation": self.explanation,
+        }
 
 
-def solve_dispatch(problem: System | dict[str, Any] | str | Path, *, uc: bool = False,
-                   caps: dict[str, float] | None = None, time_limit: float = 300.0,
-                   mip_rel_gap: float = 1e-4) -> DispatchResult:
+def solve_dispatch(
+    problem: System | dict[str, Any] | str | Path,
+    *,
+    uc: bool = False,
+    caps: dict[str, float] | None = None,
+    time_limit: float = 300.0,
+    mip_rel_gap: float = 1e-4,
+) -> DispatchResult:
     """Least-cost (cost + carbon price + damages) dispatch; LP prices and cap shadow prices explained.
 
     Raises
@@ -275,20 +309,46 @@ def solve_dispatch(problem: System | dict[str, Any] | str | Path, *, uc: bool = 
     if st.status == "infeasible":
         raise explain_infeasible("the dispatch", lambda: build_dispatch(sy, caps=caps, elastic=True))
     hrs = sy.hours
-    parts = [pd.DataFrame({"hour": np.tile(hrs, len(sy.thermal)), "unit": np.repeat(sy.thermal["id"].to_numpy(), sy.T),
-                           "kind": "thermal", "mw": m.variables["p"].solution.transpose("unit", "t").values.ravel()})]  # fmt: skip
+    parts = [
+        pd.DataFrame(
+            {
+                "hour": np.tile(hrs, len(sy.thermal)),
+                "unit": np.repeat(sy.thermal["id"].to_numpy(), sy.T),
+                "kind": "thermal",
+                "mw": m.variables["p"].solution.transpose("unit", "t").values.ravel(),
+            }
+        )
+    ]
     if len(sy.renewables):
-        parts.append(pd.DataFrame({"hour": np.tile(hrs, len(sy.renewables)),
-                                   "unit": np.repeat(sy.renewables["id"].to_numpy(), sy.T), "kind": "renewable",
-                                   "mw": m.variables["r"].solution.transpose("renewable", "t").values.ravel()}))  # fmt: skip
+        parts.append(
+            pd.DataFrame(
+                {
+                    "hour": np.tile(hrs, len(sy.renewables)),
+                    "unit": np.repeat(sy.renewables["id"].to_numpy(), sy.T),
+                    "kind": "renewable",
+                    "mw": m.variables["r"].solution.transpose("renewable", "t").values.ravel(),
+                }
+            )
+        )
     if len(sy.storage):
         net = (m.variables["discharge"].solution - m.variables["charge"].solution).transpose("storage", "t").values
-        parts.append(pd.DataFrame({"hour": np.tile(hrs, len(sy.storage)), "unit": np.repeat(sy.storage["id"].to_numpy(), sy.T),
-                                   "kind": "storage", "mw": net.ravel()}))  # fmt: skip
+        parts.append(
+            pd.DataFrame(
+                {
+                    "hour": np.tile(hrs, len(sy.storage)),
+                    "unit": np.repeat(sy.storage["id"].to_numpy(), sy.T),
+                    "kind": "storage",
+                    "mw": net.ravel(),
+                }
+            )
+        )
     sched = pd.concat(parts, ignore_index=True)
     pg = m.variables["p"].solution.transpose("unit", "t").values  # (G, T)
-    em = {pol: float((sy.rates[pol].to_numpy(float)[:, None] * pg).sum()) for pol in RATE_POLLUTANTS
-          if sy.rates[pol].any()}  # fmt: skip
+    em = {
+        pol: float((sy.rates[pol].to_numpy(float)[:, None] * pg).sum())
+        for pol in RATE_POLLUTANTS
+        if sy.rates[pol].any()
+    }
     if uc:
         prices = pd.Series(np.nan, index=hrs, name="price")
     else:
@@ -299,21 +359,35 @@ def solve_dispatch(problem: System | dict[str, Any] | str | Path, *, uc: bool = 
         d = float(m.constraints[f"cap[{pol}]"].dual.values) if not uc else np.nan
         cap_prices[pol] = -d if np.isfinite(d) else None
         if np.isfinite(d) and -d > 1e-9:
-            words.append(f"the {pol} cap of {c:,.6g} t binds: each further t cut costs {-d:,.4g} {sy.currency} "
-                         f"(the {pol} shadow price)")  # fmt: skip
+            words.append(
+                f"the {pol} cap of {c:,.6g} t binds: each further t cut costs {-d:,.4g} {sy.currency} "
+                f"(the {pol} shadow price)"
+            )
         else:
             words.append(f"the {pol} cap of {c:,.6g} t does not bind ({em.get(pol, 0):,.6g} t emitted)")
-    wind_av = float((sy.availability * sy.renewables["capacity"].to_numpy(float)[:, None]).sum()) if len(sy.renewables) else 0.0
+    wind_av = (
+        float((sy.availability * sy.renewables["capacity"].to_numpy(float)[:, None]).sum())
+        if len(sy.renewables)
+        else 0.0
+    )
     used = float(m.variables["r"].solution.values.sum()) if len(sy.renewables) else 0.0
     expl = {
-        "what": "least cost of generation + carbon price x CO2 + damage costs x pollutants" + (" + start costs (UC MILP)" if uc else ""),
-        "currency": sy.currency, "objective": float(st.objective), "carbon_price": sy.carbon_price,
-        "damage_costs": sy.damage_costs or {}, "emissions_t": em,
-        "cap_shadow_prices": cap_prices, "renewable_available_MWh": wind_av, "renewable_used_MWh": used,
+        "what": "least cost of generation + carbon price x CO2 + damage costs x pollutants"
+        + (" + start costs (UC MILP)" if uc else ""),
+        "currency": sy.currency,
+        "objective": float(st.objective),
+        "carbon_price": sy.carbon_price,
+        "damage_costs": sy.damage_costs or {},
+        "emissions_t": em,
+        "cap_shadow_prices": cap_prices,
+        "renewable_available_MWh": wind_av,
+        "renewable_used_MWh": used,
         "renewable_curtailed_MWh": wind_av - used,
-        "mean_price": None if uc else float(prices.mean()), "mip_gap": st.mip_gap, "in_words": words,
+        "mean_price": None if uc else float(prices.mean()),
+        "mip_gap": st.mip_gap,
+        "in_words": words,
         "solve_seconds": st.seconds,
-    }  # fmt: skip
+    }
     return DispatchResult(float(st.objective), sched, em, prices, expl)
 
 
@@ -331,8 +405,15 @@ def dispatch_pareto(problem: System | dict[str, Any] | str | Path, pollutant: st
         except Infeasible:
             rows.append({"cap": float(v), "cost": np.nan, "feasible": False})
             continue
-        rows.append({"cap": float(v), "cost": r.objective, **r.emissions,
-                     "shadow_price": r.explanation["cap_shadow_prices"][pollutant], "feasible": True})  # fmt: skip
+        rows.append(
+            {
+                "cap": float(v),
+                "cost": r.objective,
+                **r.emissions,
+                "shadow_price": r.explanation["cap_shadow_prices"][pollutant],
+                "feasible": True,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -349,6 +430,11 @@ def load_ercot(path: str | Path, start: str, hours: int) -> pd.DataFrame:
     sl = w.iloc[i : i + hours]
     if len(sl) < hours:
         raise InputError(str(path), f"{hours} hours from {start}", value=f"{len(sl)} hours")
-    return pd.DataFrame({"hour": pd.to_datetime(sl.index, utc=True), "demand": sl.sum(axis=1).to_numpy(),
-                         "wind": (sl["Wind"] / peak["Wind"]).clip(0, 1).to_numpy(),
-                         "solar": (sl["Solar"] / peak["Solar"]).clip(0, 1).to_numpy()})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "hour": pd.to_datetime(sl.index, utc=True),
+            "demand": sl.sum(axis=1).to_numpy(),
+            "wind": (sl["Wind"] / peak["Wind"]).clip(0, 1).to_numpy(),
+            "solar": (sl["Solar"] / peak["Solar"]).clip(0, 1).to_numpy(),
+        }
+    )

@@ -76,7 +76,7 @@ def read_measures(path_or_frame: str | Path | pd.DataFrame, *, rate: float = 0.0
         need += ["capital_cost", "lifetime", "om_cost"]
     missing = [c for c in need if c not in df.columns]
     if missing or not removal:
-        raise InputError(src, f"columns {need + ['removal_<pollutant>']} (missing {missing or 'removal_*'})", row=1)
+        raise InputError(src, f"columns {[*need, 'removal_<pollutant>']} (missing {missing or 'removal_*'})", row=1)
     numeric = ["max_units", *removal] + (["annual_cost"] if has_annual else ["capital_cost", "lifetime", "om_cost"])
     for c in numeric:
         num = pd.to_numeric(df[c].replace("", "0" if c.startswith("removal_") else None), errors="coerce")
@@ -87,26 +87,33 @@ def read_measures(path_or_frame: str | Path | pd.DataFrame, *, rate: float = 0.0
             bad |= num < 0
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
-            exp = "a number > 0" if c in ("max_units", "lifetime") else "a finite number" + (
-                "" if c.startswith("removal_") else " >= 0")
+            exp = (
+                "a number > 0"
+                if c in ("max_units", "lifetime")
+                else "a finite number" + ("" if c.startswith("removal_") else " >= 0")
+            )
             raise InputError(src, exp, row=i + 2, column=c, value=df[c].iloc[i])
         df[c] = num.astype(float)
     dup = df["measure"].duplicated(keep=False) | (df["measure"].astype(str).str.strip() == "")
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise InputError(src, "a unique, non-empty measure name", row=i + 2, column="measure", value=df["measure"].iloc[i])
+        raise InputError(
+            src, "a unique, non-empty measure name", row=i + 2, column="measure", value=df["measure"].iloc[i]
+        )
     if (df["source"].astype(str).str.strip() == "").any():
         i = int(np.flatnonzero((df["source"].astype(str).str.strip() == "").to_numpy())[0])
         raise InputError(src, "a source (document, table, year) for every measure", row=i + 2, column="source")
     if not has_annual:
-        df["annual_cost"] = [c * crf(rate, n) + o for c, n, o in zip(df["capital_cost"], df["lifetime"], df["om_cost"], strict=True)]
+        df["annual_cost"] = [
+            c * crf(rate, n) + o for c, n, o in zip(df["capital_cost"], df["lifetime"], df["om_cost"], strict=True)
+        ]
     df["lumpy"] = df["lumpy"].map(_truthy) if "lumpy" in df.columns else False
     df["group"] = df["group"].astype(str).str.strip() if "group" in df.columns else ""
     return df.reset_index(drop=True)
 
 
 def pollutants(measures: pd.DataFrame) -> list[str]:
-    return [c[len("removal_"):] for c in measures.columns if c.startswith("removal_")]
+    return [c[len("removal_") :] for c in measures.columns if c.startswith("removal_")]
 
 
 def _check_targets(measures: pd.DataFrame, targets: dict[str, float]) -> None:
@@ -148,8 +155,9 @@ def build_portfolio(
     share = a / pd.Series(ub, index=idx)
     for g, sub in measures[measures["group"] != ""].groupby("group", sort=True):
         if len(sub) > 1:
-            m.add_constraints(share.loc[pd.Index(sub["measure"].astype(str), name="measure")].sum() <= 1,
-                              name=f"group[{g}]")  # fmt: skip
+            m.add_constraints(
+                share.loc[pd.Index(sub["measure"].astype(str), name="measure")].sum() <= 1, name=f"group[{g}]"
+            )
     slacks = []
     pidx = pd.Index(sorted(targets), name="pollutant")
     rem = pd.DataFrame({p: measures[f"removal_{p}"].to_numpy(float) for p in pidx}, index=idx)
@@ -162,8 +170,9 @@ def build_portfolio(
         m.add_constraints(lhs + s >= rhs, name="target")
         scale = xr.DataArray([1.0 / max(1.0, abs(float(targets[p]))) for p in pidx], coords=[pidx])
         m.add_objective((s * scale).sum())
-        slacks.append({"slack": s, "constraint": "reduction target", "required": rhs.values, "unit": "t/yr",
-                       "sense": ">="})  # fmt: skip
+        slacks.append(
+            {"slack": s, "constraint": "reduction target", "required": rhs.values, "unit": "t/yr", "sense": ">="}
+        )
     else:
         m.add_constraints(lhs >= rhs, name="target")
         m.add_objective((a * pd.Series(measures["annual_cost"].to_numpy(float), index=idx)).sum())
@@ -209,7 +218,9 @@ def _levels(m: linopy.Model) -> np.ndarray:
     return np.asarray(m.variables["level"].solution.values, float)
 
 
-def solve_portfolio(measures: pd.DataFrame | str | Path, targets: dict[str, float], *, rate: float = 0.04) -> PortfolioResult:
+def solve_portfolio(
+    measures: pd.DataFrame | str | Path, targets: dict[str, float], *, rate: float = 0.04
+) -> PortfolioResult:
     """Meet every target at least annual cost; duals as marginal abatement costs; saving over greedy MACC.
 
     Raises
@@ -217,7 +228,11 @@ def solve_portfolio(measures: pd.DataFrame | str | Path, targets: dict[str, floa
     Infeasible
         Naming each target that cannot be met and its shortfall [t/yr].
     """
-    ms = measures if isinstance(measures, pd.DataFrame) and "annual_cost" in measures else read_measures(measures, rate=rate)
+    ms = (
+        measures
+        if isinstance(measures, pd.DataFrame) and "annual_cost" in measures
+        else read_measures(measures, rate=rate)
+    )
     m, _ = build_portfolio(ms, targets)
     st = solve(m)
     if st.status == "infeasible":
@@ -226,22 +241,37 @@ def solve_portfolio(measures: pd.DataFrame | str | Path, targets: dict[str, floa
     lev = np.where(np.abs(lev) < TOL, 0.0, lev)
     note = "LP duals"
     if ms["lumpy"].any():
-        lm, _ = build_portfolio(ms, targets, fixed={k: v for k, v, lp in zip(ms["measure"], lev, ms["lumpy"], strict=True) if lp})
+        lm, _ = build_portfolio(
+            ms, targets, fixed={k: v for k, v, lp in zip(ms["measure"], lev, ms["lumpy"], strict=True) if lp}
+        )
         solve(lm)
         duals = lm.constraints["target"].dual
         note = "duals of the LP with the lumpy measures fixed at the optimum"
     else:
         duals = m.constraints["target"].dual
-    dec = pd.DataFrame({"measure": ms["measure"].astype(str), "level": lev, "share": lev / ms["max_units"].to_numpy(float),
-                        "annual_cost": lev * ms["annual_cost"].to_numpy(float)})  # fmt: skip
+    dec = pd.DataFrame(
+        {
+            "measure": ms["measure"].astype(str),
+            "level": lev,
+            "share": lev / ms["max_units"].to_numpy(float),
+            "annual_cost": lev * ms["annual_cost"].to_numpy(float),
+        }
+    )
     for p in pollutants(ms):
         dec[f"removal_{p}"] = lev * ms[f"removal_{p}"].to_numpy(float)
     rows = []
     for p in sorted(targets):
         ach = float(dec[f"removal_{p}"].sum())
         mac = float(duals.sel(pollutant=p))
-        rows.append({"pollutant": p, "target": float(targets[p]), "achieved": ach, "mac": mac,
-                     "binding": bool(mac > 1e-9 and ach <= targets[p] * (1 + 1e-7) + 1e-7)})  # fmt: skip
+        rows.append(
+            {
+                "pollutant": p,
+                "target": float(targets[p]),
+                "achieved": ach,
+                "mac": mac,
+                "binding": bool(mac > 1e-9 and ach <= targets[p] * (1 + 1e-7) + 1e-7),
+            }
+        )
     tg = pd.DataFrame(rows)
     g = greedy_macc(ms, targets)
     obj = float(st.objective)
@@ -254,8 +284,9 @@ def solve_portfolio(measures: pd.DataFrame | str | Path, targets: dict[str, floa
     ] + [
         f"target {r['pollutant']} >= {r['target']:.6g} t/yr does not bind (achieved {r['achieved']:.6g} t/yr as a "
         "co-benefit of the other targets' measures)"
-        for r in rows if not r["binding"]
-    ]  # fmt: skip
+        for r in rows
+        if not r["binding"]
+    ]
     applied = dec[dec["level"] > TOL]
     expl = {
         "what": "least annual cost (capital x CRF + O&M) subject to the reduction targets",
@@ -279,11 +310,18 @@ def macc(measures: pd.DataFrame, pollutant: str) -> pd.DataFrame:
     """
     r = measures[f"removal_{pollutant}"].to_numpy(float)
     keep = r > 0
-    df = pd.DataFrame({
-        "measure": measures["measure"].astype(str)[keep], "group": measures["group"][keep],
-        "cost_per_t": measures["annual_cost"].to_numpy(float)[keep] / r[keep],
-        "potential": r[keep] * measures["max_units"].to_numpy(float)[keep],
-    }).sort_values(["cost_per_t", "measure"], kind="stable").reset_index(drop=True)  # fmt: skip
+    df = (
+        pd.DataFrame(
+            {
+                "measure": measures["measure"].astype(str)[keep],
+                "group": measures["group"][keep],
+                "cost_per_t": measures["annual_cost"].to_numpy(float)[keep] / r[keep],
+                "potential": r[keep] * measures["max_units"].to_numpy(float)[keep],
+            }
+        )
+        .sort_values(["cost_per_t", "measure"], kind="stable")
+        .reset_index(drop=True)
+    )
     df["cumulative"] = df["potential"].cumsum()
     df["annual_cost"] = df["cost_per_t"] * df["potential"]
     return df
