@@ -63,7 +63,7 @@ def test_milp_equals_brute_force(cap, alert):
     ep = read_problem(tiny(cap=cap, alert=alert))
     best = brute_force(ep)
     assert best is not None
-    r = solve_curtailment(ep)
+    r = solve_curtailment(ep, mip_rel_gap=0)
     assert r.objective == pytest.approx(best[0], rel=1e-9, abs=1e-9)
     cut = r.schedule["cut"].to_numpy().reshape(ep.E, ep.T)
     assert feasible(ep, cut)
@@ -81,7 +81,7 @@ def test_by_hand_cap_85():
     # either hours 0-1 or 1-2.  Shut 0-1 (10,000): hour 2 gets 4 (lag) and needs 1 more -> cement 50 % (1,800)
     # = 11,800; steel back to 0 in hour 2 is allowed (ramps are relaxed after a shutdown).  Shut 1-2 needs hour 1
     # = 8 + lag from hour 0 >= 2 -> steel 50 % in hour 0 (2,500): 12,500.  Least: 11,800.
-    r = solve_curtailment(read_problem(tiny(cap=85.0)))
+    r = solve_curtailment(read_problem(tiny(cap=85.0)), mip_rel_gap=0)
     assert r.objective == pytest.approx(11800.0)
     s = r.schedule.set_index("enterprise")
     assert s.loc["steel", "cut"].tolist() == [1.0, 1.0, 0.0] and s.loc["cement", "cut"].tolist() == [0, 0, 0.5]
@@ -97,7 +97,7 @@ def test_alert_floor_from_cited_coefficients():
     # With no cap, steel: 0.2 x 300 = 60 units -> cheapest with levels {0, .5, 1}: one hour at 50 % = 50 units
     # is short, so two hours at 50 % (100 units, 5,000 CNY); cement: 0.2 x 120 = 24 units -> one hour at 50 %
     # = 20 is short: two hours (40 units, 3,600 CNY).  Total 8,600.
-    r = solve_curtailment(read_problem(tiny(cap=200.0, alert="orange")))
+    r = solve_curtailment(read_problem(tiny(cap=200.0, alert="orange")), mip_rel_gap=0)
     assert r.objective == pytest.approx(8600.0)
 
 

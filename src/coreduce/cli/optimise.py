@@ -71,6 +71,7 @@ def curtail_cmd(
     store: StoreOpt = "coreduce.duckdb",
     no_store: NoStoreOpt = False,
     time_limit: Annotated[float, typer.Option(help="Solver time limit [s].")] = 60.0,
+    gap: Annotated[float, typer.Option(help="Relative MIP gap at which to stop (0.005 = 0.5 %).")] = 0.005,
     as_json: JsonOpt = False,
 ) -> None:
     """Least-lost-value curtailment windows for a forecast pollution episode.
@@ -79,7 +80,14 @@ def curtail_cmd(
     """
     from coreduce.optimise import jobs
 
-    _call(jobs.curtail, as_json, problem=problem, store=None if no_store else store, time_limit=time_limit)
+    _call(
+        jobs.curtail,
+        as_json,
+        problem=problem,
+        store=None if no_store else store,
+        time_limit=time_limit,
+        mip_rel_gap=gap,
+    )
 
 
 @app.command("dispatch")
@@ -125,7 +133,7 @@ def portfolio_cmd(
 ) -> None:
     """Least-cost co-control portfolio meeting pollution and carbon targets; MACs and saving over greedy MACC.
 
-    Example: coreduce optimise portfolio --measures examples/optimise/curtail_dispatch_portfolio_measures.csv
+    Example: coreduce optimise portfolio --measures examples/optimise/portfolio_measures_beijing_2016.csv
     --target SO2=2000 --target CO2=400000
     """
     from coreduce.optimise import jobs

@@ -92,7 +92,7 @@ def solve(
         raise OptimiseError(f"HiGHS returned {status}/{condition}; no optimal decision to report")
     gap = None
     try:
-        if "MI" in str(m.type) and m.solver_model is not None:
+        if str(m.type).startswith(("MI", "I")) and m.solver_model is not None:
             gap = float(m.solver_model.getInfo().mip_gap)
     except Exception:
         gap = None

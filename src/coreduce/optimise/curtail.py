@@ -213,11 +213,15 @@ def read_problem(problem: dict[str, Any] | str | Path) -> Episode:
         w = f"{src} receptors[{i}]"
         rec.append(str(r.get("id", i)))
         bg.append(_series(r.get("background"), T, w, "background", lo=0))
-        cp.append(
-            _series(r.get("cap", np.inf) if r.get("cap") is not None else np.inf, T, w, "cap", lo=0)
-            if r.get("cap") is not None
-            else np.full(T, np.inf)
-        )
+        c = r.get("cap")
+        if c is None:
+            cp.append(np.full(T, np.inf))
+        elif isinstance(c, list | tuple):
+            if len(c) != T:
+                raise InputError(w, f"{T} hourly caps (null: no cap)", column="cap", value=f"{len(c)} values")
+            cp.append(np.array([np.inf if v is None else _num(v, w, "cap", lo=0) for v in c]))
+        else:
+            cp.append(_series(c, T, w, "cap", lo=0))
     sr = pd.DataFrame(problem["source_receptor"], columns=["enterprise", "receptor", "pollutant", "lag", "coef"])
     for i, s in enumerate(sr.itertuples()):
         w = f"{src} source_receptor[{i}]"
@@ -444,7 +448,7 @@ def solve_curtailment(
     problem: Episode | dict[str, Any] | str | Path,
     *,
     time_limit: float = 60.0,
-    mip_rel_gap: float = 1e-4,
+    mip_rel_gap: float = 0.005,
     duals: bool = True,
 ) -> CurtailmentResult:
     """Least lost output value meeting every concentration cap, alert floor and emission cap.
@@ -554,7 +558,8 @@ def _binding(ep: Episode, cut: np.ndarray, after: np.ndarray) -> pd.DataFrame:
     for i in np.nonzero((need > 0) & (done <= need * (1 + 1e-7) + 1e-9))[0]:
         e = ep.enterprises["id"].iloc[i]
         price = float(du_f[i]) if du_f is not None else np.nan
-        main = next((p for p in ("SO2", "NOx", "PM2.5", "VOCs") if ep.rates.at[e, p] > 0), None)
+        alert_rates = {p: float(ep.rates.at[e, p]) for p in ALERT_POLLUTANTS if ep.rates.at[e, p] > 0}
+        main = max(alert_rates, key=alert_rates.get) if alert_rates else None  # its largest pollutant by mass
         per_t = price / ep.rates.at[e, main] if main and np.isfinite(price) else np.nan
         rows.append(
             {

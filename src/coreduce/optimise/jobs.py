@@ -46,12 +46,12 @@ def _claimable() -> set[str]:
 
 # ------------------------------------------------------------------------------------------------ entrypoints
 @entrypoint
-def curtail_outputs(problem: str, time_limit: float = 60.0) -> dict[str, Any]:
+def curtail_outputs(problem: str, time_limit: float = 60.0, mip_rel_gap: float = 0.005) -> dict[str, Any]:
     """Solve a curtailment problem file (JSON, :func:`coreduce.optimise.curtail.read_problem`); store nothing."""
     from coreduce.optimise.curtail import solve_curtailment
 
     check_readable(problem)
-    r = solve_curtailment(problem, time_limit=time_limit)
+    r = solve_curtailment(problem, time_limit=time_limit, mip_rel_gap=mip_rel_gap)
     s = r.schedule
     dec = pd.DataFrame(
         {
@@ -263,7 +263,12 @@ def _run(
 
 
 def curtail(
-    problem: str | Path, *, store: Store | str | None = None, record: bool = True, time_limit: float = 60.0
+    problem: str | Path,
+    *,
+    store: Store | str | None = None,
+    record: bool = True,
+    time_limit: float = 60.0,
+    mip_rel_gap: float = 0.005,
 ) -> DecisionResult:
     """Plan an episode's curtailment from a problem file; store the decisions and record the run with claims."""
     p = str(check_readable(problem).resolve())
@@ -271,7 +276,7 @@ def curtail(
         "curtail",
         "coreduce.optimise.jobs:curtail_outputs",
         curtail_outputs,
-        {"problem": p, "time_limit": time_limit},
+        {"problem": p, "time_limit": time_limit, "mip_rel_gap": mip_rel_gap},
         {"problem": p},
         store,
         record,
