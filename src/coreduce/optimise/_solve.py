@@ -67,7 +67,13 @@ class Solved:
 
 
 def solve(
-    m: linopy.Model, *, time_limit: float | None = None, mip_rel_gap: float | None = None, threads: int | None = None
+    m: linopy.Model,
+    *,
+    time_limit: float | None = None,
+    mip_rel_gap: float | None = None,
+    threads: int | None = None,
+    start: dict[str, np.ndarray] | None = None,
+    options: dict[str, Any] | None = None,
 ) -> Solved:
     """Solve with HiGHS (``io_api="direct"``); return the status, or raise :class:`OptimiseError`.
 
@@ -82,8 +88,12 @@ def solve(
         opts["mip_rel_gap"] = float(mip_rel_gap)
     if threads is not None:
         opts["threads"] = int(threads)
+    opts.update(options or {})
     t0 = time.perf_counter()
-    status, condition = m.solve(solver_name=SOLVER, io_api=IO_API, **opts)
+    if start:
+        status, condition = _solve_from(m, opts, start)
+    else:
+        status, condition = m.solve(solver_name=SOLVER, io_api=IO_API, **opts)
     secs = time.perf_counter() - t0
     condition = str(condition)
     if condition in ("infeasible", "infeasible_or_unbounded") or "infeasible" in condition:
@@ -97,6 +107,26 @@ def solve(
     except Exception:
         gap = None
     return Solved("optimal" if condition == "optimal" else condition, condition, float(m.objective.value), secs, gap)
+
+
+def _solve_from(m: linopy.Model, opts: dict[str, Any], start: dict[str, np.ndarray]) -> tuple[str, str]:
+    """Solve in memory with a starting solution (a MIP incumbent HiGHS may use; ignored if infeasible)."""
+    import highspy
+    from linopy import solvers
+
+    s = solvers.Highs.from_model(m, io_api=IO_API, options=opts)
+    h = s.solver_model
+    sol = np.zeros(h.getNumCol())
+    for name, val in start.items():
+        lab = np.asarray(m.variables[name].labels.values)
+        ok = lab >= 0
+        sol[lab[ok]] = np.broadcast_to(np.asarray(val, float), lab.shape)[ok]
+    hs = highspy.HighsSolution()
+    hs.col_value = sol.tolist()
+    hs.value_valid = True
+    h.setSolution(hs)
+    s.solve(assign=True)
+    return str(m.status), str(m.termination_condition)
 
 
 def explain_infeasible(

@@ -439,9 +439,60 @@ class CurtailmentResult:
         }
 
 
-def _cut_of(m: linopy.Model, ep: Episode) -> np.ndarray:
-    x = m.variables["x"].solution.values  # (E, K, T)
-    return np.einsum("ekt,k->et", np.round(x, 9), ep.levels)
+def _cut_of(m: linopy.Model, ep: Episode, exact: bool = False) -> np.ndarray:
+    x = m.variables["x"].solution.transpose("enterprise", "level", "t").fillna(0).values  # (E, K, T)
+    return np.einsum("ekt,k->et", x if exact else np.round(x, 9), ep.levels)
+
+
+def round_up(ep: Episode, cut: np.ndarray, max_iter: int = 100) -> np.ndarray | None:
+    """A feasible schedule from a fractional one by only *raising* cuts (more cut never breaks a cap or a floor):
+    each cut up to the next allowed level, then shutdowns extended to their minimum duration and ramp breaches
+    closed by raising the lower side; None if that does not give a feasible schedule."""
+    allowed = ep.allowed()
+    lv = ep.levels
+    ent = ep.enterprises
+    shut_ok = np.isclose(lv, 1.0)
+
+    def up(i: int, v: float) -> float | None:
+        cand = lv[allowed[i] & (lv >= v - 1e-9)]
+        return float(cand.min()) if len(cand) else None
+
+    r = np.zeros_like(cut)
+    for i in range(ep.E):
+        for t in range(ep.T):
+            u = up(i, cut[i, t])
+            if u is None:
+                return None
+            r[i, t] = u
+    for _ in range(max_iter):
+        changed = False
+        for i in range(ep.E):
+            d = int(ent["min_shutdown_h"].iloc[i])
+            ramp = float(ent["ramp"].iloc[i])
+            for t in range(ep.T):
+                s_t = np.isclose(r[i, t], 1.0) and shut_ok.any()
+                if s_t and (t == 0 or not np.isclose(r[i, t - 1], 1.0)):
+                    end = min(ep.T, t + d)
+                    if not np.isclose(r[i, t:end], 1.0).all():
+                        r[i, t:end], changed = 1.0, True
+                prev = r[i, t - 1] if t else 0.0
+                if np.isclose(r[i, t], 1.0) or (t and np.isclose(prev, 1.0)):
+                    continue
+                if r[i, t] - prev > ramp + 1e-9 and t:
+                    u = up(i, r[i, t] - ramp)
+                    if u is None:
+                        return None
+                    r[i, t - 1], changed = u, True
+                elif prev - r[i, t] > ramp + 1e-9:
+                    u = up(i, prev - ramp)
+                    if u is None:
+                        return None
+                    r[i, t], changed = u, True
+                elif t == 0 and r[i, 0] > ramp + 1e-9:
+                    return None
+        if not changed:
+            break
+    return r if feasible(ep, r) else None
 
 
 def solve_curtailment(
@@ -459,8 +510,18 @@ def solve_curtailment(
         Naming the receptor-hours (or floors, emission caps) that cannot be met and by how much.
     """
     ep = problem if isinstance(problem, Episode) else read_problem(problem)
+    # the LP relaxation: its duals are the shadow prices, and its rounding (cuts only raised) a first incumbent
+    lp, _ = build_curtailment(ep, relax=True)
+    lp_st = solve(lp)
+    if lp_st.status == "infeasible":  # no fractional schedule meets the caps: no integer one does either
+        raise explain_infeasible("the curtailment problem", lambda: build_curtailment(ep, elastic=True, relax=True))
+    start = None
+    if lp_st.status == "optimal":
+        rounded = round_up(ep, _cut_of(lp, ep, exact=True))
+        if rounded is not None:
+            start = {"x": (np.isclose(rounded[:, None, :], ep.levels[None, :, None])).astype(float)}
     m, _ = build_curtailment(ep)
-    st = solve(m, time_limit=time_limit, mip_rel_gap=mip_rel_gap)
+    st = solve(m, time_limit=time_limit, mip_rel_gap=mip_rel_gap, start=start, options={"mip_heuristic_effort": 0.3})
     if st.status == "infeasible":
         raise explain_infeasible("the curtailment problem", lambda: build_curtailment(ep, elastic=True, relax=True))
     cut = _cut_of(m, ep)
@@ -494,7 +555,7 @@ def solve_curtailment(
             "cap": ep.cap.ravel(),
         }
     )
-    binding = _binding(ep, cut, after) if duals else pd.DataFrame()
+    binding = _binding(ep, cut, after, lp if lp_st.status == "optimal" else None) if duals else pd.DataFrame()
     words = []
     for b in binding.head(10).itertuples():
         words.append(b.meaning)
@@ -521,14 +582,9 @@ def solve_curtailment(
     return CurtailmentResult(float(st.objective), sched, conc, reductions, binding, expl, st.mip_gap)
 
 
-def _binding(ep: Episode, cut: np.ndarray, after: np.ndarray) -> pd.DataFrame:
+def _binding(ep: Episode, cut: np.ndarray, after: np.ndarray, lp: linopy.Model | None) -> pd.DataFrame:
     rows = []
-    try:
-        lp, _ = build_curtailment(ep, relax=True)
-        st = solve(lp)
-        ok = st.status == "optimal"
-    except Exception:
-        ok = False
+    ok = lp is not None
     unit = ep.value_unit
     if np.isfinite(ep.cap).any():
         du = (
