@@ -184,18 +184,22 @@ def curtail_instance(E: int = 200, T: int = 72) -> dict:
 
 
 def run_curtail() -> dict:
-    from coreduce.optimise._solve import solve
-    from coreduce.optimise.curtail import build_curtailment, read_problem
+    """The library path: LP relaxation (duals + rounded-up warm start), then the MILP to 1 % gap or 60 s."""
+    from coreduce.optimise.curtail import read_problem, solve_curtailment
 
     ep = read_problem(curtail_instance())
     t0 = time.perf_counter()
-    m, _ = build_curtailment(ep)
+    res = solve_curtailment(ep, time_limit=60, mip_rel_gap=0.01, duals=False)
     t1 = time.perf_counter()
-    st = solve(m, time_limit=60, mip_rel_gap=0.01)
-    t2 = time.perf_counter()
-    return {"enterprises": ep.E, "hours": ep.T, "binaries": int(m.binaries.nvars), "constraints": int(m.ncons),
-            "build_s": t1 - t0, "solve_s": t2 - t1, "status": st.status, "mip_gap": st.mip_gap,
-            "objective": st.objective}  # fmt: skip
+    return {
+        "enterprises": ep.E,
+        "hours": ep.T,
+        "binaries": int(ep.E * len(ep.levels) * ep.T),
+        "total_s": t1 - t0,
+        "milp_time_limit_s": 60,
+        "mip_gap": res.gap,
+        "objective": res.objective,
+    }
 
 
 def child(variant: str, hours: int, data: str | None) -> None:
@@ -243,8 +247,8 @@ def main() -> None:
             )
     cu = res.get("curtail", {})
     out["curtail"] = cu
-    if "solve_s" in cu:
-        out["curtail_pass"] = bool(cu["mip_gap"] is not None and cu["mip_gap"] <= 0.01 and cu["solve_s"] <= 60)
+    if "total_s" in cu:
+        out["curtail_pass"] = bool(cu["mip_gap"] is not None and cu["mip_gap"] <= 0.01 and cu["total_s"] <= 60)
     print(json.dumps(out, indent=2))
 
 

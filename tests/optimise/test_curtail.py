@@ -117,3 +117,16 @@ def test_bad_grade_named():
     with pytest.raises(InputError) as ei:
         read_problem(p)
     assert ei.value.column == "grade" and ei.value.value == "E"
+
+
+def test_curtailment_levels_coefficient_set_is_cited():
+    from coreduce import coefficients
+
+    cs = coefficients.load("curtailment_levels")
+    assert cs.version.startswith("curtailment_levels@")
+    assert (cs.frame["source"].str.len() > 10).all()
+    # national scheme: grade A exempt; yellow / orange / red >= 10 / 20 / 30 % for B-D (环办大气函〔2019〕648号)
+    for alert, alpha in (("yellow", 0.1), ("orange", 0.2), ("red", 0.3)):
+        assert cs.value("min_cut", scheme="national", alert=alert, grade="A") == 0
+        for g in "BCD":
+            assert cs.value("min_cut", scheme="national", alert=alert, grade=g) == alpha
