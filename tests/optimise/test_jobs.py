@@ -1,0 +1,112 @@
+"""Decision pipelines on the ledger: decisions stored with the run, per-pollutant claims, CLI JSON."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from coreduce.ledger import Ledger
+from coreduce.optimise import jobs
+
+from .test_curtail import tiny
+from .test_portfolio import hand_measures
+
+
+@pytest.fixture
+def curtail_file(tmp_path):
+    p = tmp_path / "curtail.json"
+    p.write_text(json.dumps(tiny(cap=85.0)))
+    return p
+
+
+def test_curtail_recorded_with_decisions_and_claims(store, curtail_file):
+    res = jobs.curtail(curtail_file, store=store)
+    assert res.objective == pytest.approx(11800.0)
+    dec = store.read("decisions")
+    assert len(dec) == 6 and set(dec["run_id"]) == {res.run_id}
+    cuts = dec[dec["item"] == "steel"].sort_values("period_start")["value"].tolist()
+    assert cuts == pytest.approx([1.0, 1.0, 0.0])
+    claims = Ledger(store).claims(res.run_id).set_index("pollutant")
+    # steel 200 units x (PM2.5 0.002, SO2 0.004, CO2 1.8); cement 20 units x (PM2.5 0.005, NOx 0.01, CO2 0.9)
+    assert claims.loc["CO2", "amount"] == pytest.approx(378.0)
+    assert claims.loc["SO2", "amount"] == pytest.approx(0.8)
+    assert claims.loc["PM2.5", "amount"] == pytest.approx(200 * 0.002 + 20 * 0.005)
+    assert claims.loc["NOx", "amount"] == pytest.approx(0.2)
+    assert "no curtailment" in claims.loc["CO2", "basis"]
+    rec = Ledger(store).list()
+    assert rec["kind"].tolist() == ["optimise.curtail"] and rec["status"].tolist() == ["ok"]
+
+
+def test_infeasible_run_stores_nothing(store, tmp_path):
+    from coreduce.optimise import Infeasible
+
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(tiny(cap=70.0)))
+    with pytest.raises(Infeasible):
+        jobs.curtail(p, store=store)
+    assert store.count("decisions") == 0
+    assert Ledger(store).list()["status"].tolist() == ["error"]
+
+
+def test_portfolio_claims_removals(store, tmp_path):
+    m = tmp_path / "m.csv"
+    hand_measures()[["measure", "annual_cost", "max_units", "removal_SO2", "removal_CO2", "source"]].to_csv(
+        m, index=False
+    )
+    res = jobs.portfolio(m, {"SO2": 15, "CO2": 40}, store=store)
+    assert res.objective == pytest.approx(235.0)
+    cl = Ledger(store).claims(res.run_id).set_index("pollutant")["amount"]
+    # B 0.75 x (20 SO2, 50 CO2) + C 0.025 x 100 CO2 = 15 t SO2, 40 t CO2
+    assert cl["SO2"] == pytest.approx(15.0) and cl["CO2"] == pytest.approx(40.0)
+    d = store.read("decisions").set_index("item")["value"]
+    assert d.to_dict() == pytest.approx({"B": 0.75, "C": 0.025})
+
+
+def _cli():
+    from coreduce.cli.optimise import app
+
+    root = typer.Typer()
+    root.add_typer(app, name="optimise")
+    return root
+
+
+def test_cli_curtail_json(tmp_path, curtail_file):
+    r = CliRunner().invoke(
+        _cli(),
+        ["optimise", "curtail", "--problem", str(curtail_file), "--json", "--store", str(tmp_path / "ws.duckdb")],
+    )
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["objective"] == pytest.approx(11800.0) and d["run_id"]
+    assert {c["pollutant"] for c in d["claims"]} == {"CO2", "SO2", "NOx", "PM2.5"}
+    assert d["decision"][0]["enterprise"] == "steel"
+
+
+def test_cli_portfolio_infeasible_exit_1(tmp_path):
+    m = tmp_path / "m.csv"
+    hand_measures()[["measure", "annual_cost", "max_units", "removal_SO2", "removal_CO2", "source"]].to_csv(
+        m, index=False
+    )
+    r = CliRunner().invoke(
+        _cli(), ["optimise", "portfolio", "--measures", str(m), "--target", "SO2=100", "--json", "--no-store"]
+    )
+    assert r.exit_code == 1
+    d = json.loads(r.output)
+    assert d["status"] == "infeasible" and d["shortfalls"][0]["shortfall"] == pytest.approx(70.0)
+
+
+def test_cli_bad_target_one_line():
+    r = CliRunner().invoke(_cli(), ["optimise", "portfolio", "--measures", "x.csv", "--target", "SO2", "--no-store"])
+    assert r.exit_code == 2
+
+
+def test_decisions_declared_as_data():
+    from coreduce import schema
+
+    df = pd.read_csv(schema.__file__.replace("__init__.py", "tables.csv"))
+    d = df[df["table"] == "decisions"]
+    assert d[d["key"] == "yes"]["column"].tolist() == ["run_id", "problem", "item", "period_start", "quantity"]
