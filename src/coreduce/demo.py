@@ -21,6 +21,7 @@ outputs and explanation recorded; what a step stores is written inside its run.
 from __future__ import annotations
 
 import gzip
+import importlib
 import io
 import os
 import time
@@ -333,6 +334,52 @@ def register_step(step: DemoStep, *, before: str | None = "report") -> None:
     STEPS.insert(pos, step)
 
 
+#: The closed loop's capability steps (account → monitor → forecast → decide → co-benefits), inserted before
+#: ``report`` in this order when their optional packages are installed; a missing extra skips the step and
+#: :data:`SKIPPED_STEPS` says which extra would add it.
+CAPABILITY_STEPS: tuple[tuple[str, str, str], ...] = (
+    ("monitor", "coreduce.monitor.demo", "monitor"),
+    ("forecast", "coreduce.forecast.demo_step", "forecast"),
+    ("decide", "coreduce.optimise.demo_step", "optimise"),
+    ("benefits", "coreduce.benefits.report", "report"),
+)
+SKIPPED_STEPS: dict[str, str] = {}
+_CAPABILITIES_REGISTERED = False
+
+
+def _capability_step(name: str, module: str) -> DemoStep:
+    mod = importlib.import_module(module)
+    if name == "monitor":
+        return mod.monitor_step()
+    if name == "forecast":
+        return DemoStep(
+            "forecast",
+            mod.step,
+            "forecast PM2.5 and warn of episodes",
+            entrypoint="coreduce.forecast.demo_step:demo_forecast_outputs",
+            params={"name": EXAMPLE},
+        )
+    if name == "decide":
+        return mod.DEMO_STEP
+    return DemoStep("benefits", mod.step, "co-benefits")
+
+
+def register_capability_steps() -> list[str]:
+    """Insert the installed capabilities' steps before ``report``; return the names added."""
+    global _CAPABILITIES_REGISTERED
+    _CAPABILITIES_REGISTERED = True
+    added = []
+    for name, module, extra in CAPABILITY_STEPS:
+        try:
+            step = _capability_step(name, module)
+        except ImportError as exc:
+            SKIPPED_STEPS[name] = f"install coreduce[{extra}] ({exc.name or exc})"
+            continue
+        register_step(step)
+        added.append(step.name)
+    return added
+
+
 # --------------------------------------------------------------------------------------------- runner
 @dataclass
 class DemoResult:
@@ -449,6 +496,8 @@ def run_demo(
     """
     from coreduce.store import Store
 
+    if not _CAPABILITIES_REGISTERED:
+        register_capability_steps()
     chosen = _select(steps)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

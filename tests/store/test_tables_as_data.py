@@ -16,15 +16,15 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "tables.md"
 
 # a new table that references sites, declared only by appending rows (every supported type)
 EXTRA = """\
-forecasts,site_id,string,,yes,,yes,sites.site_id,Site forecast
-forecasts,ds,timestamp,,yes,,yes,,Forecast time
-forecasts,model,string,,no,naive,yes,,Model name
-forecasts,y,float,ug/m^3,yes,,no,,Forecast value
-forecasts,horizon_h,int,h,no,1,no,,Hours ahead
-forecasts,calibrated,bool,,no,false,no,,Interval calibrated
-forecasts,params,json,,no,{},no,,Model parameters
+example_forecasts,site_id,string,,yes,,yes,sites.site_id,Site forecast
+example_forecasts,ds,timestamp,,yes,,yes,,Forecast time
+example_forecasts,model,string,,no,naive,yes,,Model name
+example_forecasts,y,float,ug/m^3,yes,,no,,Forecast value
+example_forecasts,horizon_h,int,h,no,1,no,,Hours ahead
+example_forecasts,calibrated,bool,,no,false,no,,Interval calibrated
+example_forecasts,params,json,,no,{},no,,Model parameters
 watchlist,alert_id,string,,yes,,yes,,Alert id
-watchlist,site_id,string,,yes,,no,forecasts.site_id,Site
+watchlist,site_id,string,,yes,,no,example_forecasts.site_id,Site
 """
 
 
@@ -46,10 +46,10 @@ def test_tables_derive_from_the_csv():
 
 
 def test_adding_a_table_is_adding_rows(extra_spec, tmp_path):
-    assert schema.TABLES[-2:] == ("forecasts", "watchlist")
+    assert schema.TABLES[-2:] == ("example_forecasts", "watchlist")
     order = schema.write_order()
-    assert order.index("sites") < order.index("forecasts") < order.index("watchlist")
-    assert '"params" TEXT' in ddl("forecasts") and '"calibrated" BOOLEAN' in ddl("forecasts")
+    assert order.index("sites") < order.index("example_forecasts") < order.index("watchlist")
+    assert '"params" TEXT' in ddl("example_forecasts") and '"calibrated" BOOLEAN' in ddl("example_forecasts")
     df = pd.DataFrame(
         {
             "site_id": ["s1", "s1"],
@@ -62,16 +62,16 @@ def test_adding_a_table_is_adding_rows(extra_spec, tmp_path):
     )
     # both rows have the same key after conversion to UTC (01:00+01:00 = 00:00Z): a duplicate
     with pytest.raises(InputError, match="same key as row 2"):
-        schema.validate(df, "forecasts")
+        schema.validate(df, "example_forecasts")
     df.loc[1, "ds"] = "2024-01-01T02:00:00+01:00"
-    got = schema.validate(df, "forecasts")
+    got = schema.validate(df, "example_forecasts")
     assert got["model"].tolist() == ["naive", "naive"]  # default
     assert got["horizon_h"].tolist() == [6, 1]  # default for the empty cell
     assert got["calibrated"].tolist() == [True, False]
     assert got["params"].tolist() == ['{"alpha": 0.1}', "{}"]
     bad = df.assign(horizon_h=["1.5", "x"], calibrated=["maybe", "no"], params=["{oops", None])
     with pytest.raises(InputErrors) as err:
-        schema.validate(bad, "forecasts", source="f.csv")
+        schema.validate(bad, "example_forecasts", source="f.csv")
     got_errs = [(e.row, e.column, e.value) for e in err.value.errors]
     assert got_errs == [
         (2, "horizon_h", "1.5"),
@@ -80,11 +80,11 @@ def test_adding_a_table_is_adding_rows(extra_spec, tmp_path):
         (3, "horizon_h", "x"),
     ]
     with Store(tmp_path / "ws.duckdb") as st:
-        rep = st.ingest({"forecasts": df, "sites": pd.DataFrame({"site_id": ["s1"], "kind": ["station"]})})
-        assert rep.inserted == {"sites": 1, "forecasts": 2}
-        assert "forecasts" in st.tables() and "watchlist" in st.tables()
-        assert st.read("forecasts")["y"].tolist() == [12.5, 13.0]
-    assert "## `forecasts`" in schema.tables_markdown()
+        rep = st.ingest({"example_forecasts": df, "sites": pd.DataFrame({"site_id": ["s1"], "kind": ["station"]})})
+        assert rep.inserted == {"sites": 1, "example_forecasts": 2}
+        assert "example_forecasts" in st.tables() and "watchlist" in st.tables()
+        assert st.read("example_forecasts")["y"].tolist() == [12.5, 13.0]
+    assert "## `example_forecasts`" in schema.tables_markdown()
 
 
 def test_spec_errors_are_located(tmp_path):

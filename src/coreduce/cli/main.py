@@ -22,10 +22,12 @@ from coreduce.cli.credits import app as credits_app
 from coreduce.cli.demo import demo
 from coreduce.cli.evaluate import app as evaluate_app
 from coreduce.cli.factors import factors
+from coreduce.cli.forecast import app as forecast_app
 from coreduce.cli.ingest import ingest
 from coreduce.cli.ledger import ledger_app
 from coreduce.cli.load import load
 from coreduce.cli.monitor import app as monitor_app
+from coreduce.cli.optimise import app as optimise_app
 from coreduce.cli.policy import app as policy_app
 
 
@@ -79,6 +81,8 @@ app.command()(factors)
 app.add_typer(ledger_app, name="ledger")  # the trust layer's sub-commands
 # capabilities (each sub-app imports its optional packages only when a command runs)
 app.add_typer(monitor_app, name="monitor")
+app.add_typer(forecast_app, name="forecast")
+app.add_typer(optimise_app, name="optimise")
 app.add_typer(evaluate_app, name="evaluate")
 app.add_typer(benefits_app, name="benefits")
 app.add_typer(policy_app, name="policy")

@@ -32,6 +32,9 @@ ENTRYPOINT_MODULES: tuple[str, ...] = (
     "coreduce.demo",
     "coreduce.evaluate.jobs",
     "coreduce.benefits.jobs",
+    "coreduce.forecast.jobs",
+    "coreduce.forecast.demo_step",
+    "coreduce.optimise.jobs",
 )
 
 
