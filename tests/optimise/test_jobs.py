@@ -110,3 +110,22 @@ def test_decisions_declared_as_data():
     df = pd.read_csv(schema.__file__.replace("__init__.py", "tables.csv"))
     d = df[df["table"] == "decisions"]
     assert d[d["key"] == "yes"]["column"].tolist() == ["run_id", "problem", "item", "period_start", "quantity"]
+
+
+def test_json_stdout_is_pure_json_in_a_real_process(tmp_path):
+    """highspy prints its banner on stdout when a solver is created; `--json` must still be parseable."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    m = tmp_path / "m.csv"
+    hand_measures()[["measure", "annual_cost", "max_units", "removal_SO2", "removal_CO2", "source"]].to_csv(
+        m, index=False
+    )
+    env = {**os.environ, "COREDUCE_FOOTPRINT": "fallback"}
+    cmd = [sys.executable, "-m", "coreduce.cli.main", "optimise", "portfolio", "--measures", str(m)]
+    p = subprocess.run([*cmd, "--target", "SO2=20", "--json", "--no-store"], capture_output=True, text=True, env=env)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)  # fails when "Running HiGHS …" reaches stdout
+    assert out["objective"] > 0

@@ -10,7 +10,10 @@ shortfall (:class:`Infeasible`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +25,27 @@ from coreduce.errors import CoreduceError
 
 SOLVER = "highs"
 IO_API = "direct"
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send file descriptor 1 to stderr while HiGHS runs: highspy prints its banner ("Running HiGHS …") on
+    stdout when the solver object is created, before ``output_flag=False`` applies, which would corrupt a
+    command's ``--json`` output."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stdout (captured by a test runner, a notebook)
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(fd)
+    try:
+        os.dup2(sys.stderr.fileno(), fd)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, fd)
+        os.close(saved)
 
 
 class OptimiseError(CoreduceError):
@@ -90,10 +114,11 @@ def solve(
         opts["threads"] = int(threads)
     opts.update(options or {})
     t0 = time.perf_counter()
-    if start:
-        status, condition = _solve_from(m, opts, start)
-    else:
-        status, condition = m.solve(solver_name=SOLVER, io_api=IO_API, **opts)
+    with _stdout_to_stderr():
+        if start:
+            status, condition = _solve_from(m, opts, start)
+        else:
+            status, condition = m.solve(solver_name=SOLVER, io_api=IO_API, **opts)
     secs = time.perf_counter() - t0
     condition = str(condition)
     if condition in ("infeasible", "infeasible_or_unbounded") or "infeasible" in condition:

@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 EPISODE = "data/demo_episode_beijing_2016.json"
-TIME_LIMIT_S = 15.0
+TIME_LIMIT_S = 10.0
 GAP = 0.02
 
 
