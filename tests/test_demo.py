@@ -24,14 +24,16 @@ POWER = "Production and Supply of Electric Power, Steam and Hot Water"
 CEADS_SCOPE1_T = 89.981813e6
 #: the sum of the Beijing 2016 sector cells of the CEADs tidy file (each rounded to 1e-6 Mt), t
 CEADS_CELLS_T = 89_981_806.0
+#: the core steps (the city accounting and its report); the closed loop's capability steps run once, in
+#: tests/report/test_closed_loop.py
 STEP_NAMES = ["ingest", "account", "downscale", "report"]
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> tuple[DemoResult, DemoResult]:
     out = tmp_path_factory.mktemp("demo")
-    first = run_demo(out, progress=False)
-    second = run_demo(out, progress=False)  # same workspace: must change no canonical row count
+    first = run_demo(out, steps=STEP_NAMES, progress=False)
+    second = run_demo(out, steps=STEP_NAMES, progress=False)  # same workspace: must change no canonical row count
     return first, second
 
 
@@ -213,24 +215,29 @@ def test_steps_can_be_chosen_and_extended(tmp_path, monkeypatch):
 
     seen: list[float] = []
 
-    def monitor(ctx, run):
+    def check(ctx, run):
         co2 = ctx.results["totals"]["CO2"]
         seen.append(co2)
         if run is not None:
             run.explain({"co2_t": co2})
 
-    register_step(DemoStep("monitor", monitor, "monitor"))
-    assert [s.name for s in demo_mod.STEPS] == ["ingest", "account", "downscale", "monitor", "report"]
-    res = run_demo(tmp_path, steps=["ingest", "account", "monitor"], progress=False)
-    assert list(res.runs) == ["ingest", "account", "monitor"]
+    demo_mod.register_capability_steps()  # idempotent: what run_demo does first
+    names = [s.name for s in demo_mod.STEPS]
+    assert names[:3] == ["ingest", "account", "downscale"] and names[-1] == "report"
+    # the closed loop's steps sit in order between the city accounting and the report (those installed)
+    assert names[3:-1] == [n for n, _, _ in demo_mod.CAPABILITY_STEPS if n not in demo_mod.SKIPPED_STEPS]
+    register_step(DemoStep("check", check, "check"))
+    assert [s.name for s in demo_mod.STEPS] == [*names[:-1], "check", "report"]
+    res = run_demo(tmp_path, steps=["ingest", "account", "check"], progress=False)
+    assert list(res.runs) == ["ingest", "account", "check"]
     assert seen == [pytest.approx(CEADS_CELLS_T, rel=1e-12)]
     assert "report" not in res.paths
-    with pytest.raises(CoreduceError, match="forecast"):
-        run_demo(tmp_path, steps=["forecast"], progress=False)
+    with pytest.raises(CoreduceError, match="no_such_step"):
+        run_demo(tmp_path, steps=["no_such_step"], progress=False)
 
 
 def test_unrecorded_run_says_footprint_not_recorded(tmp_path):
-    res = run_demo(tmp_path, store_url=":memory:", progress=False, record=False)
+    res = run_demo(tmp_path, store_url=":memory:", steps=STEP_NAMES, progress=False, record=False)
     assert res.runs == {}
     html = res.paths["report"].read_text(encoding="utf-8")
     assert "was not recorded" in html

@@ -100,6 +100,9 @@ def report_section(out: dict[str, Any]) -> dict[str, Any]:
     fig.add_hline(y=PM25_24H_LIMIT, line_dash="dot", annotation_text="75 µg/m³ (GB 3095-2012 Grade II, 24 h)")
     fig.update_layout(yaxis_title="PM2.5 daily mean [µg/m³]", xaxis_title="day (UTC start)")
     met = out["metrics"][["model", "mae", "rmse", "mase", "coverage_95", "skill_mae_vs_persistence"]].round(3)
+    met = met.rename(columns={"model": "Model", "mae": "MAE [µg/m³]", "rmse": "RMSE [µg/m³]", "mase": "MASE",
+                              "coverage_95": "95 % interval coverage",
+                              "skill_mae_vs_persistence": "MAE skill vs persistence"})  # fmt: skip
     e = out["explanation"]
     text = (
         f"Backtest over the last 92 days (1–3 days ahead): best model {e['best_model']} (MAE "

@@ -48,10 +48,16 @@ def alert_timeline(scored: pd.DataFrame, alerts: pd.DataFrame | None = None, *, 
 
 
 def alerts_table(alerts: pd.DataFrame, n: int = 20) -> pd.DataFrame:
-    """The first ``n`` alerts, columns a reader needs (observed, expected, band, path, action)."""
+    """The first ``n`` alerts, columns a reader needs (observed, expected, band, path, action), human headers."""
     cols = ["site_id", "variable", "kind", "ts_start", "ts_end", "observed", "expected", "band_high", "unit", "path",
             "action", "status"]  # fmt: skip
-    return alerts.sort_values("ts_start")[cols].head(n).reset_index(drop=True)
+    return alerts.sort_values("ts_start")[cols].head(n).reset_index(drop=True).rename(columns=ALERT_HEADERS)
+
+
+#: The alerts table's column headers as a reader sees them (the report shows no code names).
+ALERT_HEADERS = {"site_id": "Site", "variable": "Variable", "kind": "Kind", "ts_start": "Start", "ts_end": "End",
+                 "observed": "Observed", "expected": "Expected", "band_high": "Band (upper)", "unit": "Unit",
+                 "path": "Cause (graph path)", "action": "Suggested action", "status": "Status"}  # fmt: skip
 
 
 def section(scored: pd.DataFrame, alerts: pd.DataFrame, *, title: str, nature: str, text: str, unit: str = "",
