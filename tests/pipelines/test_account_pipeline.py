@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 import coreduce
+from coreduce.account import summarise
 from coreduce.account.jobs import AccountResult, account_files
 from coreduce.errors import CoreduceError, InputError, StoreError
 from coreduce.ledger import Ledger, hash_frame
@@ -53,9 +54,11 @@ def test_account_stores_and_records_in_one_unit(store_url: str, files: tuple[Pat
         assert rec["factor_version"] == res.factor_version == rec["explanation"]["factor_version"]
         assert rec["params"]["activity"] == str(act.resolve())  # absolute: reproducible from anywhere
         assert rec["explanation"]["totals_t"] == {"CO2": 260.0, "CO2e": 260.0, "SO2": 0.65}
-        # what the ledger hashed is what the store holds
-        assert rec["outputs"]["detail"]["sha256"] == hash_frame(res.detail)
+        # the store holds the detail; the ledger hashes the output (the summary of that detail) once, and not
+        # the detail rows themselves unless --detail (then the output is the detail)
         assert hash_frame(inv) == hash_frame(res.detail[inv.columns])
+        assert set(rec["outputs"]) == {"inventory", "activity", "gaps", "explanation"}
+        assert rec["outputs"]["inventory"]["sha256"] == hash_frame(summarise(res.detail))
         assert dict(inv.groupby("pollutant")["amount"].sum()) == pytest.approx({"CO2": 260.0, "CO2e": 260.0,
                                                                                   "SO2": 0.65})  # fmt: skip
         assert led.reproduce(1).status == "matched"
@@ -196,3 +199,16 @@ def test_inputs_are_checked_before_anything_is_hashed_or_read(store_url: str, fi
             account_files(act, [bad], only_user_factors=True, store=store_url)
         assert time.monotonic() - t0 < 5
     assert _counts(store_url) == (0, 0, [])
+
+
+def test_detail_run_records_the_detail_once_and_reproduces(store_url: str, files: tuple[Path, Path]) -> None:
+    act, fac = files
+    res = account_files(act, [fac], only_user_factors=True, store=store_url, detail=True)
+    with Store(store_url, create=False) as s:
+        led = Ledger(s, create=False)
+        rec = led.show(1)
+        assert "detail" not in rec["outputs"] and rec["outputs"]["inventory"]["rows"] == 6
+        assert rec["outputs"]["inventory"]["sha256"] == hash_frame(res.detail)
+        inv = s.read("inventory")
+        assert hash_frame(inv) == hash_frame(res.detail[inv.columns])
+        assert led.reproduce(1).status == "matched"

@@ -91,13 +91,20 @@ def account_outputs(
     -------
     dict
         ``inventory`` (the CLI output: ``entity, sector, period_start, pollutant, amount, unit`` or the
-        detail), ``detail`` (full inventory rows, amounts [t]), ``activity`` (validated input), ``gaps``
+        detail), ``activity`` (validated input), ``gaps``
         (factor gaps, when the accounting reports them) and ``explanation`` (totals by pollutant [t],
         factor sets used, factor-library version).
     """
     for f in [activity, *(factors or [])]:
         check_readable(f)
-    return _compute(activity, load_library(factors, only_user_factors), gwp, electricity, detail)
+    return _recorded(_compute(activity, load_library(factors, only_user_factors), gwp, electricity, detail))
+
+
+def _recorded(o: dict[str, Any]) -> dict[str, Any]:
+    """The outputs a run records (hashes): everything but ``detail``, which is not an output of its own —
+    with ``detail=True`` it *is* ``inventory`` (hashed once), otherwise only its summary is the output (hashing
+    the millions of detail rows cost more than the whole computation)."""
+    return {k: v for k, v in o.items() if k != "detail"}
 
 
 @dataclass
@@ -248,10 +255,13 @@ def _account_stored(st: Store, params: dict[str, Any], lib: FactorLibrary, recor
     with led.run("account", entrypoint="coreduce.account.jobs:account_outputs", params=params, inputs=inputs,
                  factor_version=lib.version) as run:  # fmt: skip
         o = _compute(*compute)
-        run.outputs(o)
+        run.outputs(_recorded(o))
         run.explain(o["explanation"])
         run.write("activity", o["activity"], validate=False)  # validated by _compute
-        run.write("inventory", o["detail"], source=f"inventory of {act_path}")
+        # the engine's own output: finite masses were checked against the input's rows and
+        # columns by compute_inventory (an overflowing amount or a non-positive unit fails there, before
+        # anything is staged), so it is not re-validated row by row here
+        run.write("inventory", o["detail"], validate=False)
     res = _result(o)
     res.run_id, res.seq, res.record_hash, res.store = run.run_id, run.seq, run.record_hash, led.display_url
     rows = {"activity": len(o["activity"]), "inventory": len(o["detail"])}

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from coreduce.errors import CoreduceError, InputError
 
@@ -165,44 +167,46 @@ def _scalar(v: Any) -> str:
     return _esc(str(v))
 
 
-def _canon_column(s: pd.Series) -> list[str]:
-    """The canonical text of every value of a column (what :func:`_scalar` gives each value), computed per
-    distinct value for timestamps and text and with array operations for numbers."""
+def _canon_column(s: pd.Series) -> pa.Array:
+    """The canonical text of every value of a column (what :func:`_scalar` gives each value) as an Arrow string
+    array, computed per distinct value for timestamps, text and fractional floats and with array operations for
+    the rest (no Python string per row where it can be helped: a detail inventory has millions of rows)."""
     dt = s.dtype
     if isinstance(dt, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(dt):
         u = s.dt.tz_localize("UTC") if not isinstance(dt, pd.DatetimeTZDtype) else s.dt.tz_convert("UTC")
         codes, uniques = pd.factorize(u)  # NaT -> -1; a column holds few distinct timestamps
-        text = np.asarray(uniques.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), dtype=object)
-        return _expand(codes, text)
+        return _expand(codes, list(uniques.strftime("%Y-%m-%dT%H:%M:%S.%fZ")))
     if pd.api.types.is_bool_dtype(dt) or pd.api.types.is_integer_dtype(dt):
-        return [_scalar(x) for x in s.astype(object).tolist()]
+        return pa.array([_scalar(x) for x in s.astype(object).tolist()], pa.large_string())
     if pd.api.types.is_float_dtype(dt):
         a = s.to_numpy(dtype=float, na_value=np.nan)
-        out = np.empty(len(a), dtype=object)
         finite = np.isfinite(a)
         with np.errstate(invalid="ignore"):
             integral = finite & (np.abs(a) < 2**53) & (a == np.trunc(a))
-        out[integral] = a[integral].astype(np.int64).astype(str)  # 1.0 and 1 hash alike, as in _num
-        rest = finite & ~integral
-        out[rest] = [repr(x) for x in a[rest].tolist()]  # shortest round-trip text, as in _num
-        out[np.isnan(a)] = _NULL
-        inf = np.isinf(a)
-        out[inf] = [repr(x) for x in a[inf].tolist()]
-        return out.tolist()
+        # integral floats as integers (1.0 and 1 hash alike, as in _num); the rest by distinct value: shortest
+        # round-trip text (repr, as in _num), NaN as \\N, +-inf as repr gives them
+        codes, uniques = pd.factorize(np.where(integral, 0.0, a), use_na_sentinel=False)
+        frac = _expand(codes, [_num(x) for x in np.asarray(uniques, dtype=float).tolist()])
+        if not integral.any():
+            return frac
+        ints = pa.array(np.where(integral, a, 0.0).astype(np.int64)).cast(pa.large_string())
+        return pc.if_else(pa.array(integral), ints, frac)
     obj = s.astype(object)
     if pd.api.types.infer_dtype(obj, skipna=True) in ("string", "empty"):  # fast path: text columns
         codes, uniques = pd.factorize(obj)  # nulls (None, NaN, NA) -> -1
-        return _expand(codes, np.asarray([_esc(x) for x in np.asarray(uniques, dtype=object)], dtype=object))
-    return [_scalar(x) for x in obj.tolist()]
+        return _expand(codes, [_esc(x) for x in np.asarray(uniques, dtype=object)])
+    return pa.array([_scalar(x) for x in obj.tolist()], pa.large_string())
 
 
-def _expand(codes: np.ndarray, text: np.ndarray) -> list[str]:
-    """``text[codes]`` with ``\\N`` where the code is -1 (a null)."""
-    out = np.full(len(codes), _NULL, dtype=object)
-    ok = codes >= 0
-    if len(text):
-        out[ok] = text[codes[ok]]
-    return out.tolist()
+def _expand(codes: np.ndarray, text: list[str]) -> pa.Array:
+    """``text[codes]`` with ``\\N`` where the code is -1 (a null), as an Arrow string array."""
+    codes = np.asarray(codes, dtype=np.int64)
+    idx = np.where(codes < 0, len(text), codes)
+    return pc.take(pa.array([*text, _NULL], pa.large_string()), pa.array(idx))
+
+
+def _text(v: str) -> pa.Scalar:
+    return pa.scalar(v, pa.large_string())
 
 
 def hash_frame(df: pd.DataFrame) -> str:
@@ -213,6 +217,9 @@ def hash_frame(df: pd.DataFrame) -> str:
     null, ``true``/``false``, strings escaped); one line per row, fields separated by ``\\x1f``; rows
     sorted; header line first. The same table read from DuckDB or PostgreSQL (``datetime64[us]`` vs
     ``[ns]``, ``int64`` vs ``float64`` with nulls, ``object`` vs ``string``) therefore hashes alike.
+
+    The lines are joined, sorted and hashed as Arrow arrays (UTF-8 byte order is code-point order, so the
+    sort is Python's string sort); the golden tests in ``tests/ledger/golden/`` freeze the result.
 
     Parameters
     ----------
@@ -229,13 +236,26 @@ def hash_frame(df: pd.DataFrame) -> str:
         raise LedgerError(f"hash_frame: duplicate column names in {names}")
     frame = df.set_axis(names, axis=1)
     cols = sorted(names)
-    if cols:
-        lines = ["\x1f".join(fields) for fields in zip(*(_canon_column(frame[c]) for c in cols), strict=True)]
-    else:
-        lines = [""] * len(frame)
-    lines.sort()
     header = "\x1f".join(_esc(c) for c in cols)
-    return sha256_bytes(("\n".join([header, *lines]) + "\n").encode("utf-8"))
+    h = hashlib.sha256((header + "\n").encode("utf-8"))
+    n = len(frame)
+    if n == 0:
+        return h.hexdigest()
+    if cols:
+        arrays = [_canon_column(frame[c]) for c in cols]
+        lines = arrays[0] if len(arrays) == 1 else pc.binary_join_element_wise(*arrays, _text("\x1f"))
+        del arrays
+    else:
+        lines = pa.array([""] * n, pa.large_string())
+    lines = pc.take(lines, pc.sort_indices(lines))  # byte order of UTF-8 = code-point order of str
+    lines = pc.binary_join_element_wise(lines, _text(""), _text("\n"))  # every line ends with a newline
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks()
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + n + 1]
+    data = lines.buffers()[2]
+    if data is not None:
+        h.update(memoryview(data)[int(offsets[0]) : int(offsets[-1])])
+    return h.hexdigest()
 
 
 # =========================================================================== values
