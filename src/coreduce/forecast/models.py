@@ -13,6 +13,7 @@ cutoff inside ``predict`` — statsforecast's own fitting, on all windows in one
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,8 +23,9 @@ import pandas as pd
 from coreduce.forecast.frames import Panel
 
 
-class Forecaster:
-    """Base class. Subclasses set ``name`` and implement :meth:`_predict` (and :meth:`fit` when they learn).
+class Forecaster(ABC):
+    """The interface. Subclasses set ``name``, implement :meth:`predict` (and :meth:`fit` when they learn);
+    models that compute (series, cutoff, horizon) arrays derive from :class:`PanelForecaster` instead.
 
     Attributes
     ----------
@@ -45,6 +47,15 @@ class Forecaster:
         """Learn from ``df`` (long frame, training period only). Returns self."""
         return self
 
+    @abstractmethod
+    def predict(self, df: pd.DataFrame, h: int, cutoffs: Sequence[pd.Timestamp] | None = None) -> pd.DataFrame:
+        """Forecasts of horizons 1…``h`` after each cutoff (default: each series' last ``ds``):
+        ``unique_id, cutoff, ds, h, y_hat``."""
+
+
+class PanelForecaster(Forecaster):
+    """A model that fills an (S series, C cutoffs, H horizons) array in :meth:`_predict`."""
+
     def predict(self, df: pd.DataFrame, h: int, cutoffs: Sequence[pd.Timestamp] | None = None) -> pd.DataFrame:
         """Forecasts of horizons 1…``h`` after each cutoff (default: each series' last ``ds``)."""
         panel = Panel.from_frame(df, [c for c in df.columns if c not in ("unique_id", "ds")])
@@ -54,8 +65,9 @@ class Forecaster:
         y_hat = self._predict(panel, cpos, h)  # (S, C, H)
         return to_frame(panel, cpos, h, {"y_hat": y_hat})
 
-    def _predict(self, panel: Panel, cpos: np.ndarray, h: int) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _predict(self, panel: Panel, cpos: np.ndarray, h: int) -> np.ndarray:
+        """Point forecasts, shape (series, cutoffs, h), from values at or before each cutoff position."""
 
 
 def grid(panel: Panel, cpos: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -83,7 +95,7 @@ def to_frame(panel: Panel, cpos: np.ndarray, h: int, cols: dict[str, np.ndarray]
     return out
 
 
-class Persistence(Forecaster):
+class Persistence(PanelForecaster):
     """The last value known at the cutoff, for every horizon."""
 
     name = "persistence"
@@ -93,7 +105,7 @@ class Persistence(Forecaster):
         return panel.take(panel.ffilled("y"), s, c)
 
 
-class SeasonalNaive(Forecaster):
+class SeasonalNaive(PanelForecaster):
     """``y(target − k·m)`` with the smallest ``k`` that reaches back to the cutoff (m = 24: yesterday's hour;
     168: last week's)."""
 
@@ -107,7 +119,7 @@ class SeasonalNaive(Forecaster):
         return panel.take(panel.ffilled("y"), s, t - k * self.season)
 
 
-class Climatology(Forecaster):
+class Climatology(PanelForecaster):
     """Mean of the training period by series, month and local hour of the target (month × hour table)."""
 
     name = "climatology"
@@ -141,7 +153,7 @@ class Climatology(Forecaster):
         return v.reshape(s.shape)
 
 
-class StatsModel(Forecaster):
+class StatsModel(PanelForecaster):
     """A statsforecast model re-estimated at every cutoff on the trailing ``window`` values.
 
     All (series, cutoff) windows are stacked as separate series and forecast in ONE
