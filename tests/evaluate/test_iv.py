@@ -106,3 +106,42 @@ def test_robust_ses_equal_pyfixest_hetero():
         ref = pf.feols(fml, df, vcov="hetero")
         assert r.estimate.se["ai"] == pytest.approx(ref.se()["ai"], rel=1e-8)
         assert r.estimate.se["c1"] == pytest.approx(ref.se()["c1"], rel=1e-8)
+
+
+def _lsdv(df, cluster=None):
+    """The same 2SLS with the city and year FE written as dummies among the exogenous regressors (linearmodels)."""
+    from linearmodels.iv import IV2SLS
+
+    dummies = pd.get_dummies(df[["city", "year"]].astype(str), drop_first=False, dtype=float)
+    exog = pd.concat([df[["c1"]], dummies.drop(columns=["year_0"])], axis=1)
+    kw = {"cov_type": "clustered", "clusters": df[cluster]} if cluster else {"cov_type": "robust"}
+    return IV2SLS(df.y, exog, df[["ai"]], df[["z"]]).fit(**kw).first_stage
+
+
+@pytest.mark.parametrize("cluster", [None, "grp"])
+def test_kp_wald_f_with_absorbed_fe_equals_lsdv(cluster):
+    """With FE absorbed, the rk Wald F and Cragg–Donald F use ivreghdfe's dof n - L - sdofminus; when no FE is nested
+    in the cluster that is exactly linearmodels' F on the LSDV regression (40 cities + 5 years - 1 = 44 dummies)."""
+    df = _iv_panel(n_city=40, n_year=5)
+    df["grp"] = np.random.default_rng(3).integers(0, 25, len(df))  # clusters that nest no FE
+    r = iv2sls(df, "y", "ai", "z", "c1", fe=["city", "year"], cluster=cluster)
+    ref = _lsdv(df, cluster)
+    assert r.diagnostics["sdofminus"] == 40 + 5 - 1
+    assert r.diagnostics["kp_rk_wald_f"] == pytest.approx(ref.kleibergen_paap_f, rel=1e-7)
+    assert r.diagnostics["cragg_donald_f"] == pytest.approx(ref.cragg_donald_f, rel=1e-7)
+    # linearmodels on the demeaned data alone would overstate F by (n - L) / (n - L - 44) = 198 / 154
+    n = len(df)
+    raw = r.estimate.fit.first_stage.kleibergen_paap_f
+    assert r.diagnostics["kp_rk_wald_f"] * (n - 2) / (n - 2 - 44) == pytest.approx(raw, rel=1e-9)
+
+
+def test_sdofminus_follows_ivreghdfe_when_fe_nested_in_cluster():
+    """ivreghdfe.ado: sdofminus = 1 (constant) + reghdfe df_a, with df_a 0 counted as 1: city FE nested in the city
+    cluster leave df_a = T - 1 = 4, so sdofminus = 5; only city FE (all nested) give df_a 0 -> 1, sdofminus = 2."""
+    from coreduce.evaluate.iv import ivreghdfe_sdofminus
+
+    df = _iv_panel(n_city=40, n_year=5)
+    assert ivreghdfe_sdofminus([df.city, df.year], df.city) == 5
+    assert ivreghdfe_sdofminus([df.city], df.city) == 2
+    assert ivreghdfe_sdofminus([df.city, df.year], None) == 44
+    assert ivreghdfe_sdofminus([], df.city) == 0

@@ -7,10 +7,14 @@ Cragg–Donald F. The coefficient covariance is linearmodels' cluster sandwich r
 convention ``G/(G-1) * (n-1)/(n-K)`` with K = slopes + the fixed-effect levels not nested in the cluster, so the
 2SLS SEs equal pyfixest's (tested), and tables never mix conventions.
 
-Known difference: the KP statistics are computed by linearmodels on the demeaned data, so its finite-sample
-scaling of the rk Wald F uses n and the included regressors but not the absorbed fixed effects; ivreghdfe's
-scaling also subtracts the absorbed degrees of freedom. The rk LM statistic is unaffected (it equals the LSDV
-computation, tested).
+The KP statistics are computed by linearmodels on the demeaned data. Its finite-sample scaling of the rk Wald F,
+``chi2 * (n - L) / n / L1`` (robust) or ``chi2 * (n - L) / (n - 1) * (G - 1) / G / L1`` (clustered; L the
+instruments including the included exogenous regressors, L1 the excluded ones), does not know about the absorbed
+fixed effects; :func:`kp_wald_f_ivreghdfe` rescales it to ivreghdfe's ``n - L - sdofminus`` with sdofminus = the
+absorbed degrees of freedom plus the constant (ivreghdfe.ado, Correia, lines 668–711 and 1826–1836 of the 2023
+version), so the reported F equals what Stata users see. Without clusters, or when no fixed effect is nested in the
+cluster, this is exactly the F of the same model with the FE written as dummies (tested against linearmodels on
+the LSDV regression). The rk LM statistic needs no rescaling (it equals the LSDV computation, tested).
 """
 
 from __future__ import annotations
@@ -77,6 +81,26 @@ def fe_dof(fe: Sequence[pd.Series], cluster: pd.Series | None) -> int:
     if not free:
         return 1
     return int(sum(f.nunique() for f in free) - (len(free) - 1))
+
+
+def ivreghdfe_sdofminus(fe: Sequence[pd.Series], cluster: pd.Series | None) -> int:
+    """ivreghdfe's small-sample ``sdofminus`` for absorbed fixed effects: the constant plus reghdfe's ``df_a``.
+
+    reghdfe's ``df_a`` drops one redundant level per extra FE and every FE nested in the cluster; ivreghdfe counts a
+    ``df_a`` of 0 (all FE nested) as 1 ("adjustment to match ivreg2 and old reghdfe") and adds the partialled-out
+    constant. Without fixed effects nothing is absorbed (0: the constant is an included regressor).
+    """
+    if not fe:
+        return 0
+    df_a = fe_dof(fe, cluster) - 1  # fe_dof counts the absorbed constant
+    return 1 + max(df_a, 1)
+
+
+def kp_wald_f_ivreghdfe(f_linearmodels: float, n: int, l_total: int, sdofminus: int) -> float:
+    """Rescale linearmodels' rk Wald F or Cragg–Donald F (dof ``n - L``) to ivreghdfe's (``n - L - sdofminus``)."""
+    if sdofminus == 0:
+        return f_linearmodels
+    return f_linearmodels * (n - l_total - sdofminus) / (n - l_total)
 
 
 @dataclass
@@ -181,12 +205,15 @@ def iv2sls(
     tss_within = float(((dm[y] - dm[y].mean()) ** 2).sum())
     fs = res.first_stage
     kp = fs.kleibergen_paap
+    sdof = ivreghdfe_sdofminus(fe_series, df[cluster] if cluster else None)
     diag = {
         "kp_rk_lm": float(kp.stat),
         "kp_rk_lm_p": float(kp.pval),
         "kp_rk_lm_df": int(kp.df),
-        "kp_rk_wald_f": float(fs.kleibergen_paap_f),
-        "cragg_donald_f": float(fs.cragg_donald_f),
+        "kp_rk_wald_f": kp_wald_f_ivreghdfe(float(fs.kleibergen_paap_f), n, len(zs) + len(xs), sdof),
+        # ivreghdfe: cdf = cd * (N - sdofminus - iv1_ct) / exex1_ct, the same rescaling
+        "cragg_donald_f": kp_wald_f_ivreghdfe(float(fs.cragg_donald_f), n, len(zs) + len(xs), sdof),
+        "sdofminus": sdof,
         "n_endog": len(en),
         "n_instruments": len(zs),
     }
