@@ -80,11 +80,26 @@ def test_co_pollutants_are_activity_times_factor(inventory):
 
 def test_totals_match_the_file(demo, inventory):
     totals = demo[0].totals
+    emis = inventory[inventory["scope"] != "sink"]
     for pol in ("CO2", "CO2e", "SO2", "NOx", "PM2.5"):
-        assert totals[pol] == pytest.approx(inventory.loc[inventory["pollutant"] == pol, "amount"].sum(), rel=1e-12)
+        assert totals[pol] == pytest.approx(emis.loc[emis["pollutant"] == pol, "amount"].sum(), rel=1e-12)
+    assert totals["CO2_net"] == pytest.approx(inventory.loc[inventory["pollutant"] == "CO2", "amount"].sum(), rel=1e-12)
     # CO2e = CO2 + 28 CH4 + 265 N2O (AR5 GWP-100)
     ch4, n2o = totals["CH4"], totals["N2O"]
     assert totals["CO2e"] == pytest.approx(totals["CO2"] + 28 * ch4 + 265 * n2o, rel=1e-12)
+
+
+def test_forest_sink_is_area_times_ipcc_rate(demo, inventory):
+    """The example's sink, by hand: NBS yearbook 2009 Table 11-35 (7th NFI) Beijing forest 37.88e4 ha x the IPCC
+    Tier 1 rate of temperate mountain broadleaf forest, Asia: G 3.0 t d.m./ha/yr (2006 Table 4.9) x (1 + R 0.225)
+    (2019 Refinement Table 4.4) x CF 0.48 (2006 Table 4.3) x 44/12 = 6.468 t CO2/ha/yr -> -2,450,078.4 t CO2."""
+    rate = 3.0 * (1 + 0.225) * 0.48 * 44 / 12
+    assert rate == pytest.approx(6.468, rel=1e-12)
+    sink = inventory[(inventory["scope"] == "sink") & (inventory["pollutant"] == "CO2")]
+    assert sink["amount"].sum() == pytest.approx(-378_800 * rate, rel=1e-11)
+    assert demo[0].totals["CO2_sinks"] == pytest.approx(-2_450_078.4, rel=1e-11)
+    # the sink is small next to the city's fossil CO2 (2.7 %): a unit slip (m2 for ha, kt for t) would not be
+    assert -demo[0].totals["CO2_sinks"] / demo[0].totals["CO2"] == pytest.approx(0.02723, abs=5e-5)
 
 
 # ------------------------------------------------------------------------------------ independent check
@@ -191,7 +206,7 @@ def test_second_run_is_idempotent(demo):
     assert first.rows == {
         "sites": 12,
         "observations": 26_273,
-        "activity": 219,
+        "activity": 220,  # 219 CEADs sector x fuel rows + the forest sink row
         "inventory": len(account_example_city()["inventory"]),
     }
     assert first.totals == second.totals
@@ -251,6 +266,6 @@ def test_csv_outputs_have_no_float_noise(demo):
     assert max(significant) <= 12
     assert len(numbers) > 1000
     daily = pd.read_csv(demo[0].paths["inventory_daily"], dtype=str, nrows=5000)
-    digits = daily["amount"].str.replace(".", "", regex=False).str.lstrip("0").str.len()
+    digits = daily["amount"].str.replace(r"[-.]", "", regex=True).str.lstrip("0").str.len()
     assert digits.max() <= 12
     assert np.isfinite(pd.read_csv(demo[0].paths["inventory"])["amount"]).all()
