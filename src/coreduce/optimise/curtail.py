@@ -72,10 +72,13 @@ class Episode:
     def floors(self) -> np.ndarray:
         """(E, T) minimum cut fraction by grade and hourly alert level (``curtailment_levels``)."""
         cs = coefficients.load("curtailment_levels")
-        out = np.zeros((self.E, self.T))
-        for i, g in enumerate(self.enterprises["grade"]):
-            for t, a in enumerate(self.alert):
-                out[i, t] = cs.value("min_cut", scheme=self.scheme, alert=a, grade=g)
+        grades = self.enterprises["grade"].to_numpy(str)
+        alerts = np.asarray(self.alert, dtype=str)
+        # one look-up per distinct (alert, grade) pair: an unknown one fails naming the coefficient set
+        look = {(a, g): cs.value("min_cut", scheme=self.scheme, alert=a, grade=g) for a in set(alerts) for g in set(grades)}
+        out = np.empty((self.E, self.T))
+        for (a, g), v in look.items():
+            out[np.ix_(grades == g, alerts == a)] = v
         return out
 
     def allowed(self) -> np.ndarray:
@@ -88,15 +91,20 @@ class Episode:
 
     def sr_weight(self) -> dict[int, np.ndarray]:
         """lag -> (E, R) µg/m³ per unit of cut output-fraction x baseline: sum_p SR_{e,r,p,L} rate_{e,p}."""
-        eidx = {e: i for i, e in enumerate(self.enterprises["id"])}
-        ridx = {r: i for i, r in enumerate(self.receptors)}
+        eidx = pd.Index(self.enterprises["id"])
+        ridx = pd.Index(self.receptors)
+        sr = self.sr
+        ei = eidx.get_indexer(sr["enterprise"])
+        ri = ridx.get_indexer(sr["receptor"].astype(str))
+        rate = self.rates.to_numpy(float)[ei, self.rates.columns.get_indexer(sr["pollutant"])]
+        val = sr["coef"].to_numpy(float) * rate
+        lags = sr["lag"].to_numpy(float).astype(int)
         w: dict[int, np.ndarray] = {}
-        for row in self.sr.itertuples():
-            L = int(row.lag)
-            w.setdefault(L, np.zeros((self.E, len(self.receptors))))
-            w[L][eidx[row.enterprise], ridx[row.receptor]] += float(row.coef) * float(
-                self.rates.at[row.enterprise, row.pollutant]
-            )
+        for L in np.unique(lags):
+            a = np.zeros((self.E, len(self.receptors)))
+            k = lags == L
+            np.add.at(a, (ei[k], ri[k]), val[k])
+            w[int(L)] = a
         return w
 
     def reduction(self, cut: np.ndarray) -> np.ndarray:
@@ -223,9 +231,10 @@ def read_problem(problem: dict[str, Any] | str | Path) -> Episode:
         else:
             cp.append(_series(c, T, w, "cap", lo=0))
     sr = pd.DataFrame(problem["source_receptor"], columns=["enterprise", "receptor", "pollutant", "lag", "coef"])
+    ids = set(ent["id"])
     for i, s in enumerate(sr.itertuples()):
         w = f"{src} source_receptor[{i}]"
-        if s.enterprise not in set(ent["id"]):
+        if s.enterprise not in ids:
             raise InputError(w, "an enterprise id listed in 'enterprises'", column="enterprise", value=s.enterprise)
         if str(s.receptor) not in rec:
             raise InputError(w, "a receptor id listed in 'receptors'", column="receptor", value=s.receptor)
