@@ -33,7 +33,7 @@ import xarray as xr
 
 from coreduce import coefficients
 from coreduce.errors import InputError
-from coreduce.optimise._solve import explain_infeasible, solve
+from coreduce.optimise._solve import OptimiseError, explain_infeasible, solve
 
 POLLUTANTS = ("PM2.5", "PM10", "SO2", "NOx", "VOCs", "NH3", "CO2")
 #: pollutants the alert-level floors apply to (the plans name SO2, NOx, PM and VOCs)
@@ -75,7 +75,9 @@ class Episode:
         grades = self.enterprises["grade"].to_numpy(str)
         alerts = np.asarray(self.alert, dtype=str)
         # one look-up per distinct (alert, grade) pair: an unknown one fails naming the coefficient set
-        look = {(a, g): cs.value("min_cut", scheme=self.scheme, alert=a, grade=g) for a in set(alerts) for g in set(grades)}
+        look = {
+            (a, g): cs.value("min_cut", scheme=self.scheme, alert=a, grade=g) for a in set(alerts) for g in set(grades)
+        }
         out = np.empty((self.E, self.T))
         for (a, g), v in look.items():
             out[np.ix_(grades == g, alerts == a)] = v
@@ -271,9 +273,10 @@ def read_problem(problem: dict[str, Any] | str | Path) -> Episode:
 
 
 def build_curtailment(
-    ep: Episode, *, elastic: bool = False, relax: bool = False
+    ep: Episode, *, elastic: bool = False, relax: bool = False, fix: np.ndarray | None = None
 ) -> tuple[linopy.Model, list[dict[str, Any]]]:
-    """The curtailment MILP (``relax``: binaries in [0, 1]; ``elastic``: every cap and floor gets a slack)."""
+    """The curtailment MILP (``relax``: binaries in [0, 1]; ``elastic``: every cap and floor gets a slack;
+    ``fix``: an (E, K, T) array of level indicators, NaN where free — the others are fixed to it)."""
     E, T, K = ep.E, ep.T, len(ep.levels)
     ei = pd.Index(ep.enterprises["id"], name="enterprise")
     ti = pd.RangeIndex(T, name="t")
@@ -286,6 +289,13 @@ def build_curtailment(
     else:
         x = m.add_variables(binary=True, coords=[ei, ki, ti], name="x")
         m.add_constraints(x <= ub, name="allowed")
+    if fix is not None:
+        fixed = np.isfinite(fix)
+        m.add_constraints(
+            x == xr.DataArray(np.where(fixed, fix, 0.0), coords=[ei, ki, ti]),
+            name="fixed",
+            mask=xr.DataArray(fixed, coords=[ei, ki, ti]),
+        )
     m.add_constraints(x.sum("level") == 1, name="one_level")
     lv = xr.DataArray(ep.levels, coords=[ki])
     cut = (x * lv).sum("level")  # (e, t)
@@ -460,48 +470,61 @@ def round_up(ep: Episode, cut: np.ndarray, max_iter: int = 100) -> np.ndarray | 
     allowed = ep.allowed()
     lv = ep.levels
     ent = ep.enterprises
-    shut_ok = np.isclose(lv, 1.0)
+    has_shut = bool(np.isclose(lv, 1.0).any())
+    # first pass, vectorised: the smallest allowed level >= each cut
+    ok = allowed[:, :, None] & (lv[None, :, None] >= cut[:, None, :] - 1e-9)  # (E, K, T)
+    if not ok.any(axis=1).all():
+        return None
+    r = lv[ok.argmax(axis=1)].astype(float)  # levels are sorted: argmax = the first (smallest) allowed
 
     def up(i: int, v: float) -> float | None:
         cand = lv[allowed[i] & (lv >= v - 1e-9)]
         return float(cand.min()) if len(cand) else None
 
-    r = np.zeros_like(cut)
-    for i in range(ep.E):
-        for t in range(ep.T):
-            u = up(i, cut[i, t])
-            if u is None:
-                return None
-            r[i, t] = u
+    dmin = ent["min_shutdown_h"].to_numpy(int)
+    ramps = ent["ramp"].to_numpy(float)
     for _ in range(max_iter):
         changed = False
         for i in range(ep.E):
-            d = int(ent["min_shutdown_h"].iloc[i])
-            ramp = float(ent["ramp"].iloc[i])
+            d, ramp, ri = int(dmin[i]), float(ramps[i]), r[i]
+            shut = np.abs(ri - 1.0) < 1e-9 if has_shut else np.zeros(ep.T, bool)
+            if not shut.any() and ramp >= 1.0 and ri[0] <= ramp + 1e-9:
+                continue  # nothing to repair on this row
             for t in range(ep.T):
-                s_t = np.isclose(r[i, t], 1.0) and shut_ok.any()
-                if s_t and (t == 0 or not np.isclose(r[i, t - 1], 1.0)):
+                s_t = shut[t]
+                if s_t and (t == 0 or not shut[t - 1]):
                     end = min(ep.T, t + d)
-                    if not np.isclose(r[i, t:end], 1.0).all():
-                        r[i, t:end], changed = 1.0, True
-                prev = r[i, t - 1] if t else 0.0
-                if np.isclose(r[i, t], 1.0) or (t and np.isclose(prev, 1.0)):
+                    if not shut[t:end].all():
+                        ri[t:end], shut[t:end], changed = 1.0, True, True
+                prev = ri[t - 1] if t else 0.0
+                if shut[t] or (t and shut[t - 1]):
                     continue
-                if r[i, t] - prev > ramp + 1e-9 and t:
-                    u = up(i, r[i, t] - ramp)
+                if ri[t] - prev > ramp + 1e-9 and t:
+                    u = up(i, ri[t] - ramp)
                     if u is None:
                         return None
-                    r[i, t - 1], changed = u, True
-                elif prev - r[i, t] > ramp + 1e-9:
+                    ri[t - 1], changed = u, True
+                    shut[t - 1] = has_shut and abs(u - 1.0) < 1e-9
+                elif prev - ri[t] > ramp + 1e-9:
                     u = up(i, prev - ramp)
                     if u is None:
                         return None
-                    r[i, t], changed = u, True
-                elif t == 0 and r[i, 0] > ramp + 1e-9:
+                    ri[t], changed = u, True
+                    shut[t] = has_shut and abs(u - 1.0) < 1e-9
+                elif t == 0 and ri[0] > ramp + 1e-9:
                     return None
         if not changed:
             break
     return r if feasible(ep, r) else None
+
+
+def _lost_value(ep: Episode, cut: np.ndarray) -> float:
+    return float((cut * ep.baseline * ep.enterprises["value_per_unit"].to_numpy(float)[:, None]).sum())
+
+
+def _one_hot(ep: Episode, cut: np.ndarray) -> np.ndarray:
+    """(E, K, T) level indicators of a cut schedule."""
+    return np.isclose(cut[:, None, :], ep.levels[None, :, None]).astype(float)
 
 
 def solve_curtailment(
@@ -518,22 +541,80 @@ def solve_curtailment(
     coreduce.optimise.Infeasible
         Naming the receptor-hours (or floors, emission caps) that cannot be met and by how much.
     """
+    import time
+
     ep = problem if isinstance(problem, Episode) else read_problem(problem)
-    # the LP relaxation: its duals are the shadow prices, and its rounding (cuts only raised) a first incumbent
+    t_start = time.perf_counter()
+
+    def left() -> float:
+        return max(1.0, time_limit - (time.perf_counter() - t_start))
+
+    # 1. the LP relaxation: its duals are the shadow prices, its optimum a lower bound on the lost value
     lp, _ = build_curtailment(ep, relax=True)
     lp_st = solve(lp)
     if lp_st.status == "infeasible":  # no fractional schedule meets the caps: no integer one does either
         raise explain_infeasible("the curtailment problem", lambda: build_curtailment(ep, elastic=True, relax=True))
-    start = None
+    bound = float(lp_st.objective) if lp_st.status == "optimal" else 0.0
+    best: np.ndarray | None = None
+    how = "MILP"
+    solves = [lp_st]
     if lp_st.status == "optimal":
-        rounded = round_up(ep, _cut_of(lp, ep, exact=True))
-        if rounded is not None:
-            start = {"x": (np.isclose(rounded[:, None, :], ep.levels[None, :, None])).astype(float)}
-    m, _ = build_curtailment(ep)
-    st = solve(m, time_limit=time_limit, mip_rel_gap=mip_rel_gap, start=start, options={"mip_heuristic_effort": 0.3})
-    if st.status == "infeasible":
-        raise explain_infeasible("the curtailment problem", lambda: build_curtailment(ep, elastic=True, relax=True))
-    cut = _cut_of(m, ep)
+        xlp = lp.variables["x"].solution.transpose("enterprise", "level", "t").fillna(0).values  # (E, K, T)
+        # 2. a first incumbent: the LP schedule with every cut raised to an allowed level (never breaks a cap)
+        best = round_up(ep, _cut_of(lp, ep, exact=True))
+        how = "LP rounding"
+        # 3. fix and solve (a RINS-like neighbourhood): enterprise-hours whose LP level is already integral keep
+        #    it, except next to a fractional hour (room for ramps); the MILP decides the rest.  The LP optimum
+        #    stays the lower bound, so a schedule within the gap of it needs no full MILP.
+        frac = ~(np.abs(xlp - np.round(xlp)) < 1e-6).all(axis=1)  # (E, T)
+        free = frac.copy()
+        free[:, 1:] |= frac[:, :-1]
+        free[:, :-1] |= frac[:, 1:]
+        if frac.any() and (best is None or _gap(_lost_value(ep, best), bound) > mip_rel_gap):
+            # fixed hours take the rounded schedule's levels (= the LP's where integral), so that schedule is a
+            # feasible start of the neighbourhood MILP
+            fixed_at = _one_hot(ep, best) if best is not None else np.round(xlp)
+            sub, _ = build_curtailment(ep, fix=np.where(free[:, None, :], np.nan, fixed_at))
+            try:
+                st_sub = solve(
+                    sub,
+                    time_limit=0.85 * left(),
+                    mip_rel_gap=mip_rel_gap / 2,
+                    start=None if best is None else {"x": fixed_at},
+                    options={"mip_heuristic_effort": 0.3},
+                )
+            except OptimiseError:  # no schedule found in the neighbourhood within its time
+                st_sub = None
+            if st_sub is not None:
+                solves.append(st_sub)
+                if st_sub.status != "infeasible":
+                    c_sub = _cut_of(sub, ep)
+                    if feasible(ep, c_sub) and (best is None or _lost_value(ep, c_sub) < _lost_value(ep, best) - 1e-9):
+                        best = c_sub
+                        how = f"fix-and-solve ({int(free.sum())} of {free.size} enterprise-hours free)"
+    # 4. the full MILP, from the best schedule so far, only while the gap to the LP bound exceeds the target
+    st = None
+    if best is None or _gap(_lost_value(ep, best), bound) > mip_rel_gap:
+        m, _ = build_curtailment(ep)
+        st = solve(
+            m,
+            time_limit=left(),
+            mip_rel_gap=mip_rel_gap,
+            start=None if best is None else {"x": _one_hot(ep, best)},
+            options={"mip_heuristic_effort": 0.3},
+        )
+        solves.append(st)
+        if st.status == "infeasible":
+            raise explain_infeasible("the curtailment problem", lambda: build_curtailment(ep, elastic=True, relax=True))
+        c_m = _cut_of(m, ep)
+        if best is None or _lost_value(ep, c_m) < _lost_value(ep, best) - 1e-9:
+            best, how = c_m, "MILP"
+        db = _dual_bound(m)
+        if db is not None:
+            bound = max(bound, db)
+    cut = best
+    objective = _lost_value(ep, cut)
+    gap = _gap(objective, bound)
     cut = np.where(np.abs(cut) < TOL, 0.0, cut)
     red = ep.reduction(cut)
     before = ep.background
@@ -572,7 +653,9 @@ def solve_curtailment(
     expl = {
         "what": "least lost output value meeting the concentration caps, alert-level floors and emission caps",
         "value_unit": ep.value_unit,
-        "objective": float(st.objective),
+        "objective": objective,
+        "lower_bound": bound,
+        "incumbent_from": how,
         "receptor_hours_over_cap_before": viol_before,
         "receptor_hours_over_cap_after": int((after > ep.cap + 1e-6).sum()),
         "peak_before": float(before.max()),
@@ -583,12 +666,31 @@ def solve_curtailment(
         "levels": ep.levels.tolist(),
         "scheme": ep.scheme,
         "curtailment_levels_version": coefficients.load("curtailment_levels").version,
-        "mip_gap": st.mip_gap,
+        "mip_gap": gap,
+        "mip_gap_basis": "(lost value - best lower bound) / lost value; the bound is the LP relaxation's optimum "
+        "or HiGHS's MILP dual bound, whichever is higher",
+        "solver": {
+            **solves[-1].solver_info(),
+            "seconds": sum(x.seconds for x in solves),
+            "log": "".join(x.log for x in solves)[-4000:],
+        },
         "shadow_prices": "duals of the LP relaxation (x in [0,1]) at its optimum: the value of relaxing a cap by "
         "one unit in the relaxed problem (a lower bound on the integer problem's)",
         "in_words": words,
     }
-    return CurtailmentResult(float(st.objective), sched, conc, reductions, binding, expl, st.mip_gap)
+    return CurtailmentResult(objective, sched, conc, reductions, binding, expl, gap)
+
+
+def _gap(obj: float, bound: float) -> float:
+    return 0.0 if obj <= 0 else max(0.0, (obj - bound) / abs(obj))
+
+
+def _dual_bound(m: linopy.Model) -> float | None:
+    try:
+        v = float(m.solver_model.getInfo().mip_dual_bound)
+    except Exception:
+        return None
+    return v if np.isfinite(v) else None
 
 
 def _binding(ep: Episode, cut: np.ndarray, after: np.ndarray, lp: linopy.Model | None) -> pd.DataFrame:
@@ -664,23 +766,23 @@ def feasible(ep: Episode, cut: np.ndarray) -> bool:
     """Whether a cut schedule (E, T) meets every constraint (a numpy reference, used by brute-force tests)."""
     allowed = ep.allowed()
     lv = ep.levels
-    for i in range(ep.E):
-        for t in range(ep.T):
-            k = np.nonzero(np.isclose(lv, cut[i, t]))[0]
-            if len(k) != 1 or not allowed[i, k[0]]:
-                return False
+    match = np.isclose(cut[:, None, :], lv[None, :, None])  # (E, K, T)
+    if not ((match.sum(axis=1) == 1) & (match & allowed[:, :, None]).any(axis=1)).all():
+        return False
     shut = np.isclose(cut, 1.0)
     ent = ep.enterprises
-    for i in range(ep.E):
-        prev_c, prev_s = 0.0, False
-        for t in range(ep.T):
-            if not (shut[i, t] or prev_s) and abs(cut[i, t] - prev_c) > ent["ramp"].iloc[i] + 1e-9:
-                return False
-            if shut[i, t] and not prev_s:
-                d = int(ent["min_shutdown_h"].iloc[i])
-                if not shut[i, t : t + d].all():
-                    return False
-            prev_c, prev_s = cut[i, t], shut[i, t]
+    prev_c = np.concatenate([np.zeros((ep.E, 1)), cut[:, :-1]], axis=1)
+    prev_s = np.concatenate([np.zeros((ep.E, 1), bool), shut[:, :-1]], axis=1)
+    ramp = ent["ramp"].to_numpy(float)[:, None]
+    if (~(shut | prev_s) & (np.abs(cut - prev_c) > ramp + 1e-9)).any():
+        return False
+    # a shutdown that starts at t lasts min_shutdown_h hours (truncated at the episode's end)
+    cs = np.concatenate([np.zeros((ep.E, 1)), np.cumsum(shut, axis=1)], axis=1)  # (E, T+1)
+    ei, ti = np.nonzero(shut & ~prev_s)
+    if len(ei):
+        end = np.minimum(ep.T, ti + ent["min_shutdown_h"].to_numpy(int)[ei])
+        if (cs[ei, end] - cs[ei, ti] < end - ti).any():
+            return False
     need = (ep.floors() * ep.baseline).sum(axis=1)
     if ((cut * ep.baseline).sum(axis=1) < need - 1e-9).any():
         return False
