@@ -134,8 +134,9 @@ def decision_rows(cb: Mapping[str, Any]) -> list[dict[str, Any]]:
                     "note": f"co-benefit; quadrant {r['quadrant']}",
                 }
             )
-    rows.append({"quantity": "pm25_inhaled_avoided", "value": cb["exposure"]["inhaled_kg"], "unit": "kg",
-                 "note": f"co-benefit; intake fractions {cb['exposure']['if_set']} (verified={cb['exposure']['verified']})"})  # fmt: skip
+    ex = cb["exposure"]
+    rows.append({"quantity": "pm25_inhaled_avoided", "value": ex["inhaled_kg"], "unit": "kg",
+                 "note": f"co-benefit; intake fractions {ex['if_set']} (verified={ex['verified']})"})  # fmt: skip
     h = cb.get("health")
     if h:
         rows.append({"quantity": "delta_pm25", "value": cb["delta_pm25"], "unit": "µg/m³",
