@@ -161,6 +161,8 @@ def read_problem(problem: dict[str, Any] | str | Path) -> Episode:
          "receptors": [{"id": "R1", "background": [...], "cap": 75 | [...]}],   # [µg/m³]
          "source_receptor": [{"enterprise": "E1", "receptor": "R1", "pollutant": "PM2.5", "lag": 0,
                               "coef": 2.0}],              # [µg/m³ per t/h]
+                           # or estimated from history (estimate_source_receptor; paths relative to the file):
+                           # {"estimate_from": {"emissions": "e.csv", "concentrations": "c.csv", "lags": [0, 1]}}
          "emission_caps": {"SO2": 0.5 | [...]}}           # optional [t/h]
     """
     src = "<dict>"
@@ -232,7 +234,22 @@ def read_problem(problem: dict[str, Any] | str | Path) -> Episode:
             cp.append(np.array([np.inf if v is None else _num(v, w, "cap", lo=0) for v in c]))
         else:
             cp.append(_series(c, T, w, "cap", lo=0))
-    sr = pd.DataFrame(problem["source_receptor"], columns=["enterprise", "receptor", "pollutant", "lag", "coef"])
+    srp = problem["source_receptor"]
+    if isinstance(srp, dict):  # {"estimate_from": {"emissions": CSV, "concentrations": CSV, "lags": [0, 1, 2]}}
+        est = srp.get("estimate_from")
+        if not isinstance(est, dict) or not {"emissions", "concentrations"} <= set(est):
+            raise InputError(
+                src, "source_receptor rows, or {'estimate_from': {'emissions': CSV, 'concentrations': CSV}}",
+                column="source_receptor",
+            )  # fmt: skip
+        base_dir = Path(src).parent if src != "<dict>" else Path(".")
+        try:
+            em = pd.read_csv(base_dir / est["emissions"])
+            co = pd.read_csv(base_dir / est["concentrations"])
+        except OSError as exc:
+            raise InputError(src, f"readable history files ({exc})", column="source_receptor.estimate_from") from exc
+        srp = estimate_source_receptor(em, co, lags=est.get("lags", (0, 1, 2)), source=src).to_dict(orient="records")
+    sr = pd.DataFrame(srp, columns=["enterprise", "receptor", "pollutant", "lag", "coef"])
     ids = set(ent["id"])
     for i, s in enumerate(sr.itertuples()):
         w = f"{src} source_receptor[{i}]"
@@ -807,3 +824,80 @@ def brute_force(ep: Episode) -> tuple[float, np.ndarray] | None:
         if best is None or cost < best[0] - 1e-9:
             best = (cost, cut)
     return best
+
+
+def estimate_source_receptor(
+    emissions: pd.DataFrame,
+    concentrations: pd.DataFrame,
+    *,
+    lags: tuple[int, ...] | list[int] = (0, 1, 2),
+    source: str = "history",
+) -> pd.DataFrame:
+    """A source–receptor matrix with time lags estimated from hourly data by non-negative least squares.
+
+    For each receptor r:  c_{r,t} = a_r + Σ_{e,p,L} SR_{e,r,p,L} · E_{e,p,t−L} + ε_t,  SR >= 0, a_r >= 0
+    (``scipy.optimize.nnls``; the hours before the largest lag are dropped).  The estimate is only as good as the
+    variation in the history: enterprises whose emissions never vary apart from the others cannot be separated.
+
+    Parameters
+    ----------
+    emissions : pandas.DataFrame
+        ``hour, enterprise, pollutant, t_per_h`` [t/h].
+    concentrations : pandas.DataFrame
+        ``hour, receptor, value`` [µg/m³].
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``enterprise, receptor, pollutant, lag, coef`` [µg/m³ per t/h], the ``source_receptor`` rows of a
+        problem; ``.attrs["background"]`` (receptor -> a_r) and ``.attrs["r2"]`` (receptor -> R²).
+    """
+    from scipy.optimize import nnls
+
+    for name, df, cols in (
+        ("emissions", emissions, ("hour", "enterprise", "pollutant", "t_per_h")),
+        ("concentrations", concentrations, ("hour", "receptor", "value")),
+    ):
+        for c in cols:
+            if c not in df.columns:
+                raise InputError(f"{source} {name}", f"a column {c!r}", row=1, column=c)
+        v = pd.to_numeric(df[cols[-1]], errors="coerce")
+        if v.isna().any():
+            i = int(v.isna().to_numpy().nonzero()[0][0])
+            raise InputError(f"{source} {name}", "a number", row=i + 2, column=cols[-1], value=df[cols[-1]].iloc[i])
+    lags = sorted({int(L) for L in lags})
+    if not lags or lags[0] < 0:
+        raise InputError(source, "lags >= 0", column="lags", value=lags)
+    em = emissions.assign(hour=pd.to_datetime(emissions["hour"], utc=True))
+    co = concentrations.assign(hour=pd.to_datetime(concentrations["hour"], utc=True))
+    X0 = em.pivot_table(index="hour", columns=["enterprise", "pollutant"], values="t_per_h", aggfunc="sum")
+    Y = co.pivot_table(index="hour", columns="receptor", values="value", aggfunc="mean")
+    hours = X0.index.union(Y.index).sort_values()
+    full = pd.date_range(hours.min(), hours.max(), freq="h")
+    X0 = X0.reindex(full).fillna(0.0)
+    Y = Y.reindex(full)
+    Lmax = max(lags)
+    blocks, keys = [], []
+    for L in lags:
+        blocks.append(X0.shift(L).to_numpy())
+        keys += [(e, p, L) for e, p in X0.columns]
+    X = np.hstack([*blocks, np.ones((len(full), 1))])[Lmax:]
+    Yv = Y.to_numpy()[Lmax:]
+    if X.shape[0] <= X.shape[1]:
+        raise InputError(source, f"more hours ({X.shape[0]}) than coefficients ({X.shape[1]}) to estimate")
+    rows, bg, r2 = [], {}, {}
+    for j, rec in enumerate(Y.columns):
+        ok = np.isfinite(Yv[:, j])
+        coef, _ = nnls(X[ok], Yv[ok, j])
+        fit = X[ok] @ coef
+        ss = float(((Yv[ok, j] - Yv[ok, j].mean()) ** 2).sum())
+        r2[str(rec)] = 1.0 - float(((Yv[ok, j] - fit) ** 2).sum()) / ss if ss > 0 else float("nan")
+        bg[str(rec)] = float(coef[-1])
+        rows += [
+            {"enterprise": str(e), "receptor": str(rec), "pollutant": str(p), "lag": int(L), "coef": float(c)}
+            for (e, p, L), c in zip(keys, coef[:-1], strict=True)
+        ]
+    out = pd.DataFrame(rows, columns=["enterprise", "receptor", "pollutant", "lag", "coef"])
+    out.attrs["background"] = bg
+    out.attrs["r2"] = r2
+    return out
