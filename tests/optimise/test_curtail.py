@@ -147,3 +147,22 @@ def test_curtailment_levels_coefficient_set_is_cited():
         assert cs.value("min_cut", scheme="national", alert=alert, grade="A") == 0
         for g in "BCD":
             assert cs.value("min_cut", scheme="national", alert=alert, grade=g) == alpha
+
+
+def test_greedy_descent_keeps_feasibility_and_never_costs_more():
+    # every feasible schedule of the tiny case (enumerated): the descent stays feasible, never costs more, and
+    # leaves the enumerated optimum where it is
+    from coreduce.optimise.curtail import _lost_value, round_down
+
+    ep = read_problem(tiny(cap=85.0))
+    best = brute_force(ep)
+    n = 0
+    for combo in itertools.product(ep.levels, repeat=ep.E * ep.T):
+        cut = np.array(combo).reshape(ep.E, ep.T)
+        if not feasible(ep, cut):
+            continue
+        n += 1
+        r = round_down(ep, cut)
+        assert feasible(ep, r) and _lost_value(ep, r) <= _lost_value(ep, cut) + 1e-9
+    assert n > 1
+    assert _lost_value(ep, round_down(ep, best[1])) == pytest.approx(best[0])

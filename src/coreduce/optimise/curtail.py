@@ -535,6 +535,63 @@ def round_up(ep: Episode, cut: np.ndarray, max_iter: int = 100) -> np.ndarray | 
     return r if feasible(ep, r) else None
 
 
+def round_down(ep: Episode, cut: np.ndarray) -> np.ndarray:
+    """Improve a feasible schedule greedily: lower cuts one allowed level at a time, the most valuable
+    enterprise-hours first, wherever every floor, cap, emission cap and ramp still holds (shutdown hours are
+    left alone).  Returns the improved schedule (the input if it was not feasible)."""
+    if not feasible(ep, cut):
+        return cut
+    r = cut.copy()
+    B = ep.baseline
+    val = ep.enterprises["value_per_unit"].to_numpy(float)
+    ramp = ep.enterprises["ramp"].to_numpy(float)
+    allowed = ep.allowed()
+    lv = ep.levels
+    need = (ep.floors() * B).sum(axis=1)
+    done = (r * B).sum(axis=1)
+    W = ep.sr_weight()
+    slack = np.where(np.isfinite(ep.cap), ep.cap - (ep.background - ep.reduction(r)), np.inf)  # (R, T)
+    erate = {p: ep.rates[p].to_numpy(float) for p in ep.emission_caps}
+    eslack = {p: c - (erate[p][:, None] * B * (1 - r)).sum(axis=0) for p, c in ep.emission_caps.items()}
+    T = ep.T
+    order = np.argsort(-(val[:, None] * B).ravel(), kind="stable")
+    for k in order:
+        e, t = divmod(int(k), T)
+        while True:
+            c = r[e, t]
+            if c <= 0 or abs(c - 1.0) < 1e-9:
+                break
+            lower = lv[allowed[e] & (lv < c - 1e-9)]
+            if not len(lower):
+                break
+            c2 = float(lower.max())
+            d = c - c2
+            if done[e] - B[e, t] * d < need[e] - 1e-9:
+                break
+            prev = r[e, t - 1] if t else 0.0
+            if not (t and abs(prev - 1.0) < 1e-9) and abs(c2 - prev) > ramp[e] + 1e-9:
+                break
+            if t + 1 < T and abs(r[e, t + 1] - 1.0) > 1e-9 and abs(r[e, t + 1] - c2) > ramp[e] + 1e-9:
+                break
+            ok = True
+            for L, w in W.items():
+                if t + L < T and (w[e] * B[e, t] * d > slack[:, t + L] + 1e-9).any():
+                    ok = False
+                    break
+            if ok and any(erate[p][e] * B[e, t] * d > eslack[p][t] + 1e-9 for p in eslack):
+                ok = False
+            if not ok:
+                break
+            r[e, t] = c2
+            done[e] -= B[e, t] * d
+            for L, w in W.items():
+                if t + L < T:
+                    slack[:, t + L] -= w[e] * B[e, t] * d
+            for p in eslack:
+                eslack[p][t] -= erate[p][e] * B[e, t] * d
+    return r if feasible(ep, r) else cut
+
+
 def _lost_value(ep: Episode, cut: np.ndarray) -> float:
     return float((cut * ep.baseline * ep.enterprises["value_per_unit"].to_numpy(float)[:, None]).sum())
 
@@ -580,6 +637,9 @@ def solve_curtailment(
         # 2. a first incumbent: the LP schedule with every cut raised to an allowed level (never breaks a cap)
         best = round_up(ep, _cut_of(lp, ep, exact=True))
         how = "LP rounding"
+        if best is not None:  # then lowered greedily where every constraint still holds
+            best = round_down(ep, best)
+            how = "LP rounding + greedy descent"
         # 3. fix and solve (a RINS-like neighbourhood): enterprise-hours whose LP level is already integral keep
         #    it, except next to a fractional hour (room for ramps); the MILP decides the rest.  The LP optimum
         #    stays the lower bound, so a schedule within the gap of it needs no full MILP.
