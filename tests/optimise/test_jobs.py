@@ -173,3 +173,26 @@ def test_json_stdout_is_pure_json_in_a_real_process(tmp_path):
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)  # fails when "Running HiGHS …" reaches stdout
     assert out["objective"] > 0
+
+
+def test_solver_output_quiet_by_default_and_shown_with_verbose(tmp_path, curtail_file):
+    # a real process (file descriptors, not a captured sys.stdout): HiGHS's banner must not reach the terminal
+    # unless --verbose, and the JSON on stdout stays parseable either way
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    env.pop("COREDUCE_SOLVER_VERBOSE", None)
+    cmd = [sys.executable, "-m", "coreduce.cli.main", "optimise", "curtail", "--problem", str(curtail_file)]
+    q = subprocess.run([*cmd, "--json", "--no-store"], capture_output=True, text=True, env=env, check=False)
+    assert q.returncode == 0, q.stderr
+    assert "HiGHS" not in q.stderr and q.stdout.startswith("{")  # nothing before the JSON
+    d = json.loads(q.stdout)
+    assert d["explanation"]["solver"]["name"] == "HiGHS"  # the solve is logged to the run's explanation
+    v = subprocess.run(
+        [*cmd, "--json", "--no-store", "--verbose"], capture_output=True, text=True, env=env, check=False
+    )
+    assert v.returncode == 0 and "HiGHS" in v.stderr
+    assert json.loads(v.stdout)["objective"] == pytest.approx(11800.0)
