@@ -1,16 +1,19 @@
-"""Benchmark of coreduce.optimise (prints JSON; not a test).
+"""Benchmark of coreduce.optimise (prints JSON; not a test; exits 1 and says "target missed" on a miss).
 
 1. An 8,760-hour x 50-unit economic dispatch with 2 renewables and 1 storage (ERCOT 2019 profiles when
    ``--data`` has them, else a seeded synthetic year), solved by HiGHS:
-   - ``coreduce``: :func:`coreduce.optimise.dispatch.solve_dispatch` (build + solve + results),
+   - ``coreduce``: read_system + build_dispatch + solve + results (schedule, balance duals),
    - ``linopy``: the same model written directly in linopy (``io_api="direct"``),
-   - ``pulp``: the same model in PuLP 3 (HiGHS through highspy);
-   each variant in its own process (peak RSS from ``resource.getrusage``), the objectives must agree to 1e-6.
-   Targets (shared/reference/forecast-and-optimise.md): build <= 1.3 x linopy, end to end <= 1.2 x, memory
-   <= 1.3 x; >= 5 x faster than PuLP end to end.
-2. A 200-enterprise x 72-hour curtailment MILP (seeded synthetic instance): target 1 % gap in <= 60 s.
+   - ``pulp``: the same model in PuLP 3 (HiGHS through highspy),
+   - ``pyomo``: the same model in Pyomo (indexed Vars, rule constraints; HiGHS through APPSI/highspy);
+   each variant in its own process (peak RSS from ``resource.getrusage``), results read back in each, the
+   objectives must agree to 1e-6.  Targets (shared/reference/forecast-and-optimise.md): build <= 1.3 x linopy,
+   end to end <= 1.2 x, memory <= 1.3 x; >= 5 x faster than Pyomo or PuLP end to end (both ratios reported).
+2. A 200-enterprise x 72-hour curtailment MILP (seeded synthetic instance): 1 % gap (to the best lower bound:
+   the LP relaxation or HiGHS's MILP bound) in <= 60 s wall; CPU seconds reported beside (the machine is shared).
 
-    PYTHONPATH=src python benchmarks/optimise.py [--data ../shared/data] [--skip-pulp] [--hours 8760]
+    PYTHONPATH=src python benchmarks/optimise.py [--data ../shared/data] [--skip-pulp] [--skip-pyomo]
+        [--skip-curtail] [--hours 8760]
 """
 
 from __future__ import annotations
@@ -148,7 +151,55 @@ def run_pulp(sd: dict) -> dict:
     t1 = time.perf_counter()
     prob.solve(pulp.HiGHS(msg=False))
     t2 = time.perf_counter()
-    return {"build_s": t1 - t0, "solve_s": t2 - t1, "total_s": t2 - t0, "objective": float(pulp.value(prob.objective))}
+    _ = sum(v.varValue for row in p for v in row), [prob.constraints[k].pi for k in list(prob.constraints)[: 2 * T : 2]]
+    t3 = time.perf_counter()
+    return {"build_s": t1 - t0, "solve_s": t2 - t1, "total_s": t3 - t0, "objective": float(pulp.value(prob.objective))}
+
+
+def run_pyomo(sd: dict) -> dict:
+    """The same LP in Pyomo (indexed variables and rule-based constraints, the idiomatic form), solved by HiGHS
+    through Pyomo's APPSI interface (highspy, in memory: no LP file), balance duals read back like the others."""
+    import pyomo.environ as pyo
+
+    t0 = time.perf_counter()
+    T = len(sd["hours"])
+    th = sd["thermal"]
+    ren = sd["renewables"]
+    s = sd["storage"][0]
+    cost = [g["marginal_cost"] + sd["carbon_price"] * g["rates"]["CO2"] + 30000.0 * g["rates"]["SO2"]
+            + 10000.0 * g["rates"]["NOx"] for g in th]  # fmt: skip
+    m = pyo.ConcreteModel()
+    m.T = pyo.RangeSet(0, T - 1)
+    m.G = pyo.RangeSet(0, len(th) - 1)
+    m.W = pyo.RangeSet(0, len(ren) - 1)
+    m.p = pyo.Var(m.G, m.T, bounds=lambda m, i, t: (0, th[i]["capacity"]))
+    m.r = pyo.Var(m.W, m.T, bounds=lambda m, j, t: (0, ren[j]["capacity"] * ren[j]["availability"][t]))
+    m.ch = pyo.Var(m.T, bounds=(0, s["power"]))
+    m.dis = pyo.Var(m.T, bounds=(0, s["power"]))
+    m.soc = pyo.Var(m.T, bounds=(0, s["energy"]))
+    m.obj = pyo.Objective(expr=pyo.quicksum(cost[i] * m.p[i, t] for i in m.G for t in m.T))
+    m.bal = pyo.Constraint(m.T, rule=lambda m, t: pyo.quicksum(m.p[i, t] for i in m.G)
+                           + pyo.quicksum(m.r[j, t] for j in m.W) + m.dis[t] - m.ch[t] == sd["demand"][t])  # fmt: skip
+    m.socb = pyo.Constraint(m.T, rule=lambda m, t: m.soc[t] - m.soc[(t - 1) % T] - s["eta_charge"] * m.ch[t]
+                            + (1 / s["eta_discharge"]) * m.dis[t] == 0)  # fmt: skip
+    rg = [i for i, g in enumerate(th) if g["ramp"] < 1]
+    m.RG = pyo.Set(initialize=rg)
+    m.T1 = pyo.RangeSet(1, T - 1)
+    m.ru = pyo.Constraint(
+        m.RG, m.T1, rule=lambda m, i, t: m.p[i, t] - m.p[i, t - 1] <= th[i]["ramp"] * th[i]["capacity"]
+    )
+    m.rd = pyo.Constraint(
+        m.RG, m.T1, rule=lambda m, i, t: m.p[i, t - 1] - m.p[i, t] <= th[i]["ramp"] * th[i]["capacity"]
+    )
+    t1 = time.perf_counter()
+    opt = pyo.SolverFactory("appsi_highs")
+    opt.config.stream_solver = False
+    opt.solve(m)
+    t2 = time.perf_counter()
+    duals = opt.get_duals([m.bal[t] for t in m.T])
+    _ = sum(pyo.value(m.p[i, t]) for i in m.G for t in m.T), len(duals)
+    t3 = time.perf_counter()
+    return {"build_s": t1 - t0, "solve_s": t2 - t1, "total_s": t3 - t0, "objective": float(pyo.value(m.obj))}
 
 
 def curtail_instance(E: int = 200, T: int = 72) -> dict:
@@ -184,28 +235,36 @@ def curtail_instance(E: int = 200, T: int = 72) -> dict:
 
 
 def run_curtail() -> dict:
-    """The library path: LP relaxation (duals + rounded-up warm start), then the MILP to 1 % gap or 60 s."""
+    """The library path: LP relaxation (bound, duals) -> rounded-up incumbent -> fix-and-solve neighbourhood MILP
+    -> the full MILP only if the gap to the best bound is still above 1 %; 60 s wall in all (read excluded)."""
     from coreduce.optimise.curtail import read_problem, solve_curtailment
 
     ep = read_problem(curtail_instance())
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = solve_curtailment(ep, time_limit=60, mip_rel_gap=0.01, duals=False)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     return {
         "enterprises": ep.E,
         "hours": ep.T,
         "binaries": int(ep.E * len(ep.levels) * ep.T),
         "total_s": t1 - t0,
-        "milp_time_limit_s": 60,
+        "cpu_s": c1 - c0,
+        "time_limit_s": 60,
         "mip_gap": res.gap,
         "objective": res.objective,
+        "lower_bound": res.explanation["lower_bound"],
+        "incumbent_from": res.explanation["incumbent_from"],
     }
 
 
 def child(variant: str, hours: int, data: str | None) -> None:
     sd = system_dict(hours, data) if variant != "curtail" else None
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    out = {"coreduce": run_coreduce, "linopy": run_linopy, "pulp": run_pulp}[variant](sd) if sd else run_curtail()
+    out = (
+        {"coreduce": run_coreduce, "linopy": run_linopy, "pulp": run_pulp, "pyomo": run_pyomo}[variant](sd)
+        if sd
+        else run_curtail()
+    )
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out["rss_before_model_mb"] = base / 1024
     print(json.dumps(out))
@@ -216,13 +275,16 @@ def main() -> None:
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
     ap.add_argument("--hours", type=int, default=8760)
     ap.add_argument("--skip-pulp", action="store_true")
+    ap.add_argument("--skip-pyomo", action="store_true")
+    ap.add_argument("--skip-curtail", action="store_true")
     ap.add_argument("--child")
     a = ap.parse_args()
     if a.child:
         child(a.child, a.hours, a.data)
         return
     res = {}
-    for v in ["linopy", "coreduce"] + ([] if a.skip_pulp else ["pulp"]) + ["curtail"]:
+    variants = ["linopy", "coreduce"] + ([] if a.skip_pulp else ["pulp"]) + ([] if a.skip_pyomo else ["pyomo"])
+    for v in variants + ([] if a.skip_curtail else ["curtail"]):
         r = subprocess.run([sys.executable, __file__, "--child", v, "--hours", str(a.hours), "--data", a.data],
                            capture_output=True, text=True, check=False)  # fmt: skip
         if r.returncode:
@@ -238,18 +300,41 @@ def main() -> None:
         targets = {"build": 1.3, "end_to_end": 1.2, "memory": 1.3}
         out["dispatch"]["vs_linopy"] = ratios
         out["dispatch"]["vs_linopy_pass"] = {k: ratios[k] <= v for k, v in targets.items()}
-        if "total_s" in res.get("pulp", {}):
-            sp = res["pulp"]["total_s"] / c["total_s"]
-            out["dispatch"]["pulp_over_coreduce_end_to_end"] = sp
-            out["dispatch"]["pulp_target_5x_pass"] = sp >= 5
-            out["dispatch"]["pulp_objective_rel_diff"] = abs(res["pulp"]["objective"] - c["objective"]) / abs(
-                c["objective"]
-            )
+        ref = {}
+        for tool in ("pulp", "pyomo"):
+            if "total_s" in res.get(tool, {}):
+                sp = res[tool]["total_s"] / c["total_s"]
+                ref[tool] = {
+                    "end_to_end_over_coreduce": sp,
+                    "build_over_coreduce": res[tool]["build_s"] / c["build_s"],
+                    "target_5x_pass": sp >= 5,
+                    "objective_rel_diff": abs(res[tool]["objective"] - c["objective"]) / abs(c["objective"]),
+                }
+        out["dispatch"]["vs_reference_modellers"] = ref
+        if ref:
+            # the issue's target: >= 5x faster than Pyomo *or* PuLP end to end (each ratio is reported above)
+            out["dispatch"]["pyomo_or_pulp_5x_pass"] = any(r["target_5x_pass"] for r in ref.values())
     cu = res.get("curtail", {})
     out["curtail"] = cu
     if "total_s" in cu:
         out["curtail_pass"] = bool(cu["mip_gap"] is not None and cu["mip_gap"] <= 0.01 and cu["total_s"] <= 60)
+    missed = []
+    for k, ok in out["dispatch"].get("vs_linopy_pass", {}).items():
+        if not ok:
+            missed.append(f"dispatch {k} vs linopy")
+    if "pyomo_or_pulp_5x_pass" in out["dispatch"] and not out["dispatch"]["pyomo_or_pulp_5x_pass"]:
+        missed.append("dispatch >= 5x faster than Pyomo or PuLP")
+    if out["dispatch"].get("vs_linopy", {}).get("objective_rel_diff", 0) > 1e-6:
+        missed.append("dispatch objectives differ")
+    if "curtail_pass" in out and not out["curtail_pass"]:
+        missed.append("curtailment 1 % gap in 60 s")
+    errors = [k for k, v in res.items() if "error" in v]
+    out["targets_missed"] = missed
+    out["errors"] = errors
     print(json.dumps(out, indent=2))
+    if missed or errors:
+        print("target missed: " + "; ".join(missed + [f"{e} failed" for e in errors]), file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -80,14 +82,29 @@ def test_by_hand_cap_85():
     # Hour 1 needs 10: only steel shut in hour 1 (8) plus 2+ from hour 0 reaches it; a shutdown lasts >= 2 h, so
     # either hours 0-1 or 1-2.  Shut 0-1 (10,000): hour 2 gets 4 (lag) and needs 1 more -> cement 50 % (1,800)
     # = 11,800; steel back to 0 in hour 2 is allowed (ramps are relaxed after a shutdown).  Shut 1-2 needs hour 1
-    # = 8 + lag from hour 0 >= 2 -> steel 50 % in hour 0 (2,500): 12,500.  Least: 11,800.
-    r = solve_curtailment(read_problem(tiny(cap=85.0)), mip_rel_gap=0)
+    # = 8 + lag from hour 0 >= 2 -> steel 50 % in hour 0 (2,500): 12,500 — or cement 50 % in hour 1 (8 + 3 = 11
+    # >= 10; hour 2: 8 >= 5): 11,800 too.  Least: 11,800, reached by exactly these two schedules (enumeration
+    # agrees): A = steel shut 0-1 + cement hour 2, after [77, 83, 83]; B = steel shut 1-2 + cement hour 1, after
+    # 85, 95 - 8 - 3 = 84, 90 - 8 - 4 (lag) = 78.
+    ep = read_problem(tiny(cap=85.0))
+    r = solve_curtailment(ep, mip_rel_gap=0)
     assert r.objective == pytest.approx(11800.0)
     s = r.schedule.set_index("enterprise")
-    assert s.loc["steel", "cut"].tolist() == [1.0, 1.0, 0.0] and s.loc["cement", "cut"].tolist() == [0, 0, 0.5]
-    assert r.concentrations["after"].tolist() == pytest.approx([77.0, 83.0, 83.0])
+    got = (s.loc["steel", "cut"].tolist(), s.loc["cement", "cut"].tolist())
+    optima = {
+        "A": (([1.0, 1.0, 0.0], [0, 0, 0.5]), [77.0, 83.0, 83.0], [["steel", 2, 1.0], ["cement", 1, 0.5]]),
+        "B": (([0.0, 1.0, 1.0], [0, 0.5, 0]), [85.0, 84.0, 78.0], [["steel", 2, 1.0], ["cement", 1, 0.5]]),
+    }
+    which = [k for k, (sched, _, _) in optima.items() if got == sched]
+    assert len(which) == 1, got
+    _, after, windows = optima[which[0]]
+    assert r.concentrations["after"].tolist() == pytest.approx(after)
     w = r.windows()
-    assert w[["enterprise", "hours", "cut"]].values.tolist() == [["steel", 2, 1.0], ["cement", 1, 0.5]]
+    assert w[["enterprise", "hours", "cut"]].values.tolist() == windows
+    enum = [c for c in itertools.product(ep.levels, repeat=ep.E * ep.T) if feasible(ep, np.array(c).reshape(2, 3))]
+    val = ep.enterprises["value_per_unit"].to_numpy()[:, None]
+    costs = [float((np.array(c).reshape(2, 3) * ep.baseline * val).sum()) for c in enum]
+    assert sum(abs(c - 11800.0) < 1e-6 for c in costs) == 2 and min(costs) == pytest.approx(11800.0)
     # CO2 co-reduction: steel 200 units x 1.8 t + cement 20 units x 0.9 t = 378 t
     assert r.reductions["CO2"] == pytest.approx(378.0)
 
@@ -130,3 +147,22 @@ def test_curtailment_levels_coefficient_set_is_cited():
         assert cs.value("min_cut", scheme="national", alert=alert, grade="A") == 0
         for g in "BCD":
             assert cs.value("min_cut", scheme="national", alert=alert, grade=g) == alpha
+
+
+def test_greedy_descent_keeps_feasibility_and_never_costs_more():
+    # every feasible schedule of the tiny case (enumerated): the descent stays feasible, never costs more, and
+    # leaves the enumerated optimum where it is
+    from coreduce.optimise.curtail import _lost_value, round_down
+
+    ep = read_problem(tiny(cap=85.0))
+    best = brute_force(ep)
+    n = 0
+    for combo in itertools.product(ep.levels, repeat=ep.E * ep.T):
+        cut = np.array(combo).reshape(ep.E, ep.T)
+        if not feasible(ep, cut):
+            continue
+        n += 1
+        r = round_down(ep, cut)
+        assert feasible(ep, r) and _lost_value(ep, r) <= _lost_value(ep, cut) + 1e-9
+    assert n > 1
+    assert _lost_value(ep, round_down(ep, best[1])) == pytest.approx(best[0])

@@ -19,13 +19,18 @@ def test_step_records_decisions_claims_and_section(store):
         step_decide(ctx, run)
     res = ctx.results["curtailment"]
     assert res.objective == pytest.approx(11800.0)  # the hand-solved case of test_curtail
-    assert store.count("decisions") == 6
+    dec = store.read("decisions")
+    assert len(dec[dec["item"] != "co-benefits"]) == 6
+    cb = dec[dec["item"] == "co-benefits"].set_index("quantity")["value"]
+    assert cb["kg_SO2_per_t_CO2"] == pytest.approx(800.0 / 378.0)  # 0.8 t SO2 per 378 t CO2 (test_curtail)
     cl = led.claims(run.run_id).set_index("pollutant")["amount"]
     assert cl["CO2"] == pytest.approx(378.0)
     sec = ctx.sections[0]
     assert sec["id"] == "decide" and sec["table"]["Enterprise (sector)"].tolist() == ["steel", "cement"]
     frag = report_html(res)
     assert '<section id="decide">' in frag and "steel" in frag and "378.0 t" in frag
+    # by hand: 200 kg NOx, 500 kg PM2.5, 800 kg SO2 per 378 t CO2
+    assert "Co-benefits: per t of CO2 cut, 0.529 kg NOx, 1.32 kg PM2.5, 2.12 kg SO2 cut" in frag
 
 
 def test_bundled_episode_is_the_worst_72h_with_sources():

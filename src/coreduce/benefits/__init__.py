@@ -7,7 +7,10 @@ import and bundled in ``coreduce/benefits/data``:
 - ``pollution_equivalents`` — China's statutory pollution-equivalent values (kg per equivalent);
 - ``crf`` — log-linear concentration–response functions (RR per ``per`` µg/m³);
 - ``gemm`` — GEMM parameters (Burnett et al. 2018);
-- ``vsl`` — value of a statistical life (base for income-elasticity transfer).
+- ``vsl`` — value of a statistical life (base for income-elasticity transfer);
+- ``intake_fraction`` — the reduced-form source–receptor relation: mass inhaled per mass emitted, by pollutant
+  and setting, which turns an emission change into a population-weighted PM2.5 change
+  (:func:`~coreduce.benefits.health.pm25_from_emissions`).
 
 Each row has a ``verified`` column (``yes``/``no``; the reason is in ``source``).
 """
@@ -54,6 +57,16 @@ coefficients.register(
     description="value of a statistical life (currency of `year`), base of the income-elasticity transfer",
 )
 
+coefficients.register(
+    "intake_fraction",
+    package="coreduce.benefits",
+    path="data/intake_fraction.csv",
+    columns=("if_set", "pollutant", "species", "setting", "intake_fraction", "verified"),
+    numeric=("intake_fraction",),
+    key=("if_set", "pollutant", "setting"),
+    description="intake fraction (kg PM2.5 inhaled per kg emitted) by emitted pollutant and setting",
+)
+
 from coreduce.benefits.health import (  # noqa: E402
     HealthResult,
     benmap_avoided,
@@ -61,6 +74,7 @@ from coreduce.benefits.health import (  # noqa: E402
     health_impact,
     loglinear_beta,
     monte_carlo,
+    pm25_from_emissions,
     source_receptor,
     vsl_transfer,
 )
@@ -79,6 +93,7 @@ __all__ = [
     "loglinear_beta",
     "monte_carlo",
     "normalise",
+    "pm25_from_emissions",
     "source_receptor",
     "synergy",
     "topsis",

@@ -29,6 +29,9 @@ StoreOpt = Annotated[
 ]
 NoStoreOpt = Annotated[bool, typer.Option("--no-store", help="Solve and print only: store and record nothing.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Show the solver's (HiGHS's) own log on stderr; quiet by default.")
+]
 ProblemOpt = Annotated[Path, typer.Option("--problem", help="Problem file (JSON; format in docs/optimise.md).")]
 
 
@@ -48,8 +51,11 @@ def _emit(res: Any, as_json: bool) -> None:
         typer.echo(f"  run {d['run_id']} (seq {d['seq']}) on {d['store']}")
 
 
-def _call(fn: Any, as_json: bool, **kw: Any) -> None:
+def _call(fn: Any, as_json: bool, verbose: bool = False, **kw: Any) -> None:
     from coreduce.optimise import Infeasible
+    from coreduce.optimise._solve import set_verbose
+
+    set_verbose(verbose)  # quiet: the solver's output goes to the run's explanation (solver.log), not the terminal
 
     try:
         res = fn(**kw)
@@ -73,6 +79,7 @@ def curtail_cmd(
     time_limit: Annotated[float, typer.Option(help="Solver time limit [s].")] = 60.0,
     gap: Annotated[float, typer.Option(help="Relative MIP gap at which to stop (0.005 = 0.5 %).")] = 0.005,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Least-lost-value curtailment windows for a forecast pollution episode.
 
@@ -83,6 +90,7 @@ def curtail_cmd(
     _call(
         jobs.curtail,
         as_json,
+        verbose,
         problem=problem,
         store=None if no_store else store,
         time_limit=time_limit,
@@ -97,6 +105,7 @@ def dispatch_cmd(
     no_store: NoStoreOpt = False,
     uc: Annotated[bool, typer.Option("--uc", help="Unit commitment (MILP).")] = False,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Economic-emission dispatch of thermal units, wind, solar and storage.
 
@@ -104,7 +113,7 @@ def dispatch_cmd(
     """
     from coreduce.optimise import jobs
 
-    _call(jobs.dispatch, as_json, problem=problem, uc=uc, store=None if no_store else store)
+    _call(jobs.dispatch, as_json, verbose, problem=problem, uc=uc, store=None if no_store else store)
 
 
 def _targets(items: list[str]) -> dict[str, float]:
@@ -130,6 +139,7 @@ def portfolio_cmd(
     store: StoreOpt = "coreduce.duckdb",
     no_store: NoStoreOpt = False,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Least-cost co-control portfolio meeting pollution and carbon targets; MACs and saving over greedy MACC.
 
@@ -141,6 +151,7 @@ def portfolio_cmd(
     _call(
         jobs.portfolio,
         as_json,
+        verbose,
         measures=measures,
         targets=_targets(target),
         rate=rate,

@@ -11,8 +11,10 @@ shortfall (:class:`Infeasible`).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -27,11 +29,36 @@ SOLVER = "highs"
 IO_API = "direct"
 
 
+#: logger that receives HiGHS's own output (its banner and, when verbose, its log)
+LOG = logging.getLogger("coreduce.optimise.solver")
+_VERBOSE: bool | None = None
+
+
+def set_verbose(on: bool = True) -> None:
+    """Show the solver's own log on stderr (``coreduce optimise … --verbose``); off by default.
+
+    The environment variable ``COREDUCE_SOLVER_VERBOSE=1`` does the same for library use."""
+    global _VERBOSE
+    _VERBOSE = bool(on)
+
+
+def verbose() -> bool:
+    """Whether the solver's log is shown (:func:`set_verbose`, else ``$COREDUCE_SOLVER_VERBOSE``)."""
+    if _VERBOSE is not None:
+        return _VERBOSE
+    return os.environ.get("COREDUCE_SOLVER_VERBOSE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
 @contextlib.contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    """Send file descriptor 1 to stderr while HiGHS runs: highspy prints its banner ("Running HiGHS …") on
-    stdout when the solver object is created, before ``output_flag=False`` applies, which would corrupt a
-    command's ``--json`` output."""
+def _solver_output(log: list[str]) -> Iterator[None]:
+    """Keep HiGHS's console output off the user's terminal unless verbose.
+
+    highspy prints its banner ("Running HiGHS …") on file descriptor 1 when a solver object is created, before
+    ``output_flag=False`` applies; that would corrupt a command's ``--json`` output and clutter stderr.  Quiet
+    (the default): descriptor 1 goes to a temporary file while HiGHS runs, and what it wrote is appended to
+    ``log`` and sent to the ``coreduce.optimise.solver`` logger at DEBUG (the run's explanation keeps it as
+    ``solver.log``).  Verbose: descriptor 1 goes to stderr, so the solver's log is shown live.
+    """
     try:
         fd = sys.stdout.fileno()
     except (AttributeError, OSError, ValueError):  # no real stdout (captured by a test runner, a notebook)
@@ -39,13 +66,22 @@ def _stdout_to_stderr() -> Iterator[None]:
         return
     sys.stdout.flush()
     saved = os.dup(fd)
+    loud = verbose()
+    tmp = None if loud else tempfile.TemporaryFile(mode="w+b")
     try:
-        os.dup2(sys.stderr.fileno(), fd)
+        os.dup2(sys.stderr.fileno() if loud else tmp.fileno(), fd)
         yield
     finally:
         sys.stdout.flush()
         os.dup2(saved, fd)
         os.close(saved)
+        if tmp is not None:
+            tmp.seek(0)
+            text = tmp.read().decode("utf-8", "replace")
+            tmp.close()
+            if text:
+                log.append(text)
+                LOG.debug("%s", text.rstrip())
 
 
 class OptimiseError(CoreduceError):
@@ -88,6 +124,24 @@ class Solved:
     objective: float
     seconds: float
     mip_gap: float | None = None
+    log: str = ""
+
+    def solver_info(self) -> dict[str, Any]:
+        """What the explanation records about the solve: solver, version, status, seconds, its console output."""
+        try:
+            from importlib.metadata import version
+
+            ver = version("highspy")
+        except Exception:  # pragma: no cover - highspy is what solved it
+            ver = None
+        return {
+            "name": "HiGHS",
+            "highspy": ver,
+            "status": self.condition,
+            "seconds": self.seconds,
+            "mip_gap": self.mip_gap,
+            "log": self.log[-4000:],
+        }
 
 
 def solve(
@@ -105,7 +159,7 @@ def solve(
     """
     import time
 
-    opts: dict[str, Any] = {"output_flag": False}
+    opts: dict[str, Any] = {"output_flag": verbose()}
     if time_limit is not None:
         opts["time_limit"] = float(time_limit)
     if mip_rel_gap is not None:
@@ -114,7 +168,8 @@ def solve(
         opts["threads"] = int(threads)
     opts.update(options or {})
     t0 = time.perf_counter()
-    with _stdout_to_stderr():
+    log: list[str] = []
+    with _solver_output(log):
         if start:
             status, condition = _solve_from(m, opts, start)
         else:
@@ -122,7 +177,7 @@ def solve(
     secs = time.perf_counter() - t0
     condition = str(condition)
     if condition in ("infeasible", "infeasible_or_unbounded") or "infeasible" in condition:
-        return Solved("infeasible", condition, float("nan"), secs)
+        return Solved("infeasible", condition, float("nan"), secs, log="".join(log))
     if status != "ok" and not (condition == "time_limit" and m.objective.value is not None):
         raise OptimiseError(f"HiGHS returned {status}/{condition}; no optimal decision to report")
     gap = None
@@ -131,7 +186,9 @@ def solve(
             gap = float(m.solver_model.getInfo().mip_gap)
     except Exception:
         gap = None
-    return Solved("optimal" if condition == "optimal" else condition, condition, float(m.objective.value), secs, gap)
+    return Solved(
+        "optimal" if condition == "optimal" else condition, condition, float(m.objective.value), secs, gap, "".join(log)
+    )
 
 
 def _solve_from(m: linopy.Model, opts: dict[str, Any], start: dict[str, np.ndarray]) -> tuple[str, str]:

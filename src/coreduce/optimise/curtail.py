@@ -33,7 +33,7 @@ import xarray as xr
 
 from coreduce import coefficients
 from coreduce.errors import InputError
-from coreduce.optimise._solve import explain_infeasible, solve
+from coreduce.optimise._solve import OptimiseError, explain_infeasible, solve
 
 POLLUTANTS = ("PM2.5", "PM10", "SO2", "NOx", "VOCs", "NH3", "CO2")
 #: pollutants the alert-level floors apply to (the plans name SO2, NOx, PM and VOCs)
@@ -72,10 +72,15 @@ class Episode:
     def floors(self) -> np.ndarray:
         """(E, T) minimum cut fraction by grade and hourly alert level (``curtailment_levels``)."""
         cs = coefficients.load("curtailment_levels")
-        out = np.zeros((self.E, self.T))
-        for i, g in enumerate(self.enterprises["grade"]):
-            for t, a in enumerate(self.alert):
-                out[i, t] = cs.value("min_cut", scheme=self.scheme, alert=a, grade=g)
+        grades = self.enterprises["grade"].to_numpy(str)
+        alerts = np.asarray(self.alert, dtype=str)
+        # one look-up per distinct (alert, grade) pair: an unknown one fails naming the coefficient set
+        look = {
+            (a, g): cs.value("min_cut", scheme=self.scheme, alert=a, grade=g) for a in set(alerts) for g in set(grades)
+        }
+        out = np.empty((self.E, self.T))
+        for (a, g), v in look.items():
+            out[np.ix_(grades == g, alerts == a)] = v
         return out
 
     def allowed(self) -> np.ndarray:
@@ -88,15 +93,20 @@ class Episode:
 
     def sr_weight(self) -> dict[int, np.ndarray]:
         """lag -> (E, R) µg/m³ per unit of cut output-fraction x baseline: sum_p SR_{e,r,p,L} rate_{e,p}."""
-        eidx = {e: i for i, e in enumerate(self.enterprises["id"])}
-        ridx = {r: i for i, r in enumerate(self.receptors)}
+        eidx = pd.Index(self.enterprises["id"])
+        ridx = pd.Index(self.receptors)
+        sr = self.sr
+        ei = eidx.get_indexer(sr["enterprise"])
+        ri = ridx.get_indexer(sr["receptor"].astype(str))
+        rate = self.rates.to_numpy(float)[ei, self.rates.columns.get_indexer(sr["pollutant"])]
+        val = sr["coef"].to_numpy(float) * rate
+        lags = sr["lag"].to_numpy(float).astype(int)
         w: dict[int, np.ndarray] = {}
-        for row in self.sr.itertuples():
-            L = int(row.lag)
-            w.setdefault(L, np.zeros((self.E, len(self.receptors))))
-            w[L][eidx[row.enterprise], ridx[row.receptor]] += float(row.coef) * float(
-                self.rates.at[row.enterprise, row.pollutant]
-            )
+        for L in np.unique(lags):
+            a = np.zeros((self.E, len(self.receptors)))
+            k = lags == L
+            np.add.at(a, (ei[k], ri[k]), val[k])
+            w[int(L)] = a
         return w
 
     def reduction(self, cut: np.ndarray) -> np.ndarray:
@@ -151,6 +161,8 @@ def read_problem(problem: dict[str, Any] | str | Path) -> Episode:
          "receptors": [{"id": "R1", "background": [...], "cap": 75 | [...]}],   # [µg/m³]
          "source_receptor": [{"enterprise": "E1", "receptor": "R1", "pollutant": "PM2.5", "lag": 0,
                               "coef": 2.0}],              # [µg/m³ per t/h]
+                           # or estimated from history (estimate_source_receptor; paths relative to the file):
+                           # {"estimate_from": {"emissions": "e.csv", "concentrations": "c.csv", "lags": [0, 1]}}
          "emission_caps": {"SO2": 0.5 | [...]}}           # optional [t/h]
     """
     src = "<dict>"
@@ -222,10 +234,26 @@ def read_problem(problem: dict[str, Any] | str | Path) -> Episode:
             cp.append(np.array([np.inf if v is None else _num(v, w, "cap", lo=0) for v in c]))
         else:
             cp.append(_series(c, T, w, "cap", lo=0))
-    sr = pd.DataFrame(problem["source_receptor"], columns=["enterprise", "receptor", "pollutant", "lag", "coef"])
+    srp = problem["source_receptor"]
+    if isinstance(srp, dict):  # {"estimate_from": {"emissions": CSV, "concentrations": CSV, "lags": [0, 1, 2]}}
+        est = srp.get("estimate_from")
+        if not isinstance(est, dict) or not {"emissions", "concentrations"} <= set(est):
+            raise InputError(
+                src, "source_receptor rows, or {'estimate_from': {'emissions': CSV, 'concentrations': CSV}}",
+                column="source_receptor",
+            )  # fmt: skip
+        base_dir = Path(src).parent if src != "<dict>" else Path(".")
+        try:
+            em = pd.read_csv(base_dir / est["emissions"])
+            co = pd.read_csv(base_dir / est["concentrations"])
+        except OSError as exc:
+            raise InputError(src, f"readable history files ({exc})", column="source_receptor.estimate_from") from exc
+        srp = estimate_source_receptor(em, co, lags=est.get("lags", (0, 1, 2)), source=src).to_dict(orient="records")
+    sr = pd.DataFrame(srp, columns=["enterprise", "receptor", "pollutant", "lag", "coef"])
+    ids = set(ent["id"])
     for i, s in enumerate(sr.itertuples()):
         w = f"{src} source_receptor[{i}]"
-        if s.enterprise not in set(ent["id"]):
+        if s.enterprise not in ids:
             raise InputError(w, "an enterprise id listed in 'enterprises'", column="enterprise", value=s.enterprise)
         if str(s.receptor) not in rec:
             raise InputError(w, "a receptor id listed in 'receptors'", column="receptor", value=s.receptor)
@@ -262,9 +290,10 @@ def read_problem(problem: dict[str, Any] | str | Path) -> Episode:
 
 
 def build_curtailment(
-    ep: Episode, *, elastic: bool = False, relax: bool = False
+    ep: Episode, *, elastic: bool = False, relax: bool = False, fix: np.ndarray | None = None
 ) -> tuple[linopy.Model, list[dict[str, Any]]]:
-    """The curtailment MILP (``relax``: binaries in [0, 1]; ``elastic``: every cap and floor gets a slack)."""
+    """The curtailment MILP (``relax``: binaries in [0, 1]; ``elastic``: every cap and floor gets a slack;
+    ``fix``: an (E, K, T) array of level indicators, NaN where free — the others are fixed to it)."""
     E, T, K = ep.E, ep.T, len(ep.levels)
     ei = pd.Index(ep.enterprises["id"], name="enterprise")
     ti = pd.RangeIndex(T, name="t")
@@ -277,6 +306,13 @@ def build_curtailment(
     else:
         x = m.add_variables(binary=True, coords=[ei, ki, ti], name="x")
         m.add_constraints(x <= ub, name="allowed")
+    if fix is not None:
+        fixed = np.isfinite(fix)
+        m.add_constraints(
+            x == xr.DataArray(np.where(fixed, fix, 0.0), coords=[ei, ki, ti]),
+            name="fixed",
+            mask=xr.DataArray(fixed, coords=[ei, ki, ti]),
+        )
     m.add_constraints(x.sum("level") == 1, name="one_level")
     lv = xr.DataArray(ep.levels, coords=[ki])
     cut = (x * lv).sum("level")  # (e, t)
@@ -451,48 +487,118 @@ def round_up(ep: Episode, cut: np.ndarray, max_iter: int = 100) -> np.ndarray | 
     allowed = ep.allowed()
     lv = ep.levels
     ent = ep.enterprises
-    shut_ok = np.isclose(lv, 1.0)
+    has_shut = bool(np.isclose(lv, 1.0).any())
+    # first pass, vectorised: the smallest allowed level >= each cut
+    ok = allowed[:, :, None] & (lv[None, :, None] >= cut[:, None, :] - 1e-9)  # (E, K, T)
+    if not ok.any(axis=1).all():
+        return None
+    r = lv[ok.argmax(axis=1)].astype(float)  # levels are sorted: argmax = the first (smallest) allowed
 
     def up(i: int, v: float) -> float | None:
         cand = lv[allowed[i] & (lv >= v - 1e-9)]
         return float(cand.min()) if len(cand) else None
 
-    r = np.zeros_like(cut)
-    for i in range(ep.E):
-        for t in range(ep.T):
-            u = up(i, cut[i, t])
-            if u is None:
-                return None
-            r[i, t] = u
+    dmin = ent["min_shutdown_h"].to_numpy(int)
+    ramps = ent["ramp"].to_numpy(float)
     for _ in range(max_iter):
         changed = False
         for i in range(ep.E):
-            d = int(ent["min_shutdown_h"].iloc[i])
-            ramp = float(ent["ramp"].iloc[i])
+            d, ramp, ri = int(dmin[i]), float(ramps[i]), r[i]
+            shut = np.abs(ri - 1.0) < 1e-9 if has_shut else np.zeros(ep.T, bool)
+            if not shut.any() and ramp >= 1.0 and ri[0] <= ramp + 1e-9:
+                continue  # nothing to repair on this row
             for t in range(ep.T):
-                s_t = np.isclose(r[i, t], 1.0) and shut_ok.any()
-                if s_t and (t == 0 or not np.isclose(r[i, t - 1], 1.0)):
+                s_t = shut[t]
+                if s_t and (t == 0 or not shut[t - 1]):
                     end = min(ep.T, t + d)
-                    if not np.isclose(r[i, t:end], 1.0).all():
-                        r[i, t:end], changed = 1.0, True
-                prev = r[i, t - 1] if t else 0.0
-                if np.isclose(r[i, t], 1.0) or (t and np.isclose(prev, 1.0)):
+                    if not shut[t:end].all():
+                        ri[t:end], shut[t:end], changed = 1.0, True, True
+                prev = ri[t - 1] if t else 0.0
+                if shut[t] or (t and shut[t - 1]):
                     continue
-                if r[i, t] - prev > ramp + 1e-9 and t:
-                    u = up(i, r[i, t] - ramp)
+                if ri[t] - prev > ramp + 1e-9 and t:
+                    u = up(i, ri[t] - ramp)
                     if u is None:
                         return None
-                    r[i, t - 1], changed = u, True
-                elif prev - r[i, t] > ramp + 1e-9:
+                    ri[t - 1], changed = u, True
+                    shut[t - 1] = has_shut and abs(u - 1.0) < 1e-9
+                elif prev - ri[t] > ramp + 1e-9:
                     u = up(i, prev - ramp)
                     if u is None:
                         return None
-                    r[i, t], changed = u, True
-                elif t == 0 and r[i, 0] > ramp + 1e-9:
+                    ri[t], changed = u, True
+                    shut[t] = has_shut and abs(u - 1.0) < 1e-9
+                elif t == 0 and ri[0] > ramp + 1e-9:
                     return None
         if not changed:
             break
     return r if feasible(ep, r) else None
+
+
+def round_down(ep: Episode, cut: np.ndarray) -> np.ndarray:
+    """Improve a feasible schedule greedily: lower cuts one allowed level at a time, the most valuable
+    enterprise-hours first, wherever every floor, cap, emission cap and ramp still holds (shutdown hours are
+    left alone).  Returns the improved schedule (the input if it was not feasible)."""
+    if not feasible(ep, cut):
+        return cut
+    r = cut.copy()
+    B = ep.baseline
+    val = ep.enterprises["value_per_unit"].to_numpy(float)
+    ramp = ep.enterprises["ramp"].to_numpy(float)
+    allowed = ep.allowed()
+    lv = ep.levels
+    need = (ep.floors() * B).sum(axis=1)
+    done = (r * B).sum(axis=1)
+    W = ep.sr_weight()
+    slack = np.where(np.isfinite(ep.cap), ep.cap - (ep.background - ep.reduction(r)), np.inf)  # (R, T)
+    erate = {p: ep.rates[p].to_numpy(float) for p in ep.emission_caps}
+    eslack = {p: c - (erate[p][:, None] * B * (1 - r)).sum(axis=0) for p, c in ep.emission_caps.items()}
+    T = ep.T
+    order = np.argsort(-(val[:, None] * B).ravel(), kind="stable")
+    for k in order:
+        e, t = divmod(int(k), T)
+        while True:
+            c = r[e, t]
+            if c <= 0 or abs(c - 1.0) < 1e-9:
+                break
+            lower = lv[allowed[e] & (lv < c - 1e-9)]
+            if not len(lower):
+                break
+            c2 = float(lower.max())
+            d = c - c2
+            if done[e] - B[e, t] * d < need[e] - 1e-9:
+                break
+            prev = r[e, t - 1] if t else 0.0
+            if not (t and abs(prev - 1.0) < 1e-9) and abs(c2 - prev) > ramp[e] + 1e-9:
+                break
+            if t + 1 < T and abs(r[e, t + 1] - 1.0) > 1e-9 and abs(r[e, t + 1] - c2) > ramp[e] + 1e-9:
+                break
+            ok = True
+            for L, w in W.items():
+                if t + L < T and (w[e] * B[e, t] * d > slack[:, t + L] + 1e-9).any():
+                    ok = False
+                    break
+            if ok and any(erate[p][e] * B[e, t] * d > eslack[p][t] + 1e-9 for p in eslack):
+                ok = False
+            if not ok:
+                break
+            r[e, t] = c2
+            done[e] -= B[e, t] * d
+            for L, w in W.items():
+                if t + L < T:
+                    slack[:, t + L] -= w[e] * B[e, t] * d
+            for p in eslack:
+                eslack[p][t] -= erate[p][e] * B[e, t] * d
+    return r if feasible(ep, r) else cut
+
+
+def _lost_value(ep: Episode, cut: np.ndarray) -> float:
+    return float((cut * ep.baseline * ep.enterprises["value_per_unit"].to_numpy(float)[:, None]).sum())
+
+
+def _one_hot(ep: Episode, cut: np.ndarray) -> np.ndarray:
+    """(E, K, T) level indicators of a cut schedule."""
+    return np.isclose(cut[:, None, :], ep.levels[None, :, None]).astype(float)
 
 
 def solve_curtailment(
@@ -509,22 +615,83 @@ def solve_curtailment(
     coreduce.optimise.Infeasible
         Naming the receptor-hours (or floors, emission caps) that cannot be met and by how much.
     """
+    import time
+
     ep = problem if isinstance(problem, Episode) else read_problem(problem)
-    # the LP relaxation: its duals are the shadow prices, and its rounding (cuts only raised) a first incumbent
+    t_start = time.perf_counter()
+
+    def left() -> float:
+        return max(1.0, time_limit - (time.perf_counter() - t_start))
+
+    # 1. the LP relaxation: its duals are the shadow prices, its optimum a lower bound on the lost value
     lp, _ = build_curtailment(ep, relax=True)
     lp_st = solve(lp)
     if lp_st.status == "infeasible":  # no fractional schedule meets the caps: no integer one does either
         raise explain_infeasible("the curtailment problem", lambda: build_curtailment(ep, elastic=True, relax=True))
-    start = None
+    bound = float(lp_st.objective) if lp_st.status == "optimal" else 0.0
+    best: np.ndarray | None = None
+    how = "MILP"
+    solves = [lp_st]
     if lp_st.status == "optimal":
-        rounded = round_up(ep, _cut_of(lp, ep, exact=True))
-        if rounded is not None:
-            start = {"x": (np.isclose(rounded[:, None, :], ep.levels[None, :, None])).astype(float)}
-    m, _ = build_curtailment(ep)
-    st = solve(m, time_limit=time_limit, mip_rel_gap=mip_rel_gap, start=start, options={"mip_heuristic_effort": 0.3})
-    if st.status == "infeasible":
-        raise explain_infeasible("the curtailment problem", lambda: build_curtailment(ep, elastic=True, relax=True))
-    cut = _cut_of(m, ep)
+        xlp = lp.variables["x"].solution.transpose("enterprise", "level", "t").fillna(0).values  # (E, K, T)
+        # 2. a first incumbent: the LP schedule with every cut raised to an allowed level (never breaks a cap)
+        best = round_up(ep, _cut_of(lp, ep, exact=True))
+        how = "LP rounding"
+        if best is not None:  # then lowered greedily where every constraint still holds
+            best = round_down(ep, best)
+            how = "LP rounding + greedy descent"
+        # 3. fix and solve (a RINS-like neighbourhood): enterprise-hours whose LP level is already integral keep
+        #    it, except next to a fractional hour (room for ramps); the MILP decides the rest.  The LP optimum
+        #    stays the lower bound, so a schedule within the gap of it needs no full MILP.
+        frac = ~(np.abs(xlp - np.round(xlp)) < 1e-6).all(axis=1)  # (E, T)
+        free = frac.copy()
+        free[:, 1:] |= frac[:, :-1]
+        free[:, :-1] |= frac[:, 1:]
+        if frac.any() and (best is None or _gap(_lost_value(ep, best), bound) > mip_rel_gap):
+            # fixed hours take the rounded schedule's levels (= the LP's where integral), so that schedule is a
+            # feasible start of the neighbourhood MILP
+            fixed_at = _one_hot(ep, best) if best is not None else np.round(xlp)
+            sub, _ = build_curtailment(ep, fix=np.where(free[:, None, :], np.nan, fixed_at))
+            try:
+                st_sub = solve(
+                    sub,
+                    time_limit=0.85 * left(),
+                    mip_rel_gap=mip_rel_gap / 2,
+                    start=None if best is None else {"x": fixed_at},
+                    options={"mip_heuristic_effort": 0.3},
+                )
+            except OptimiseError:  # no schedule found in the neighbourhood within its time
+                st_sub = None
+            if st_sub is not None:
+                solves.append(st_sub)
+                if st_sub.status != "infeasible":
+                    c_sub = _cut_of(sub, ep)
+                    if feasible(ep, c_sub) and (best is None or _lost_value(ep, c_sub) < _lost_value(ep, best) - 1e-9):
+                        best = c_sub
+                        how = f"fix-and-solve ({int(free.sum())} of {free.size} enterprise-hours free)"
+    # 4. the full MILP, from the best schedule so far, only while the gap to the LP bound exceeds the target
+    st = None
+    if best is None or _gap(_lost_value(ep, best), bound) > mip_rel_gap:
+        m, _ = build_curtailment(ep)
+        st = solve(
+            m,
+            time_limit=left(),
+            mip_rel_gap=mip_rel_gap,
+            start=None if best is None else {"x": _one_hot(ep, best)},
+            options={"mip_heuristic_effort": 0.3},
+        )
+        solves.append(st)
+        if st.status == "infeasible":
+            raise explain_infeasible("the curtailment problem", lambda: build_curtailment(ep, elastic=True, relax=True))
+        c_m = _cut_of(m, ep)
+        if best is None or _lost_value(ep, c_m) < _lost_value(ep, best) - 1e-9:
+            best, how = c_m, "MILP"
+        db = _dual_bound(m)
+        if db is not None:
+            bound = max(bound, db)
+    cut = best
+    objective = _lost_value(ep, cut)
+    gap = _gap(objective, bound)
     cut = np.where(np.abs(cut) < TOL, 0.0, cut)
     red = ep.reduction(cut)
     before = ep.background
@@ -563,7 +730,9 @@ def solve_curtailment(
     expl = {
         "what": "least lost output value meeting the concentration caps, alert-level floors and emission caps",
         "value_unit": ep.value_unit,
-        "objective": float(st.objective),
+        "objective": objective,
+        "lower_bound": bound,
+        "incumbent_from": how,
         "receptor_hours_over_cap_before": viol_before,
         "receptor_hours_over_cap_after": int((after > ep.cap + 1e-6).sum()),
         "peak_before": float(before.max()),
@@ -574,12 +743,31 @@ def solve_curtailment(
         "levels": ep.levels.tolist(),
         "scheme": ep.scheme,
         "curtailment_levels_version": coefficients.load("curtailment_levels").version,
-        "mip_gap": st.mip_gap,
+        "mip_gap": gap,
+        "mip_gap_basis": "(lost value - best lower bound) / lost value; the bound is the LP relaxation's optimum "
+        "or HiGHS's MILP dual bound, whichever is higher",
+        "solver": {
+            **solves[-1].solver_info(),
+            "seconds": sum(x.seconds for x in solves),
+            "log": "".join(x.log for x in solves)[-4000:],
+        },
         "shadow_prices": "duals of the LP relaxation (x in [0,1]) at its optimum: the value of relaxing a cap by "
         "one unit in the relaxed problem (a lower bound on the integer problem's)",
         "in_words": words,
     }
-    return CurtailmentResult(float(st.objective), sched, conc, reductions, binding, expl, st.mip_gap)
+    return CurtailmentResult(objective, sched, conc, reductions, binding, expl, gap)
+
+
+def _gap(obj: float, bound: float) -> float:
+    return 0.0 if obj <= 0 else max(0.0, (obj - bound) / abs(obj))
+
+
+def _dual_bound(m: linopy.Model) -> float | None:
+    try:
+        v = float(m.solver_model.getInfo().mip_dual_bound)
+    except Exception:
+        return None
+    return v if np.isfinite(v) else None
 
 
 def _binding(ep: Episode, cut: np.ndarray, after: np.ndarray, lp: linopy.Model | None) -> pd.DataFrame:
@@ -655,23 +843,23 @@ def feasible(ep: Episode, cut: np.ndarray) -> bool:
     """Whether a cut schedule (E, T) meets every constraint (a numpy reference, used by brute-force tests)."""
     allowed = ep.allowed()
     lv = ep.levels
-    for i in range(ep.E):
-        for t in range(ep.T):
-            k = np.nonzero(np.isclose(lv, cut[i, t]))[0]
-            if len(k) != 1 or not allowed[i, k[0]]:
-                return False
+    match = np.isclose(cut[:, None, :], lv[None, :, None])  # (E, K, T)
+    if not ((match.sum(axis=1) == 1) & (match & allowed[:, :, None]).any(axis=1)).all():
+        return False
     shut = np.isclose(cut, 1.0)
     ent = ep.enterprises
-    for i in range(ep.E):
-        prev_c, prev_s = 0.0, False
-        for t in range(ep.T):
-            if not (shut[i, t] or prev_s) and abs(cut[i, t] - prev_c) > ent["ramp"].iloc[i] + 1e-9:
-                return False
-            if shut[i, t] and not prev_s:
-                d = int(ent["min_shutdown_h"].iloc[i])
-                if not shut[i, t : t + d].all():
-                    return False
-            prev_c, prev_s = cut[i, t], shut[i, t]
+    prev_c = np.concatenate([np.zeros((ep.E, 1)), cut[:, :-1]], axis=1)
+    prev_s = np.concatenate([np.zeros((ep.E, 1), bool), shut[:, :-1]], axis=1)
+    ramp = ent["ramp"].to_numpy(float)[:, None]
+    if (~(shut | prev_s) & (np.abs(cut - prev_c) > ramp + 1e-9)).any():
+        return False
+    # a shutdown that starts at t lasts min_shutdown_h hours (truncated at the episode's end)
+    cs = np.concatenate([np.zeros((ep.E, 1)), np.cumsum(shut, axis=1)], axis=1)  # (E, T+1)
+    ei, ti = np.nonzero(shut & ~prev_s)
+    if len(ei):
+        end = np.minimum(ep.T, ti + ent["min_shutdown_h"].to_numpy(int)[ei])
+        if (cs[ei, end] - cs[ei, ti] < end - ti).any():
+            return False
     need = (ep.floors() * ep.baseline).sum(axis=1)
     if ((cut * ep.baseline).sum(axis=1) < need - 1e-9).any():
         return False
@@ -696,3 +884,80 @@ def brute_force(ep: Episode) -> tuple[float, np.ndarray] | None:
         if best is None or cost < best[0] - 1e-9:
             best = (cost, cut)
     return best
+
+
+def estimate_source_receptor(
+    emissions: pd.DataFrame,
+    concentrations: pd.DataFrame,
+    *,
+    lags: tuple[int, ...] | list[int] = (0, 1, 2),
+    source: str = "history",
+) -> pd.DataFrame:
+    """A source–receptor matrix with time lags estimated from hourly data by non-negative least squares.
+
+    For each receptor r:  c_{r,t} = a_r + Σ_{e,p,L} SR_{e,r,p,L} · E_{e,p,t−L} + ε_t,  SR >= 0, a_r >= 0
+    (``scipy.optimize.nnls``; the hours before the largest lag are dropped).  The estimate is only as good as the
+    variation in the history: enterprises whose emissions never vary apart from the others cannot be separated.
+
+    Parameters
+    ----------
+    emissions : pandas.DataFrame
+        ``hour, enterprise, pollutant, t_per_h`` [t/h].
+    concentrations : pandas.DataFrame
+        ``hour, receptor, value`` [µg/m³].
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``enterprise, receptor, pollutant, lag, coef`` [µg/m³ per t/h], the ``source_receptor`` rows of a
+        problem; ``.attrs["background"]`` (receptor -> a_r) and ``.attrs["r2"]`` (receptor -> R²).
+    """
+    from scipy.optimize import nnls
+
+    for name, df, cols in (
+        ("emissions", emissions, ("hour", "enterprise", "pollutant", "t_per_h")),
+        ("concentrations", concentrations, ("hour", "receptor", "value")),
+    ):
+        for c in cols:
+            if c not in df.columns:
+                raise InputError(f"{source} {name}", f"a column {c!r}", row=1, column=c)
+        v = pd.to_numeric(df[cols[-1]], errors="coerce")
+        if v.isna().any():
+            i = int(v.isna().to_numpy().nonzero()[0][0])
+            raise InputError(f"{source} {name}", "a number", row=i + 2, column=cols[-1], value=df[cols[-1]].iloc[i])
+    lags = sorted({int(L) for L in lags})
+    if not lags or lags[0] < 0:
+        raise InputError(source, "lags >= 0", column="lags", value=lags)
+    em = emissions.assign(hour=pd.to_datetime(emissions["hour"], utc=True))
+    co = concentrations.assign(hour=pd.to_datetime(concentrations["hour"], utc=True))
+    X0 = em.pivot_table(index="hour", columns=["enterprise", "pollutant"], values="t_per_h", aggfunc="sum")
+    Y = co.pivot_table(index="hour", columns="receptor", values="value", aggfunc="mean")
+    hours = X0.index.union(Y.index).sort_values()
+    full = pd.date_range(hours.min(), hours.max(), freq="h")
+    X0 = X0.reindex(full).fillna(0.0)
+    Y = Y.reindex(full)
+    Lmax = max(lags)
+    blocks, keys = [], []
+    for L in lags:
+        blocks.append(X0.shift(L).to_numpy())
+        keys += [(e, p, L) for e, p in X0.columns]
+    X = np.hstack([*blocks, np.ones((len(full), 1))])[Lmax:]
+    Yv = Y.to_numpy()[Lmax:]
+    if X.shape[0] <= X.shape[1]:
+        raise InputError(source, f"more hours ({X.shape[0]}) than coefficients ({X.shape[1]}) to estimate")
+    rows, bg, r2 = [], {}, {}
+    for j, rec in enumerate(Y.columns):
+        ok = np.isfinite(Yv[:, j])
+        coef, _ = nnls(X[ok], Yv[ok, j])
+        fit = X[ok] @ coef
+        ss = float(((Yv[ok, j] - Yv[ok, j].mean()) ** 2).sum())
+        r2[str(rec)] = 1.0 - float(((Yv[ok, j] - fit) ** 2).sum()) / ss if ss > 0 else float("nan")
+        bg[str(rec)] = float(coef[-1])
+        rows += [
+            {"enterprise": str(e), "receptor": str(rec), "pollutant": str(p), "lag": int(L), "coef": float(c)}
+            for (e, p, L), c in zip(keys, coef[:-1], strict=True)
+        ]
+    out = pd.DataFrame(rows, columns=["enterprise", "receptor", "pollutant", "lag", "coef"])
+    out.attrs["background"] = bg
+    out.attrs["r2"] = r2
+    return out

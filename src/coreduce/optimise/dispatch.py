@@ -387,6 +387,7 @@ def solve_dispatch(
         "mip_gap": st.mip_gap,
         "in_words": words,
         "solve_seconds": st.seconds,
+        "solver": st.solver_info(),
     }
     return DispatchResult(float(st.objective), sched, em, prices, expl)
 

@@ -38,6 +38,39 @@ DECISION_COLUMNS = [
 ]
 
 
+def _cobenefits(
+    kind: str,
+    dec: pd.DataFrame,
+    cuts: dict[str, float],
+    *,
+    before: dict[str, float] | None,
+    options: dict[str, Any] | None,
+    period_start: Any,
+    objective: float,
+    objective_unit: str,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Attach the decision's co-benefits (:func:`coreduce.benefits.cobenefits.decision_cobenefits`): returns the
+    decisions with one ``item="co-benefits"`` row per metric appended, and the co-benefits dict."""
+    from coreduce.benefits.cobenefits import decision_cobenefits, decision_rows
+
+    cb = decision_cobenefits(cuts, before=before, measure=kind, options=options)
+    rows = pd.DataFrame(decision_rows(cb))
+    rows = rows.assign(
+        problem=kind, item="co-benefits", period_start=period_start, objective=objective, objective_unit=objective_unit
+    )
+    return pd.concat([dec, rows[DECISION_COLUMNS]], ignore_index=True), cb
+
+
+def _problem_block(path: str, key: str) -> dict[str, Any] | None:
+    import json
+
+    try:
+        d = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return d.get(key) if isinstance(d, dict) else None
+
+
 def _claimable() -> set[str]:
     from coreduce import schema
 
@@ -48,10 +81,13 @@ def _claimable() -> set[str]:
 @entrypoint
 def curtail_outputs(problem: str, time_limit: float = 60.0, mip_rel_gap: float = 0.005) -> dict[str, Any]:
     """Solve a curtailment problem file (JSON, :func:`coreduce.optimise.curtail.read_problem`); store nothing."""
-    from coreduce.optimise.curtail import solve_curtailment
+    from coreduce.benefits.cobenefits import read_options
+    from coreduce.optimise.curtail import read_problem, solve_curtailment
 
     check_readable(problem)
-    r = solve_curtailment(problem, time_limit=time_limit, mip_rel_gap=mip_rel_gap)
+    ep = read_problem(problem)
+    opts = read_options(_problem_block(problem, "cobenefits"), f"{problem} cobenefits")
+    r = solve_curtailment(ep, time_limit=time_limit, mip_rel_gap=mip_rel_gap)
     s = r.schedule
     dec = pd.DataFrame(
         {
@@ -66,6 +102,18 @@ def curtail_outputs(problem: str, time_limit: float = 60.0, mip_rel_gap: float =
             "note": "fraction of baseline output",
         }
     )
+    before = {p: float((ep.rates[p].to_numpy(float)[:, None] * ep.baseline).sum()) for p in r.reductions}
+    dec, cb = _cobenefits(
+        "curtail",
+        dec[DECISION_COLUMNS],
+        r.reductions,
+        before=before,
+        options=opts,
+        period_start=s["hour"].min(),
+        objective=r.objective,
+        objective_unit=r.explanation["value_unit"],
+    )
+    r.explanation["cobenefits"] = cb
     claims = [
         (
             p,
@@ -80,8 +128,9 @@ def curtail_outputs(problem: str, time_limit: float = 60.0, mip_rel_gap: float =
         "schedule": s,
         "concentrations": r.concentrations,
         "binding": r.binding,
+        "cobenefits": cb,
         "objective": r.objective,
-        "summary": r.as_dict(),
+        "summary": {**r.as_dict(), "cobenefits": cb},
         "explanation": r.explanation,
         "claims": claims,
     }
@@ -92,9 +141,11 @@ def dispatch_outputs(problem: str, uc: bool = False, time_limit: float = 300.0) 
     """Solve a dispatch problem file (JSON, :func:`coreduce.optimise.dispatch.read_system`); store nothing."""
     from dataclasses import replace
 
+    from coreduce.benefits.cobenefits import read_options
     from coreduce.optimise.dispatch import read_system, solve_dispatch
 
     check_readable(problem)
+    opts = read_options(_problem_block(problem, "cobenefits"), f"{problem} cobenefits")
     sy = read_system(problem)
     r = solve_dispatch(sy, uc=uc, time_limit=time_limit)
     s = r.schedule
@@ -127,12 +178,27 @@ def dispatch_outputs(problem: str, uc: bool = False, time_limit: float = 300.0) 
                 )
         r.explanation["baseline_emissions_t"] = base.emissions
         r.explanation["baseline_cost"] = base.objective
+    cb = None
+    dec = dec[DECISION_COLUMNS]
+    if claims:  # co-benefits against the cost-only dispatch (the same counterfactual as the claims)
+        dec, cb = _cobenefits(
+            "dispatch",
+            dec,
+            {p: v for p, v, _ in claims},
+            before=base.emissions,
+            options=opts,
+            period_start=s["hour"].min(),
+            objective=r.objective,
+            objective_unit=sy.currency,
+        )
+    r.explanation["cobenefits"] = cb or "no counterfactual: the objective prices no emission and sets no cap"
     return {
-        "decisions": dec[DECISION_COLUMNS],
+        "decisions": dec,
+        "cobenefits": cb,
         "schedule": s,
         "prices": r.prices.reset_index(),
         "objective": r.objective,
-        "summary": r.as_dict(),
+        "summary": {**r.as_dict(), "cobenefits": cb},
         "explanation": r.explanation,
         "claims": claims,
     }
@@ -162,12 +228,24 @@ def portfolio_outputs(measures: str, targets: dict[str, float], rate: float = 0.
     )
     rem = {c[len("removal_") :]: float(r.decision[c].sum()) for c in r.decision.columns if c.startswith("removal_")}
     claims = [(p, v, f"counterfactual: no control measures, annual ({year})") for p, v in rem.items() if abs(v) > 1e-9]
+    dec, cb = _cobenefits(
+        "portfolio",
+        dec[DECISION_COLUMNS],
+        {p: v for p, v, _ in claims},
+        before=None,
+        options=None,
+        period_start=pd.Timestamp(f"{int(year)}-01-01", tz="UTC"),
+        objective=r.objective,
+        objective_unit="CNY/yr",
+    )
+    r.explanation["cobenefits"] = cb
     return {
-        "decisions": dec[DECISION_COLUMNS],
+        "decisions": dec,
+        "cobenefits": cb,
         "decision": r.decision,
         "targets": r.targets,
         "objective": r.objective,
-        "summary": r.as_dict(),
+        "summary": {**r.as_dict(), "cobenefits": cb},
         "explanation": r.explanation,
         "claims": claims,
     }

@@ -289,6 +289,7 @@ def solve_portfolio(
     ]
     applied = dec[dec["level"] > TOL]
     expl = {
+        "solver": st.solver_info(),
         "what": "least annual cost (capital x CRF + O&M) subject to the reduction targets",
         "discount_rate": rate,
         "objective_CNY_per_yr": obj,
