@@ -321,7 +321,7 @@ function alertColumns(sitesById, withAck) {
     { key: "ts_start", label: "from", format: fmtTs },
     { key: "ts_end", label: "to", format: fmtTs },
     { key: "observed", label: "observed", num: true, format: (v, r) => `${fmt(v)} ${r.unit || ""}` },
-    { key: "band_high", label: "band", num: true, format: (v, r) => `${fmt(r.band_low)} – ${fmt(v)}` },
+    { key: "band_high", label: "band / limit", num: true, format: (v, r) => (r.band_low === null || r.band_low === undefined ? `≤ ${fmt(v)}` : `${fmt(r.band_low)} – ${fmt(v)}`) },
     { key: "path", label: "cause → action", format: (v, r) => (r.action ? `${v}: ${r.action}` : v || "") },
     { key: "status", label: "status" },
   ];
@@ -369,10 +369,17 @@ async function pollLive() {
   const t1 = rows.length ? Date.parse(rows[rows.length - 1].ts) : 0;
   const mine = alerts.items.filter((a) => a.variable === variable);
   const inView = mine.filter((a) => Date.parse(a.ts_end) >= t0 && Date.parse(a.ts_start) <= t1);
-  const shapes = inView.map((a) => ({
-    type: "rect", xref: "x", yref: "y", x0: a.ts_start, x1: a.ts_end === a.ts_start ? new Date(Date.parse(a.ts_end) + 3600e3).toISOString() : a.ts_end,
-    y0: a.band_low ?? 0, y1: a.band_high ?? a.observed, fillcolor: a.kind === "limit" ? "rgba(180,35,24,0.18)" : "rgba(247,144,9,0.2)", line: { width: 0 }, layer: "below",
-  }));
+  // A dynamic alert's band (expected range given the operating state) is shaded over the event; a fixed limit is a
+  // dashed line across the chart (it holds at all times).
+  const shapes = [];
+  for (const a of inView) {
+    if (a.kind === "limit" && a.band_high !== null && a.band_high !== undefined) {
+      shapes.push({ type: "line", xref: "paper", x0: 0, x1: 1, yref: "y", y0: a.band_high, y1: a.band_high, line: { color: "#b42318", dash: "dash", width: 1.5 } });
+    } else if (a.band_high !== null && a.band_high !== undefined) {
+      const x1 = a.ts_end === a.ts_start ? new Date(Date.parse(a.ts_end) + 3600e3).toISOString() : a.ts_end;
+      shapes.push({ type: "rect", xref: "x", yref: "y", x0: a.ts_start, x1, y0: a.band_low ?? 0, y1: a.band_high, fillcolor: "rgba(247,144,9,0.25)", line: { width: 0 }, layer: "below" });
+    }
+  }
   const traces = [
     { type: "scatter", mode: "lines", name: `${variable} [${unit}]`, x: rows.map((r) => r.ts), y: rows.map((r) => r.value), line: { color: "#1f6f8b" } },
   ];
@@ -391,8 +398,15 @@ async function loadVariables() {
   const select = document.getElementById("variable");
   select.replaceChildren();
   if (!siteId) return;
-  const obs = await api(`/observations${qs({ site_id: siteId, limit: 1000 })}`);
-  for (const v of uniq(obs.items.map((r) => r.variable)).sort()) select.append(option(v));
+  const [obs, alerts] = await Promise.all([
+    api(`/observations${qs({ site_id: siteId, limit: 1000 })}`),
+    api(`/alerts${qs({ site_id: siteId })}`),
+  ]);
+  // Start on a variable that has alerts (so its bands show), else the first in alphabetical order.
+  const alarmed = new Set(alerts.items.map((a) => a.variable));
+  const vars = uniq(obs.items.map((r) => r.variable)).sort();
+  const first = vars.find((v) => alarmed.has(v)) ?? vars[0];
+  for (const v of vars) select.append(option(v, v, v === first));
 }
 
 function schedule() {
