@@ -11,7 +11,7 @@ import jinja2
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from coreduce.api.auth import Principal, optional_principal
+from coreduce.api.auth import Principal, allowed, optional_principal
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 STATIC_DIR = PACKAGE_DIR / "static"
@@ -86,8 +86,17 @@ def view_for_role(role: str) -> tuple[str, str]:
         raise ValueError(f"unknown role {role!r}: expected one of {', '.join(_ROLE_VIEW)}") from None
 
 
+#: Actions a page offers a button for; the button is drawn only when the API's own check would allow it.
+BUTTON_ACTIONS = ("alerts.ack", "ledger.verify", "decide.curtail", "decide.dispatch", "decide.portfolio")
+DECIDE_KINDS = ("curtail", "dispatch", "portfolio")
+
+
 def _render(page: str, template: str, principal: Principal | None, **context: Any) -> HTMLResponse:
-    html = _env.get_template(template).render(page=page, principal=principal, nav=NAV, **context)
+    can = {a: principal is not None and allowed(principal, a) for a in BUTTON_ACTIONS}
+    kinds = [k for k in DECIDE_KINDS if can[f"decide.{k}"]]
+    html = _env.get_template(template).render(
+        page=page, principal=principal, nav=NAV, can=can, allowed_kinds=kinds, **context
+    )
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
 

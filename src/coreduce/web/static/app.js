@@ -389,7 +389,7 @@ async function pollLive() {
   await plot("chart-live", traces, { shapes, yaxis: { title: { text: `${variable} [${unit}]` } } });
   const site = live.sitesById.get(siteId);
   document.getElementById("live-title").textContent = `${site ? site.name || siteId : siteId}: ${variable}, latest ${rows.length} readings`;
-  renderTable(document.getElementById("alerts-table"), alertColumns(live.sitesById, true), mine);
+  renderTable(document.getElementById("alerts-table"), alertColumns(live.sitesById, document.body.dataset.canAck === "1"), mine);
   document.getElementById("updated").textContent = new Date().toLocaleTimeString();
 }
 
@@ -504,7 +504,12 @@ async function showDecision(runId) {
   }
   const unit = uniq(rows.map((r) => r.unit)).join(", ");
   await plot("chart-decision", traces, { yaxis: { title: { text: `${uniq(rows.map((r) => r.quantity)).join(", ")} [${unit}]` } } });
-  renderKv(document.getElementById("explanation-table"), d.explanation);
+  // The explanation's sentences (when the pipeline wrote them) first, then every field of it.
+  const expl = { ...(d.explanation || {}) };
+  const words = Array.isArray(expl.in_words) ? expl.in_words : [];
+  delete expl.in_words;
+  document.getElementById("explanation-words").replaceChildren(...words.map((w) => el("li", { text: String(w) })));
+  renderKv(document.getElementById("explanation-table"), expl);
   const claims = d.claims || [];
   const claimCols = claims.length ? Object.keys(claims[0]).map((k) => ({ key: k, label: k, num: typeof claims[0][k] === "number" })) : [{ key: "pollutant", label: "pollutant" }];
   renderTable(document.getElementById("claims-table"), claimCols, claims);
@@ -518,7 +523,63 @@ async function showDecision(runId) {
   ], rows);
 }
 
-async function initDecisions() {
+/** "SO2=50000, NOx=20000" -> {SO2: 50000, NOx: 20000}; a malformed entry is an error naming it. */
+function parseTargets(text) {
+  const out = {};
+  for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const m = part.match(/^([A-Za-z0-9.]+)\s*=\s*([0-9.eE+-]+)$/);
+    if (!m || !Number.isFinite(Number(m[2]))) throw new Error(`targets: expected POLLUTANT=t/yr, got "${part}"`);
+    out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+const decide = { examples: {} };
+
+function fillExamples() {
+  const kind = document.getElementById("decide-kind").value;
+  const select = document.getElementById("decide-example");
+  select.replaceChildren(...(decide.examples[kind] || []).map((e) => option(e)));
+  document.getElementById("targets-label").hidden = kind !== "portfolio";
+}
+
+async function runDecision(ev) {
+  ev.preventDefault();
+  const kind = document.getElementById("decide-kind").value;
+  const status = document.getElementById("decide-status");
+  const progress = document.getElementById("decide-progress");
+  const button = document.getElementById("decide-run");
+  const body = { example: document.getElementById("decide-example").value };
+  try {
+    if (kind === "portfolio") body.targets = parseTargets(document.getElementById("decide-targets").value);
+  } catch (err) {
+    showError(err);
+    return;
+  }
+  button.disabled = true;
+  progress.hidden = false;
+  progress.value = 0;
+  try {
+    let job = await api(`/decisions/${kind}`, { method: "POST", body });
+    status.textContent = `job ${job.job_id}: ${job.status}`;
+    while (job.status === "queued" || job.status === "running") {
+      await new Promise((r) => setTimeout(r, 1000));
+      job = await api(`/jobs/${encodeURIComponent(job.job_id)}`);
+      progress.value = job.progress ?? 0;
+      status.textContent = `job ${job.job_id}: ${job.status}${job.message ? " – " + job.message : ""}`;
+    }
+    status.className = job.status === "ok" ? "ok" : "bad";
+    if (job.status === "ok" && job.run_id) {
+      await loadDecisions(job.run_id);
+    }
+  } catch (err) {
+    showError(err);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function loadDecisions(selected) {
   const list = await api("/decisions");
   renderTable(document.getElementById("decisions-table"), [
     { key: "run_id", label: "run" },
@@ -528,9 +589,21 @@ async function initDecisions() {
     { key: "status", label: "status" },
   ], list.items, { onRowClick: (r) => showDecision(r.run_id).catch(showError) });
   if (list.items.length) {
-    document.querySelector("#decisions-table tbody tr").classList.add("selected");
-    await showDecision(list.items[0].run_id);
+    const i = Math.max(0, list.items.findIndex((r) => r.run_id === selected));
+    document.querySelectorAll("#decisions-table tbody tr")[i].classList.add("selected");
+    await showDecision(list.items[i].run_id);
   }
+}
+
+async function initDecisions() {
+  const form = document.getElementById("decide-form");
+  if (form) {
+    decide.examples = await api("/decisions/examples");
+    fillExamples();
+    document.getElementById("decide-kind").addEventListener("change", fillExamples);
+    form.addEventListener("submit", runDecision);
+  }
+  await loadDecisions(null);
 }
 
 /* ----------------------------------------------------------------------------------------------- ledger */
@@ -553,7 +626,8 @@ async function verifyLedger() {
 }
 
 async function initLedger() {
-  document.getElementById("verify").addEventListener("click", verifyLedger);
+  const verify = document.getElementById("verify");
+  if (verify) verify.addEventListener("click", verifyLedger);
   const list = await api("/ledger");
   renderTable(document.getElementById("ledger-table"), [
     { key: "seq", label: "#", num: true },

@@ -1,0 +1,306 @@
+"""A real service (coreduce.api on a DuckDB workspace, uvicorn on loopback) and a real browser (Debian's Chromium,
+driven by Playwright, headless, no browser download) for the dashboard tests.
+
+The workspace holds a small city with two tiers of tenants, written by hand so every figure the pages show can be
+checked against arithmetic in the tests::
+
+    bj (city: Beijing Environment Bureau)
+    ├── bj_dongsi, bj_tiantan, bj_gucheng: monitoring stations owned by the city itself
+    ├── p1 (park: Yizhuang Industrial Park)
+    │   ├── acme (enterprise) : acme_boiler  "Acme Boiler House"   heat      CO2 100 + 120 + 80 = 300 t
+    │   └── zeta (enterprise) : zeta_kiln    "Zeta Cement Kiln"    industry  CO2 500 + 510      = 1010 t
+    └── omega (enterprise, not in the park) : omega_plant "Omega Power Plant" power CO2 2000 t
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+pytest.importorskip("fastapi", reason="the dashboard tests need the `serve` extra (FastAPI, uvicorn)")
+pytest.importorskip("uvicorn", reason="the dashboard tests need the `serve` extra (FastAPI, uvicorn)")
+pytest.importorskip("playwright", reason="the browser tests need `playwright` (the `dev` extra)")
+if not CHROMIUM.exists():  # pragma: no cover - .ci/run installs it
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)
+
+T0 = pd.Timestamp("2016-03-01T00:00:00Z")
+
+TENANTS = pd.DataFrame(
+    [
+        ("bj", "Beijing Environment Bureau", "city", None),
+        ("p1", "Yizhuang Industrial Park", "park", "bj"),
+        ("acme", "Acme Heating Co.", "enterprise", "p1"),
+        ("zeta", "Zeta Cement Ltd.", "enterprise", "p1"),
+        ("omega", "Omega Power Ltd.", "enterprise", "bj"),
+    ],
+    columns=["tenant", "name", "kind", "parent"],
+)
+
+SITES = pd.DataFrame(
+    [
+        ("bj_dongsi", "Dongsi", "station", None, "Dongcheng", 39.929, 116.417, "bj"),
+        ("bj_tiantan", "Tiantan", "station", None, "Dongcheng", 39.886, 116.407, "bj"),
+        ("bj_gucheng", "Gucheng", "station", None, "Shijingshan", 39.914, 116.184, "bj"),
+        ("acme_boiler", "Acme Boiler House", "facility", "heat", "Daxing", 39.795, 116.506, "acme"),
+        ("zeta_kiln", "Zeta Cement Kiln", "facility", "industry", "Daxing", 39.781, 116.532, "zeta"),
+        ("omega_plant", "Omega Power Plant", "plant", "power", "Chaoyang", 39.921, 116.443, "omega"),
+    ],
+    columns=["site_id", "name", "kind", "sector", "region", "lat", "lon", "tenant"],
+)
+
+#: Daily CO2 [t] per facility (the figures the KPI totals are checked against).
+CO2_DAILY = {"acme_boiler": [100.0, 120.0, 80.0], "zeta_kiln": [500.0, 510.0], "omega_plant": [2000.0]}
+SECTOR = {"acme_boiler": "heat", "zeta_kiln": "industry", "omega_plant": "power"}
+REGION = {"acme_boiler": "Daxing", "zeta_kiln": "Daxing", "omega_plant": "Chaoyang"}
+
+
+def _inventory() -> pd.DataFrame:
+    rows = []
+    for entity, amounts in CO2_DAILY.items():
+        for day, amount in enumerate(amounts):
+            start = T0 + pd.Timedelta(days=day)
+            for pollutant, scale in (("CO2", 1.0), ("SO2", 0.001)):
+                rows.append(
+                    {
+                        "entity": entity,
+                        "sector": SECTOR[entity],
+                        "region": REGION[entity],
+                        "period_start": start,
+                        "period_end": start + pd.Timedelta(days=1),
+                        "activity_type": "total",
+                        "scope": "1",
+                        "pollutant": pollutant,
+                        "amount": amount * scale,
+                        "unit": "t",
+                        "method": "reported: test fixture",
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def _observations() -> pd.DataFrame:
+    rows = []
+    for site, variable, unit, base in (
+        ("acme_boiler", "SO2", "ug/m^3", 30.0),
+        ("zeta_kiln", "SO2", "ug/m^3", 60.0),
+        ("bj_dongsi", "PM2.5", "ug/m^3", 80.0),
+    ):
+        for h in range(48):
+            rows.append(
+                {
+                    "site_id": site,
+                    "ts": T0 + pd.Timedelta(hours=h),
+                    "variable": variable,
+                    "value": base + (h % 12),
+                    "unit": unit,
+                    "source": "tests/web",
+                    "quality": "ok",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _alert_id(site: str, variable: str, kind: str, start: pd.Timestamp) -> str:
+    return hashlib.sha256(f"{site}|{variable}|{kind}|{start.isoformat()}".encode()).hexdigest()[:32]
+
+
+def _alerts() -> pd.DataFrame:
+    spec = [
+        # site, variable, kind, start h, end h, observed, expected, band_low, band_high, unit
+        ("acme_boiler", "SO2", "dynamic", 10, 14, 41.0, 33.0, 28.0, 38.0, "ug/m^3"),
+        ("zeta_kiln", "SO2", "limit", 20, 22, 71.0, None, None, 70.0, "ug/m^3"),
+    ]
+    rows = []
+    for site, var, kind, h0, h1, obs, exp, lo, hi, unit in spec:
+        start = T0 + pd.Timedelta(hours=h0)
+        rows.append(
+            {
+                "alert_id": _alert_id(site, var, kind, start),
+                "site_id": site,
+                "variable": var,
+                "kind": kind,
+                "ts_start": start,
+                "ts_end": T0 + pd.Timedelta(hours=h1),
+                "observed": obs,
+                "expected": exp,
+                "band_low": lo,
+                "band_high": hi,
+                "unit": unit,
+                "path": "SO2 high -> desulphurisation fault -> check the FGD slurry pump",
+                "action": "check the FGD slurry pump",
+                "status": "open",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _forecasts() -> pd.DataFrame:
+    cutoff = T0 + pd.Timedelta(hours=23)
+    rows = []
+    for h in range(1, 25):
+        point = 80.0 + h
+        rows.append(
+            {
+                "series": "bj_dongsi",
+                "variable": "PM2.5",
+                "cutoff": cutoff,
+                "target_time": cutoff + pd.Timedelta(hours=h),
+                "horizon": h,
+                "model": "seasonal_naive_24",
+                "point": point,
+                "unit": "ug/m^3",
+                "quantiles": json.dumps({"0.025": point - 10 - h, "0.975": point + 10 + h}),
+                "run_id": "0" * 31 + "1",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def seed(url: str) -> None:
+    """Write the fixture city into a fresh workspace (through the store's validated ingest)."""
+    from coreduce.store import Store
+
+    with Store(url) as store:
+        store.ingest(
+            {
+                "tenants": TENANTS,
+                "sites": SITES,
+                "inventory": _inventory(),
+                "observations": _observations(),
+                "alerts": _alerts(),
+                "forecasts": _forecasts(),
+            },
+            source="tests/web/conftest.py",
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Service:
+    base: str
+    tokens: dict[str, str] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory):
+    """The real app on a seeded DuckDB workspace, served by uvicorn on loopback for the whole session."""
+    import uvicorn
+
+    from coreduce.api.app import create_app
+    from coreduce.api.auth import create_token
+
+    url = str(tmp_path_factory.mktemp("web") / "city.duckdb")
+    seed(url)
+    app = create_app(url)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the service did not start")
+        time.sleep(0.05)
+    db = app.state.coreduce.db
+    svc = Service(f"http://127.0.0.1:{port}")
+    for key, user, role, tenant in (
+        ("government", "gov-ann", "government", "bj"),
+        ("park", "park-pat", "park", "p1"),
+        ("acme", "acme-eve", "enterprise", "acme"),
+        ("zeta", "zeta-zed", "enterprise", "zeta"),
+    ):
+        svc.tokens[key] = create_token(db, user, role, tenant)
+    yield svc
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield b
+        b.close()
+
+
+@dataclass
+class Visit:
+    """One page opened by a signed-in user: the page, its console errors and any request that left the machine."""
+
+    page: object
+    errors: list[str]
+    outside: list[str]
+
+
+@pytest.fixture(scope="session")
+def _contexts(service, browser):
+    """One browser context per user for the session (signed in once; the HTTP cache keeps the assets, as a
+    returning user's browser would); ``None`` gets a fresh context each time (not signed in)."""
+    made: dict[str, tuple[object, list[str]]] = {}
+
+    def get(who: str | None):
+        if who in made and who is not None:
+            return made[who]
+        context = browser.new_context(viewport={"width": 1280, "height": 1000})
+        outside: list[str] = []
+
+        def guard(route):
+            if route.request.url.startswith(service.base):
+                route.continue_()
+            else:  # the dashboard works offline: nothing may be fetched from elsewhere
+                outside.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", guard)
+        if who is not None:
+            r = context.request.post(f"{service.base}/api/v1/session", data={"token": service.tokens[who]})
+            assert r.ok, r.text()
+            made[who] = (context, outside)
+        return context, outside
+
+    yield get
+    for context, _ in made.values():
+        context.close()
+
+
+@pytest.fixture
+def visit(service, _contexts):
+    """``visit(who, path)``: open ``path`` as ``who`` (a key of ``service.tokens``, or None: not signed in), and
+    wait until the page's script has finished its first load (``body[data-loaded]``)."""
+    pages = []
+
+    def open_(who: str | None, path: str, *, wait: bool = True) -> Visit:
+        context, outside = _contexts(who)
+        outside.clear()
+        page = context.new_page()
+        pages.append((who, context, page))
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(service.base + path)
+        if wait:
+            page.wait_for_selector("body[data-loaded]", timeout=20_000)
+        return Visit(page, errors, outside)
+
+    yield open_
+    for who, context, page in pages:
+        page.close()
+        if who is None:
+            context.close()
