@@ -344,12 +344,36 @@ class Database:
         self._ops: Any = None
 
     # -- lifecycle
+    def open_sync(self) -> Database:
+        """Make the workspace ready (PostgreSQL: :func:`provision`; DuckDB: tables and the connection) without
+        the request path's pool: enough for :meth:`ops_execute` (tokens, tenancy, the job queue)."""
+        if self.backend == "postgres":
+            provision(self.url, self.settings)
+        else:
+            from coreduce.store.duckdb import connect
+
+            with Store(self.url) as st:  # the canonical tables, as the CLI makes them
+                st.create_tables()
+            self._duck = connect(str(Path(self.url)))
+            self._duck.execute(JOBS_DDL.replace("TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE"))
+            self._duck.execute(TOKENS_DDL.replace("TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE"))
+            self._duck.execute("SET TimeZone = 'UTC'")
+        return self
+
+    def close_sync(self) -> None:
+        if self._duck is not None:
+            self._duck.close()
+            self._duck = None
+        if self._ops is not None:
+            self._ops.close()
+            self._ops = None
+
     async def open(self) -> None:
+        self.open_sync()
         if self.backend == "postgres":
             from psycopg.rows import dict_row
             from psycopg_pool import AsyncConnectionPool
 
-            provision(self.url, self.settings)
             conninfo = (
                 runtime_url(self.url, self.settings.runtime_role, self.settings.runtime_password)
                 if self.settings.rls
@@ -363,23 +387,12 @@ class Database:
                 open=False,
             )
             await self.pool.open(wait=True, timeout=30)
-        else:
-            from coreduce.store.duckdb import connect
-
-            with Store(self.url) as st:  # the canonical tables, as the CLI makes them
-                st.create_tables()
-            self._duck = connect(str(Path(self.url)))
-            self._duck.execute(JOBS_DDL.replace("TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE"))
-            self._duck.execute(TOKENS_DDL.replace("TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE"))
-            self._duck.execute("SET TimeZone = 'UTC'")
 
     async def close(self) -> None:
         if self.pool is not None:
             await self.pool.close()
-        if self._duck is not None:
-            self._duck.close()
-        if self._ops is not None:
-            self._ops.close()
+            self.pool = None
+        self.close_sync()
 
     # -- the owner's side (tenancy, tokens, writes through the library)
     def ops_execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import typer
 
@@ -31,16 +32,12 @@ def _store(store: str | None) -> str:
     return store or os.environ.get("COREDUCE_STORE") or "coreduce.duckdb"
 
 
-def _database(store: str | None) -> object:
+def _database(store: str | None) -> Any:
     """The service's database object, opened (provisioned on PostgreSQL), for the token commands."""
-    import asyncio
-
     from coreduce.api.db import Database
     from coreduce.api.settings import Settings
 
-    db = Database(_store(store), Settings(rls=False))
-    asyncio.run(db.open())
-    return db
+    return Database(_store(store), Settings(rls=False)).open_sync()
 
 
 @app.callback()
@@ -80,9 +77,7 @@ def serve(
         db = _database(url)
         tok = create_token(db, os.environ.get("USER", "local"), "admin", "*")
         db.ops_execute("CHECKPOINT")
-        import asyncio
-
-        asyncio.run(db.close())
+        db.close_sync()
         typer.echo(f"admin token (single-user mode): {tok}", err=True)
     typer.echo(f"coreduce serve: http://{host}:{port}/  (API docs: /api/v1/docs)", err=True)
     application = create_app(url, settings=Settings(runtime_role=runtime_role, worker=not no_worker))
@@ -98,8 +93,6 @@ def token_create(
     store: str = typer.Option(None, "--store", help="Workspace."),
 ) -> None:
     """Mint an API token (printed once)."""
-    import asyncio
-
     from coreduce.api.auth import create_token
     from coreduce.errors import InputError
 
@@ -109,7 +102,7 @@ def token_create(
     except ValueError as exc:
         raise InputError("token", str(exc)) from None
     finally:
-        asyncio.run(db.close())  # type: ignore[attr-defined]
+        db.close_sync()  # type: ignore[attr-defined]
     typer.echo(tok)
 
 
