@@ -1,4 +1,4 @@
-"""A real service (coreduce.api on a DuckDB workspace, uvicorn on loopback) and a real browser (Debian's Chromium,
+"""A real service (coreduce.api on PostgreSQL with row-level security, uvicorn on loopback) and a real browser (Debian's Chromium,
 driven by Playwright, headless, no browser download) for the dashboard tests.
 
 The workspace holds a small city with two tiers of tenants, written by hand so every figure the pages show can be
@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +28,7 @@ import pandas as pd
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
+PG_ADMIN = os.environ.get("COREDUCE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 pytest.importorskip("fastapi", reason="the dashboard tests need the `serve` extra (FastAPI, uvicorn)")
 pytest.importorskip("uvicorn", reason="the dashboard tests need the `serve` extra (FastAPI, uvicorn)")
@@ -197,37 +200,59 @@ class Service:
 
 
 @pytest.fixture(scope="session")
-def service(tmp_path_factory):
-    """The real app on a seeded DuckDB workspace, served by uvicorn on loopback for the whole session."""
+def service():
+    """The real multi-user service: a fresh PostgreSQL database with the fixture city, provisioned (runtime role,
+    FORCE row-level security), served by uvicorn on loopback with its job worker, and a token per user."""
+    import psycopg
     import uvicorn
 
     from coreduce.api.app import create_app
     from coreduce.api.auth import create_token
+    from coreduce.api.db import Database
+    from coreduce.api.settings import Settings
 
-    url = str(tmp_path_factory.mktemp("web") / "city.duckdb")
-    seed(url)
-    app = create_app(url)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the service did not start")
-        time.sleep(0.05)
-    db = app.state.coreduce.db
-    svc = Service(f"http://127.0.0.1:{port}")
-    for key, user, role, tenant in (
-        ("government", "gov-ann", "government", "bj"),
-        ("park", "park-pat", "park", "p1"),
-        ("acme", "acme-eve", "enterprise", "acme"),
-        ("zeta", "zeta-zed", "enterprise", "zeta"),
-    ):
-        svc.tokens[key] = create_token(db, user, role, tenant)
-    yield svc
-    server.should_exit = True
-    thread.join(timeout=10)
+    os.environ.setdefault("COREDUCE_FOOTPRINT", "fallback")
+    tag = uuid.uuid4().hex[:8]
+    name, role = f"crweb_{tag}", f"crweb_app_{tag}"
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True)
+    except psycopg.OperationalError as exc:  # pragma: no cover - the server is part of the machine kind
+        pytest.fail(f"PostgreSQL at {PG_ADMIN} is not reachable: {exc}")
+    admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
+    server = thread = None
+    try:
+        seed(url)
+        settings = Settings(runtime_role=role, pool_min=1, pool_max=4)
+        db = Database(url, settings).open_sync()
+        svc = Service("")
+        for key, user, r, tenant in (
+            ("government", "gov-ann", "government", "bj"),
+            ("park", "park-pat", "park", "p1"),
+            ("acme", "acme-eve", "enterprise", "acme"),
+            ("zeta", "zeta-zed", "enterprise", "zeta"),
+        ):
+            svc.tokens[key] = create_token(db, user, r, tenant)
+        db.close_sync()
+        app = create_app(url, settings=settings)
+        port = _free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 60
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the service did not start")
+            time.sleep(0.05)
+        svc.base = f"http://127.0.0.1:{port}"
+        yield svc
+    finally:
+        if server is not None:
+            server.should_exit = True
+            thread.join(timeout=20)
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+        admin.close()
 
 
 @pytest.fixture(scope="session")
