@@ -1,5 +1,5 @@
-"""A real service (coreduce.api on PostgreSQL with row-level security, uvicorn on loopback) and a real browser (Debian's Chromium,
-driven by Playwright, headless, no browser download) for the dashboard tests.
+"""A real service (coreduce.api on PostgreSQL with row-level security, uvicorn on loopback) and a real browser
+(Debian's Chromium, driven by Playwright, headless, no browser download) for the dashboard tests.
 
 The workspace holds a small city with two tiers of tenants, written by hand so every figure the pages show can be
 checked against arithmetic in the tests::

@@ -61,8 +61,10 @@ def test_government_overview_shows_the_whole_city(visit):
     for name in ("Dongsi", "Acme Boiler House", "Zeta Cement Kiln", "Omega Power Plant"):
         assert name in sites
     # emissions by district: Daxing = acme + zeta, Chaoyang = omega
-    bars = page.evaluate("(() => { const t = document.getElementById('chart-region').data[0];"
-                         " return Object.fromEntries(t.x.map((k, i) => [k, t.y[i]])); })()")
+    bars = page.evaluate(
+        "(() => { const t = document.getElementById('chart-region').data[0];"
+        " return Object.fromEntries(t.x.map((k, i) => [k, t.y[i]])); })()"
+    )
     assert bars == {"Daxing": ACME_T + ZETA_T, "Chaoyang": OMEGA_T}
 
 
@@ -73,8 +75,10 @@ def test_park_overview_shows_only_the_parks_enterprises(visit):
     _clean(v)
     assert page.inner_text("h1").startswith("Park overview")
     assert page.inner_text("#kpi-total") == f"{ACME_T + ZETA_T:,} t CO2"
-    bars = page.evaluate("(() => { const t = document.getElementById('chart-entity').data[0];"
-                         " return Object.fromEntries(t.x.map((k, i) => [k, t.y[i]])); })()")
+    bars = page.evaluate(
+        "(() => { const t = document.getElementById('chart-entity').data[0];"
+        " return Object.fromEntries(t.x.map((k, i) => [k, t.y[i]])); })()"
+    )
     assert bars == {"Zeta Cement Kiln": ZETA_T, "Acme Boiler House": ACME_T}
     text = page.content()
     assert "Acme Boiler House" in text

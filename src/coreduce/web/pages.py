@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from coreduce.api.auth import Principal, allowed, optional_principal
@@ -110,8 +110,9 @@ def overview(principal: Principal | None = Depends(optional_principal)) -> Respo
     if principal is None:
         return _login_redirect()
     view, title = view_for_role(principal.role)
-    return _render("overview", "overview.html", principal, view=view, view_title=title, title=title,
-                   pollutants=POLLUTANTS)
+    return _render(
+        "overview", "overview.html", principal, view=view, view_title=title, title=title, pollutants=POLLUTANTS
+    )
 
 
 @router.get("/ui/login", response_class=HTMLResponse)
@@ -120,7 +121,7 @@ def login(principal: Principal | None = Depends(optional_principal)) -> Response
     return _render("login", "login.html", principal, title="Sign in")
 
 
-def _page(page: str, title: str):  # noqa: ANN202 - a route factory
+def _page(page: str, title: str):
     def handler(principal: Principal | None = Depends(optional_principal)) -> Response:
         if principal is None:
             return _login_redirect()
@@ -131,8 +132,12 @@ def _page(page: str, title: str):  # noqa: ANN202 - a route factory
     return handler
 
 
-for _key, _title in (("live", "Live readings"), ("forecasts", "Forecasts"), ("decisions", "Decisions"),
-                     ("ledger", "Ledger")):
+for _key, _title in (
+    ("live", "Live readings"),
+    ("forecasts", "Forecasts"),
+    ("decisions", "Decisions"),
+    ("ledger", "Ledger"),
+):
     router.add_api_route(f"/ui/{_key}", _page(_key, _title), methods=["GET"], response_class=HTMLResponse)
 
 

@@ -55,7 +55,7 @@ def measure_first_paint(
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
-        raise RuntimeError("measuring first paint needs the `playwright` package (pip install 'coreduce[dev]')") from exc
+        raise RuntimeError("measuring first paint needs `playwright` (the dev extra)") from exc
     if not Path(executable_path).exists():
         raise RuntimeError(f"no Chromium at {executable_path}: install it with `apt-get install -y chromium`")
     base = base_url.rstrip("/")
@@ -82,6 +82,16 @@ def measure_first_paint(
             browser.close()
 
     def stats(xs: list[float]) -> dict[str, Any]:
-        return {"median": round(statistics.median(xs), 1), "max": round(max(xs), 1), "values": [round(x, 1) for x in xs]}
+        return {
+            "median": round(statistics.median(xs), 1),
+            "max": round(max(xs), 1),
+            "values": [round(x, 1) for x in xs],
+        }
 
-    return {"page": path, "runs": runs, "cold_ms": stats(cold), "warm_ms": stats(warm), "browser": f"chromium {version}"}
+    return {
+        "page": path,
+        "runs": runs,
+        "cold_ms": stats(cold),
+        "warm_ms": stats(warm),
+        "browser": f"chromium {version}",
+    }
