@@ -79,13 +79,13 @@ function fmtTs(ts) {
  * Fill <table> with rows. columns: [{key, label, num?, format?(value,row), cell?(row) -> Node}].
  * An empty result says so in one row.
  */
-function renderTable(table, columns, rows, { onRowClick } = {}) {
+function renderTable(table, columns, rows, { onRowClick, empty = "No rows in your scope." } = {}) {
   table.replaceChildren();
   const head = el("tr", {}, ...columns.map((c) => el("th", { text: c.label })));
   table.append(el("thead", {}, head));
   const body = el("tbody");
   if (!rows.length) {
-    body.append(el("tr", {}, el("td", { colspan: String(columns.length), class: "muted", text: "No rows in your scope." })));
+    body.append(el("tr", {}, el("td", { colspan: String(columns.length), class: "muted", text: empty })));
   }
   for (const row of rows) {
     const tr = el("tr");
@@ -118,8 +118,10 @@ function renderKv(table, obj) {
       rows.push({ key: prefix, value: typeof v === "object" && v !== null ? JSON.stringify(v) : v });
     }
   };
-  walk("", obj || {});
-  renderTable(table, [{ key: "key", label: "field", format: String }, { key: "value", label: "value" }], rows);
+  for (const [k, v] of Object.entries(obj || {})) walk(k, v);
+  renderTable(table, [{ key: "key", label: "field", format: String }, { key: "value", label: "value" }], rows, {
+    empty: "No further fields.",
+  });
 }
 
 const PLOT_CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
@@ -563,7 +565,7 @@ async function runDecision(ev) {
     let job = await api(`/decisions/${kind}`, { method: "POST", body });
     status.textContent = `job ${job.job_id}: ${job.status}`;
     while (job.status === "queued" || job.status === "running") {
-      await new Promise((r) => setTimeout(r, 1000));
+      await new Promise((r) => setTimeout(r, 500));
       job = await api(`/jobs/${encodeURIComponent(job.job_id)}`);
       progress.value = job.progress ?? 0;
       status.textContent = `job ${job.job_id}: ${job.status}${job.message ? " – " + job.message : ""}`;
