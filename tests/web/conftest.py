@@ -30,12 +30,6 @@ import pytest
 CHROMIUM = Path("/usr/bin/chromium")
 PG_ADMIN = os.environ.get("COREDUCE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
-pytest.importorskip("fastapi", reason="the dashboard tests need the `serve` extra (FastAPI, uvicorn)")
-pytest.importorskip("uvicorn", reason="the dashboard tests need the `serve` extra (FastAPI, uvicorn)")
-pytest.importorskip("playwright", reason="the browser tests need `playwright` (the `dev` extra)")
-if not CHROMIUM.exists():  # pragma: no cover - .ci/run installs it
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)
-
 T0 = pd.Timestamp("2016-03-01T00:00:00Z")
 
 TENANTS = pd.DataFrame(
@@ -203,6 +197,8 @@ class Service:
 def service():
     """The real multi-user service: a fresh PostgreSQL database with the fixture city, provisioned (runtime role,
     FORCE row-level security), served by uvicorn on loopback with its job worker, and a token per user."""
+    pytest.importorskip("fastapi", reason="the dashboard tests need the `serve` extra (FastAPI, uvicorn)")
+    pytest.importorskip("uvicorn", reason="the dashboard tests need the `serve` extra (FastAPI, uvicorn)")
     import psycopg
     import uvicorn
 
@@ -257,6 +253,9 @@ def service():
 
 @pytest.fixture(scope="session")
 def browser():
+    pytest.importorskip("playwright", reason="the browser tests need `playwright` (the `dev` extra)")
+    if not CHROMIUM.exists():  # pragma: no cover - .ci/run installs it
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

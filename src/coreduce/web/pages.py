@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import gzip
 import hashlib
 import mimetypes
 from pathlib import Path
 from typing import Any
 
 import jinja2
-from fastapi import APIRouter, Depends, HTTPException
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from coreduce.api.auth import Principal, allowed, optional_principal
 
@@ -141,12 +143,33 @@ for _key, _title in (
     router.add_api_route(f"/ui/{_key}", _page(_key, _title), methods=["GET"], response_class=HTMLResponse)
 
 
+#: Text assets worth compressing (Plotly.js basic: 1.19 MB -> about 0.4 MB gzipped).
+_COMPRESSIBLE = (".js", ".css", ".json", ".md", ".txt")
+
+
+@functools.lru_cache(maxsize=64)
+def _asset(name: str) -> tuple[bytes, bytes | None, str]:
+    """An asset's bytes, its gzip encoding (text files over 1 kB) and its ETag, made once per process."""
+    raw = _STATIC_FILES[name].read_bytes()
+    packed = None
+    if name.endswith(_COMPRESSIBLE) and len(raw) > 1024:
+        packed = gzip.compress(raw, compresslevel=6, mtime=0)
+    return raw, packed, '"' + hashlib.sha256(raw).hexdigest()[:20] + '"'
+
+
 @router.get("/static/{name:path}")
-def static(name: str) -> Response:
-    """A bundled asset (404 for anything not in the package's ``static/`` folder)."""
+def static(name: str, request: Request) -> Response:
+    """A bundled asset (404 for anything not in the package's ``static/`` folder), gzipped when the browser
+    accepts it, with an ETag (304 when the browser's copy is current)."""
     path = _STATIC_FILES.get(name)
     if path is None:
         raise HTTPException(status_code=404, detail=f"no static file {name!r}")
     media = _MEDIA_TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    raw, packed, etag = _asset(name)
     # Asset URLs carry ?v=<hash of the files>, so a browser may keep them for a day without asking again.
-    return FileResponse(path, media_type=media, headers={"Cache-Control": "public, max-age=86400"})
+    headers = {"Cache-Control": "public, max-age=86400", "ETag": etag, "Vary": "Accept-Encoding"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    if packed is not None and "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(packed, media_type=media, headers={**headers, "Content-Encoding": "gzip"})
+    return Response(raw, media_type=media, headers=headers)
