@@ -7,8 +7,10 @@ predicates and object checks off).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import pytest
@@ -64,19 +66,50 @@ def deployment():
         admin.close()
 
 
-def make_client(dep: Deployment, **overrides):
-    from fastapi.testclient import TestClient
-
+def make_app(dep: Deployment, **overrides):
     from coreduce.api.app import create_app
     from coreduce.api.settings import Settings
 
     s = Settings(runtime_role=dep.role, worker=False, pool_min=1, pool_max=4, **overrides)
-    return TestClient(create_app(dep.url, settings=s))
+    return create_app(dep.url, settings=s)
+
+
+def make_client(dep: Deployment, **overrides):
+    """A synchronous TestClient (runs the app's lifespan)."""
+    from fastapi.testclient import TestClient
+
+    return TestClient(make_app(dep, **overrides))
+
+
+@asynccontextmanager
+async def serving(dep: Deployment, **overrides):
+    """The app started in this event loop, with an ``httpx.AsyncClient`` on it (no thread hops: fast)."""
+    import httpx
+
+    app = make_app(dep, **overrides)
+    svc = app.state.coreduce
+    await svc.start()
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://coreduce.test") as c:
+            yield c
+    finally:
+        await svc.stop()
+
+
+async def gather_limited(coros, n: int = 8):
+    """Run coroutines with at most ``n`` at once; their results in order."""
+    sem = asyncio.Semaphore(n)
+
+    async def one(c):
+        async with sem:
+            return await c
+
+    return await asyncio.gather(*(one(c) for c in coros))
 
 
 @pytest.fixture(scope="session")
 def client(deployment):
-    """Both layers on."""
+    """Both layers on (synchronous TestClient)."""
     with make_client(deployment) as c:
         yield c
 

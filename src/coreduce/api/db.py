@@ -446,11 +446,11 @@ class Database:
     async def rows(self, principal: Any, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Run one query in a transaction scoped to the principal's tenant; rows as dicts of JSON-able values."""
         if self.backend == "postgres":
-            async with self.pool.connection() as conn:
-                async with conn.transaction():
-                    await conn.execute("SELECT set_config('app.tenant', %s, true)", [self.tenant_guc(principal)])
-                    cur = await conn.execute(sql, list(params))
-                    rows = await cur.fetchall() if cur.description else []
+            async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
+                # one round trip: BEGIN; set_config(.., true) (transaction-local); the query; COMMIT
+                await conn.execute("SELECT set_config('app.tenant', %s, true)", [self.tenant_guc(principal)])
+                cur = await conn.execute(sql, list(params))
+                rows = await cur.fetchall()  # (in a pipeline, description is known only after the fetch)
             return [{k: clean(v) for k, v in r.items()} for r in rows]
         return await asyncio.to_thread(self._duck_rows, sql, params)
 
