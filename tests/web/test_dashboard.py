@@ -155,7 +155,10 @@ def test_ledger_view_verifies_the_chain(visit):
     page.click("#verify")
     page.wait_for_selector("#verify-result.ok, #verify-result.bad")
     assert page.get_attribute("#verify-result", "class") == "ok"
-    assert page.inner_text("#verify-result").startswith("Chain intact")
+    text = page.inner_text("#verify-result")
+    assert text.startswith("Chain intact")
+    rows = page.locator("#ledger-table tbody tr").count()  # the ledger list of the same scope
+    assert f": {rows} records of your scope" in text
     v2 = visit("acme", "/ui/ledger")
     _clean(v2)
     assert v2.page.locator("#verify").count() == 0  # an enterprise may not run the verification

@@ -617,10 +617,17 @@ async function verifyLedger() {
   out.className = "muted";
   problems.replaceChildren();
   try {
+    // The whole chain is recomputed; the API counts the records of the caller's scope and names a problem only
+    // when it is in that scope.
     const v = await api("/ledger/verify", { method: "POST", body: {} });
-    out.textContent = v.ok ? `Chain intact: ${v.records} records verified.` : `Chain broken: ${v.problems.length} problem(s) in ${v.records} records.`;
+    const n = v.records_in_scope ?? v.records;
+    out.textContent = v.ok
+      ? `Chain intact (${v.status || "ok"}): ${fmt(n)} records of your scope, the whole chain recomputed.`
+      : `Chain broken (${v.status || "error"}).`;
     out.className = v.ok ? "ok" : "bad";
-    for (const p of v.problems || []) problems.append(el("li", { text: typeof p === "string" ? p : JSON.stringify(p) }));
+    const found = v.problems ?? (v.problem ? [v.problem] : []);
+    for (const p of found) problems.append(el("li", { text: typeof p === "string" ? p : JSON.stringify(p) }));
+    if (v.first_bad_run_id) problems.append(el("li", { text: `first bad record: run ${v.first_bad_run_id}` }));
   } catch (err) {
     out.textContent = "";
     showError(err);
@@ -630,7 +637,7 @@ async function verifyLedger() {
 async function initLedger() {
   const verify = document.getElementById("verify");
   if (verify) verify.addEventListener("click", verifyLedger);
-  const list = await api("/ledger");
+  const list = await api(`/ledger${qs({ limit: 1000 })}`);
   renderTable(document.getElementById("ledger-table"), [
     { key: "seq", label: "#", num: true },
     { key: "run_id", label: "run" },
@@ -638,7 +645,9 @@ async function initLedger() {
     { key: "user", label: "user" },
     { key: "started_at", label: "started", format: fmtTs },
     { key: "status", label: "status" },
-    { key: "net_reduction_t", label: "net reduction [t]", num: true },
+    { key: "claimed_reduction_t", label: "claimed [t CO2e]", num: true },
+    { key: "emissions_kg", label: "run footprint [kg CO2]", num: true },
+    { key: "net_reduction_t", label: "net [t CO2e]", num: true },
   ], list.items, {
     onRowClick: async (r) => {
       try {
