@@ -27,7 +27,7 @@ import time
 import uuid
 
 TARGET_MS = 1800.0  # web.dev "good" first contentful paint (https://web.dev/articles/fcp)
-PAGES = ("/", "/ui/live", "/ui/forecasts", "/ui/decisions", "/ui/ledger")
+PAGES = ("/", "/ui/live", "/ui/forecasts", "/ui/decisions", "/ui/evaluations", "/ui/ledger")
 PG_ADMIN = os.environ.get("COREDUCE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 

@@ -163,8 +163,17 @@ def _forecasts() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: Green-travel credits recorded per enterprise: (pseudonymous citizen, mode, trips).  Metro trips count
+#: 0.5155 kg CO2 each (guangzhou_metro_2015_mean, policy/data/green_travel.csv: Huang et al. 2017).
+CREDIT_TRIPS = {"acme": [("c1", "metro", 10), ("c2", "metro", 30)], "zeta": [("c3", "metro", 100)]}
+
+
 def seed(url: str) -> None:
-    """Write the fixture city into a fresh workspace (through the store's validated ingest)."""
+    """Write the fixture city into a fresh workspace (through the store's validated ingest), and one credits run
+    per enterprise of CREDIT_TRIPS through the real pipeline (a ledger record with claims), given to it."""
+    from coreduce.api.tenancy import assign_runs
+    from coreduce.ledger import Ledger
+    from coreduce.policy.credits import record_credits
     from coreduce.store import Store
 
     with Store(url) as store:
@@ -179,6 +188,12 @@ def seed(url: str) -> None:
             },
             source="tests/web/conftest.py",
         )
+        runs = {}
+        for tenant, trips in CREDIT_TRIPS.items():
+            frame = pd.DataFrame(trips, columns=["citizen", "mode", "trips"])
+            r = record_credits(Ledger(url), frame, "guangzhou_metro_2015_mean", b"tests-web-key")
+            runs[r["run_id"]] = tenant
+        assign_runs(store, runs)
 
 
 def _free_port() -> int:

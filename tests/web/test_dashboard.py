@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from .conftest import CO2_DAILY
 
 # CO2 totals by hand from conftest.CO2_DAILY: acme 100 + 120 + 80 = 300 t; zeta 500 + 510 = 1010 t;
@@ -195,3 +197,18 @@ def test_decision_run_with_explanation_claims_and_co_benefits(visit):
     _clean(v2)
     assert run_id not in v2.page.content()
     assert v2.page.eval_on_selector_all("#decide-kind option", "os => os.map(o => o.value)") == ["dispatch"]
+
+
+def test_evaluations_and_credits_of_the_tenant_only(visit):
+    v = visit("acme", "/ui/evaluations")
+    page = v.page
+    _clean(v)
+    assert _plotted(page, "chart-credits")
+    # acme's batch: (10 + 30) metro trips x 0.5155 kg CO2 (guangzhou_metro_2015_mean) = 20.62 kg; zeta's 100 trips
+    # (51.55 kg) are not acme's
+    assert page.inner_text("#kpi-credits") == "20.6 kg CO2"
+    assert page.inner_text("#kpi-credit-runs") == "2 / 1"  # two citizen claims, one run
+    bars = page.evaluate("document.getElementById('chart-credits').data[0]")
+    assert bars["x"] == ["metro"]
+    assert bars["y"] == [pytest.approx(40 * 0.5155)]
+    assert "No rows in your scope" in page.inner_text("#evaluations-table")

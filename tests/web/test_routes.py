@@ -43,7 +43,7 @@ def _bearer(client, role: str) -> dict[str, str]:
 
 
 def test_pages_redirect_to_login_without_a_session(client):
-    for path in ("/", "/ui/live", "/ui/forecasts", "/ui/decisions", "/ui/ledger"):
+    for path in ("/", "/ui/live", "/ui/forecasts", "/ui/decisions", "/ui/evaluations", "/ui/ledger"):
         r = client.get(path, follow_redirects=False)
         assert (r.status_code, r.headers["location"]) == (303, "/ui/login"), path
     r = client.get("/ui/login")

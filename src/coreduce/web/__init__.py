@@ -4,7 +4,8 @@
 
 - the pages: ``/`` (the overview of the caller's role: government, park or enterprise), ``/ui/login``,
   ``/ui/live`` (station and stack readings with alert bands, polled), ``/ui/forecasts`` (with intervals),
-  ``/ui/decisions`` (explanations, claims, co-benefits) and ``/ui/ledger`` (with verify);
+  ``/ui/decisions`` (explanations, claims, co-benefits), ``/ui/evaluations`` (evaluation runs, citizen credits)
+  and ``/ui/ledger`` (with verify);
 - the assets under ``/static/...`` (Plotly.js basic, MapLibre GL JS, a blank offline map style, ``app.js``);
   their versions, hashes and licences are in ``static/VENDORED.md``.
 

@@ -28,6 +28,7 @@ NAV = (
     ("/ui/live", "Live", "live"),
     ("/ui/forecasts", "Forecasts", "forecasts"),
     ("/ui/decisions", "Decisions", "decisions"),
+    ("/ui/evaluations", "Evaluations", "evaluations"),
     ("/ui/ledger", "Ledger", "ledger"),
 )
 
@@ -138,6 +139,7 @@ for _key, _title in (
     ("live", "Live readings"),
     ("forecasts", "Forecasts"),
     ("decisions", "Decisions"),
+    ("evaluations", "Evaluations and credits"),
     ("ledger", "Ledger"),
 ):
     router.add_api_route(f"/ui/{_key}", _page(_key, _title), methods=["GET"], response_class=HTMLResponse)

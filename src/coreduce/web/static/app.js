@@ -662,9 +662,37 @@ async function initLedger() {
   });
 }
 
+/* ------------------------------------------------------------------------------------------ evaluations */
+
+async function initEvaluations() {
+  const [evals, byMode, all] = await Promise.all([
+    api(`/evaluations${qs({ limit: 1000 })}`),
+    api(`/credits${qs({ by: "mode" })}`),
+    api(`/credits${qs({ by: "all" })}`),
+  ]);
+  renderTable(document.getElementById("evaluations-table"), [
+    { key: "seq", label: "#", num: true },
+    { key: "run_id", label: "run" },
+    { key: "kind", label: "kind" },
+    { key: "started_at", label: "started", format: fmtTs },
+    { key: "status", label: "status" },
+  ], evals.items, {
+    onRowClick: (r) => {
+      document.getElementById("evaluation-detail").hidden = false;
+      document.getElementById("evaluation-id").textContent = r.run_id;
+      renderKv(document.getElementById("evaluation-table"), { params: r.params, explanation: r.explanation });
+    },
+  });
+  const total = all.items.length ? all.items[0] : { reduction_kg: 0, claims: 0, runs: 0 };
+  document.getElementById("kpi-credits").textContent = `${fmt(total.reduction_kg)} kg CO2`;
+  document.getElementById("kpi-credit-runs").textContent = `${fmt(total.claims)} / ${fmt(total.runs)}`;
+  const modes = [...byMode.items].sort((a, b) => b.reduction_kg - a.reduction_kg);
+  await plot("chart-credits", [{ type: "bar", x: modes.map((r) => r.mode), y: modes.map((r) => r.reduction_kg), marker: { color: "#59a14f" }, name: "kg CO2" }], { yaxis: { title: { text: "reduction [kg CO2]" } } });
+}
+
 /* ------------------------------------------------------------------------------------------------ start */
 
-const PAGES = { login: initLogin, overview: initOverview, live: initLive, forecasts: initForecasts, decisions: initDecisions, ledger: initLedger };
+const PAGES = { login: initLogin, overview: initOverview, live: initLive, forecasts: initForecasts, decisions: initDecisions, evaluations: initEvaluations, ledger: initLedger };
 
 document.addEventListener("DOMContentLoaded", async () => {
   const out = document.getElementById("logout");
