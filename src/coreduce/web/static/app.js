@@ -275,34 +275,48 @@ function drawMap(sites) {
   });
 }
 
-async function loadEmissions(sitesById) {
+/** The overview's emission figures for the selected pollutant: the summary and the district (or facility) split. */
+function fetchEmissions() {
   const pollutant = document.getElementById("pollutant").value;
-  const [summary, second] = await Promise.all([
-    api(`/summary${qs({ pollutant })}`),
-    document.getElementById("chart-region")
-      ? api(`/inventory${qs({ by: "region", pollutant })}`)
-      : api(`/inventory${qs({ by: "entity", pollutant })}`),
-  ]);
+  const by = document.getElementById("chart-region") ? "region" : "entity";
+  return Promise.all([api(`/summary${qs({ pollutant })}`), api(`/inventory${qs({ by, pollutant })}`)]);
+}
+
+async function loadEmissions(sitesById) {
+  await drawEmissions(await fetchEmissions(), sitesById);
+}
+
+async function drawEmissions([summary, second], sitesById) {
+  const pollutant = summary.pollutant;
   const unit = summary.unit || "t";
   document.getElementById("kpi-total").textContent = `${fmt(summary.total)} ${unit} ${summary.pollutant}`;
   document.getElementById("kpi-sites").textContent = fmt(summary.sites);
   document.getElementById("kpi-alerts").textContent = fmt(summary.open_alerts);
   const sectors = [...summary.by_sector].sort((a, b) => b.amount - a.amount);
-  plot("chart-sector", [{ type: "bar", x: sectors.map((r) => r.sector || "(none)"), y: sectors.map((r) => r.amount), marker: { color: "#1f6f8b" }, name: pollutant }], { yaxis: { title: { text: `${pollutant} [${unit}]` } } });
+  const drawn = [];
+  drawn.push(plot("chart-sector", [{ type: "bar", x: sectors.map((r) => r.sector || "(none)"), y: sectors.map((r) => r.amount), marker: { color: "#1f6f8b" }, name: pollutant }], { yaxis: { title: { text: `${pollutant} [${unit}]` } } }));
   const items = [...second.items].sort((a, b) => b.amount - a.amount);
   const secondId = document.getElementById("chart-region") ? "chart-region" : "chart-entity";
   const label = (k) => (secondId === "chart-entity" && sitesById.has(k) ? sitesById.get(k).name || k : k || "(none)");
-  plot(secondId, [{ type: "bar", x: items.map((r) => label(r.key)), y: items.map((r) => r.amount), marker: { color: "#59a14f" }, name: pollutant }], { yaxis: { title: { text: `${pollutant} [${second.unit || unit}]` } } });
+  drawn.push(plot(secondId, [{ type: "bar", x: items.map((r) => label(r.key)), y: items.map((r) => r.amount), marker: { color: "#59a14f" }, name: pollutant }], { yaxis: { title: { text: `${pollutant} [${second.unit || unit}]` } } }));
   const days = [...summary.by_day].sort((a, b) => (a.day < b.day ? -1 : 1));
-  plot("chart-day", [{ type: "scatter", mode: "lines", x: days.map((r) => r.day), y: days.map((r) => r.amount), line: { color: "#e15759" }, name: pollutant }], { yaxis: { title: { text: `${pollutant} [${unit}/day]` } } });
+  drawn.push(plot("chart-day", [{ type: "scatter", mode: "lines", x: days.map((r) => r.day), y: days.map((r) => r.amount), line: { color: "#e15759" }, name: pollutant }], { yaxis: { title: { text: `${pollutant} [${unit}/day]` } } }));
+  await Promise.all(drawn);
 }
 
 async function initOverview() {
-  const [me, sites, alerts] = await Promise.all([api("/me"), api("/sites"), api(`/alerts${qs({ status: "open" })}`)]);
+  // every request at once: the page waits for the slowest one, not for their sum
+  const [me, sites, alerts, emissions] = await Promise.all([
+    api("/me"),
+    api("/sites"),
+    api(`/alerts${qs({ status: "open" })}`),
+    fetchEmissions(),
+  ]);
   const name = document.getElementById("tenant-name");
   if (name) name.textContent = me.tenant_name || me.tenant;
   const sitesById = new Map(sites.items.map((s) => [s.site_id, s]));
-  await loadEmissions(sitesById);
+  drawMap(sites.items);
+  await drawEmissions(emissions, sitesById);
   document.getElementById("pollutant").addEventListener("change", () => loadEmissions(sitesById).catch(showError));
   renderTable(document.getElementById("sites-table"), [
     { key: "name", label: "name", format: (v, r) => v || r.site_id },
@@ -312,7 +326,6 @@ async function initOverview() {
     { key: "tenant", label: "tenant" },
   ], sites.items);
   renderTable(document.getElementById("alerts-table"), alertColumns(sitesById, false), alerts.items);
-  drawMap(sites.items);
 }
 
 function alertColumns(sitesById, withAck) {
@@ -700,6 +713,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   const init = PAGES[document.body.dataset.page];
   try {
     if (init) await init();
+    performance.mark("coreduce-loaded"); // the page's data is drawn (read by benchmarks/dashboard.py)
     document.body.dataset.loaded = "1";
   } catch (err) {
     if (!(err instanceof ApiError && err.status === 401)) showError(err);
