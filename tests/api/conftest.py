@@ -70,7 +70,7 @@ def make_app(dep: Deployment, **overrides):
     from coreduce.api.app import create_app
     from coreduce.api.settings import Settings
 
-    s = Settings(runtime_role=dep.role, worker=False, pool_min=1, pool_max=4, **overrides)
+    s = Settings(**{"runtime_role": dep.role, "worker": False, "pool_min": 1, "pool_max": 4, **overrides})
     return create_app(dep.url, settings=s)
 
 

@@ -321,6 +321,17 @@ def clean(v: Any) -> Any:
     return str(v)
 
 
+_PLAIN = (str, int, type(None))
+
+
+def _clean_fast(v: Any) -> Any:
+    if type(v) in _PLAIN:
+        return v
+    if type(v) is float:
+        return v if math.isfinite(v) else None
+    return clean(v)
+
+
 # ---------------------------------------------------------------------------------------------- database
 class Database:
     """Tenant-scoped queries on the workspace.  SQL is written with ``%s`` placeholders (both dialects).
@@ -446,12 +457,16 @@ class Database:
     async def rows(self, principal: Any, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Run one query in a transaction scoped to the principal's tenant; rows as dicts of JSON-able values."""
         if self.backend == "postgres":
-            async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
-                # one round trip: BEGIN; set_config(.., true) (transaction-local); the query; COMMIT
-                await conn.execute("SELECT set_config('app.tenant', %s, true)", [self.tenant_guc(principal)])
-                cur = await conn.execute(sql, list(params))
-                rows = await cur.fetchall()  # (in a pipeline, description is known only after the fetch)
-            return [{k: clean(v) for k, v in r.items()} for r in rows]
+            from psycopg.rows import tuple_row
+
+            async with self.pool.connection() as conn, conn.transaction():
+                # set_config(.., true): transaction-local, gone at COMMIT (a pooled connection never carries it on)
+                cur = conn.cursor(row_factory=tuple_row)
+                await cur.execute("SELECT set_config('app.tenant', %s, true)", [self.tenant_guc(principal)])
+                await cur.execute(sql, list(params))
+                names = [d.name for d in cur.description or ()]
+                rows = await cur.fetchall() if names else []
+            return [dict(zip(names, map(_clean_fast, r), strict=True)) for r in rows]
         return await asyncio.to_thread(self._duck_rows, sql, params)
 
     def _duck_rows(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
@@ -461,7 +476,7 @@ class Database:
             if not cur.description:
                 return []
             names = [d[0] for d in cur.description]
-            return [{k: clean(v) for k, v in zip(names, r, strict=True)} for r in cur.fetchall()]
+            return [dict(zip(names, map(_clean_fast, r), strict=True)) for r in cur.fetchall()]
         finally:
             cur.close()
 
