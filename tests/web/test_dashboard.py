@@ -10,6 +10,9 @@ import pytest
 
 from .conftest import CO2_DAILY
 
+# a real browser over the real service on the local PostgreSQL server: seconds per test
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
 # CO2 totals by hand from conftest.CO2_DAILY: acme 100 + 120 + 80 = 300 t; zeta 500 + 510 = 1010 t;
 # omega 2000 t.  The park (acme + zeta) 1310 t; the city 3310 t.
 ACME_T, ZETA_T, OMEGA_T = 300, 1010, 2000
