@@ -205,6 +205,7 @@ def _free_port() -> int:
 @dataclass
 class Service:
     base: str
+    url: str = ""  # the workspace (PostgreSQL, as the tables' owner)
     tokens: dict[str, str] = field(default_factory=dict)
 
 
@@ -236,7 +237,7 @@ def service():
         seed(url)
         settings = Settings(runtime_role=role, pool_min=1, pool_max=4)
         db = Database(url, settings).open_sync()
-        svc = Service("")
+        svc = Service("", url)
         for key, user, r, tenant in (
             ("government", "gov-ann", "government", "bj"),
             ("park", "park-pat", "park", "p1"),

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
 import pytest
 
-from .conftest import CO2_DAILY
+from coreduce.store import Store
+
+from .conftest import CO2_DAILY, T0
 
 # a real browser over the real service on the local PostgreSQL server: seconds per test
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -115,7 +118,7 @@ def test_enterprise_overview_shows_only_its_own_facility(visit):
         assert other not in text, other
 
 
-def test_live_readings_with_alert_band_and_acknowledge(visit):
+def test_live_readings_with_alert_band_and_acknowledge(visit, service):
     v = visit("acme", "/ui/live?site=zeta_kiln")  # asking for another tenant's kiln by id
     page = v.page
     _clean(v)
@@ -132,6 +135,20 @@ def test_live_readings_with_alert_band_and_acknowledge(visit):
     assert "Zeta" not in page.content()
     page.click("#alerts-table button[data-alert]")
     page.wait_for_selector("#alerts-table >> text=by acme-eve")
+    # live: a new reading written to the store appears at the next poll (every 5 s once chosen)
+    with Store(service.url) as store:
+        store.ingest(
+            {
+                "observations": pd.DataFrame(
+                    [("acme_boiler", T0 + pd.Timedelta(hours=48), "SO2", 99.0, "ug/m^3", "tests/web", "ok")],
+                    columns=["site_id", "ts", "variable", "value", "unit", "source", "quality"],
+                )
+            },
+            source="tests/web/test_dashboard.py",
+        )
+    page.select_option("#interval", "5")
+    page.wait_for_function("document.getElementById('chart-live').data[0].x.length === 49", timeout=20_000)
+    assert page.evaluate("document.getElementById('chart-live').data[0].y.at(-1)") == 99.0
     assert v.errors == []
 
 
