@@ -44,9 +44,7 @@ def test_policy_lint(deployment):
                         assert "IN ( SELECT coreduce_scope_" in expr and "current_setting" not in expr, expr
         # no privileges on the tenancy and token tables: only through SECURITY DEFINER functions
         for t in ("tenants", "tenant_entities", "coreduce_api_tokens"):
-            assert not con.execute(
-                "SELECT has_table_privilege(%s, %s, 'SELECT')", [deployment.role, t]
-            ).fetchone()[0]
+            assert not con.execute("SELECT has_table_privilege(%s, %s, 'SELECT')", [deployment.role, t]).fetchone()[0]
 
 
 def test_fail_closed_and_with_check(deployment):

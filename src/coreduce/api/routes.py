@@ -685,7 +685,10 @@ async def policy_quota(p: Caller, body: QuotaIn) -> dict[str, Any]:
 
     def run() -> Any:
         if body.history:
-            q: dict[str, Any] = {"quota_t": grandfathering_quota(body.history, body.reduction), "method": "grandfathering"}
+            q: dict[str, Any] = {
+                "quota_t": grandfathering_quota(body.history, body.reduction),
+                "method": "grandfathering",
+            }
         elif body.supply_mwh is not None:
             q = plan_quota(body.unit_class, body.year, body.supply_mwh, plan=body.plan)
         else:
