@@ -90,6 +90,7 @@ def test_oidc_jwt_against_a_local_jwks(deployment):
         return jwt.encode({**base, **claims}, k, algorithm="RS256", headers={"kid": "k1"})
 
     with make_client(deployment, oidc_issuer=iss, oidc_audience=aud, oidc_jwks={"keys": [jwk]}) as c:
+
         def me(t):
             return c.get("/api/v1/me", headers={"Authorization": f"Bearer {t}"})
 

@@ -35,7 +35,7 @@ def test_no_server_errors_for_any_role(deployment):
     for op in ops:
 
         @given(case=op.as_strategy())
-        @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+        @settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
         def run(case):
             for role, tenant in PRINCIPALS:
                 headers = {"Authorization": f"Bearer {deployment.tokens[(role, tenant)]}"}

@@ -44,9 +44,7 @@ def test_policy_lint(deployment):
                         assert "IN ( SELECT coreduce_scope_" in expr and "current_setting" not in expr, expr
         # no privileges on the tenancy and token tables: only through SECURITY DEFINER functions
         for t in ("tenants", "tenant_entities", "coreduce_api_tokens"):
-            assert not con.execute(
-                "SELECT has_table_privilege(%s, %s, 'SELECT')", [deployment.role, t]
-            ).fetchone()[0]
+            assert not con.execute("SELECT has_table_privilege(%s, %s, 'SELECT')", [deployment.role, t]).fetchone()[0]
 
 
 def test_fail_closed_and_with_check(deployment):
@@ -66,7 +64,8 @@ def test_fail_closed_and_with_check(deployment):
 def test_ledger_insert_only_for_the_runtime_role(deployment):
     with psycopg.connect(_rt(deployment), autocommit=True) as con:
         con.execute("SELECT set_config('app.tenant', '*', false)")
-        assert con.execute("SELECT count(*) FROM ledger").fetchone()[0] == len(deployment.ws.owner["run"])
+        seen = {r[0] for r in con.execute("SELECT run_id FROM ledger")}
+        assert seen >= set(deployment.ws.owner["run"])  # (other tests may have added runs)
         for stmt in ("UPDATE ledger SET status = 'ok'", "DELETE FROM ledger", "TRUNCATE ledger",
                      "UPDATE claims SET amount = 0", "DELETE FROM claims"):  # fmt: skip
             with pytest.raises(psycopg.errors.InsufficientPrivilege):

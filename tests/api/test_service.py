@@ -100,8 +100,8 @@ def test_portfolio_decision_as_a_job(deployment):
     gov = bearer(deployment, "government", "cb")
     with make_client(deployment, worker=True) as c:
         t0 = time.monotonic()
-        r = c.post("/api/v1/decisions/portfolio", headers=gov,
-                   json={"example": "portfolio_measures_beijing_2016", "targets": {"SO2": 2000, "CO2": 400000}})  # fmt: skip
+        body = {"example": "portfolio_measures_beijing_2016", "targets": {"SO2": 2000, "CO2": 400000}}
+        r = c.post("/api/v1/decisions/portfolio", headers=gov, json=body)
         assert r.status_code == 202 and time.monotonic() - t0 < 5
         href = r.json()["href"]
         assert c.get(href, headers=bearer(deployment, "government", "ca")).status_code == 404
@@ -124,11 +124,12 @@ def test_portfolio_decision_as_a_job(deployment):
 
 
 def test_duckdb_single_user_mode(tmp_path):
+    from fastapi.testclient import TestClient
+
     from coreduce.api import synthetic
     from coreduce.api.app import create_app
     from coreduce.api.auth import create_token
     from coreduce.store import Store
-    from fastapi.testclient import TestClient
 
     url = str(tmp_path / "ws.duckdb")
     with Store(url) as st:

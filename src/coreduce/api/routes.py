@@ -243,8 +243,15 @@ async def sites(request: Request, p: Caller, kind: Text = None, limit: Limit = 1
     return {"items": rows}
 
 
+def _precheck(p: Principal, kind: str, id_: str, owner: str | None) -> None:
+    """The object check before any query when the owner is known from the tenancy (application layer on)."""
+    if p.scope is not None and not auth.allowed(p, "read", Resource(kind, id_, owner)):
+        raise not_found()
+
+
 async def _site(request: Request, p: Principal, site_id: str) -> dict[str, Any]:
     db = _db(request)
+    _precheck(p, "site", site_id, db.tenancy().owner.get(site_id))
     pred, args = db.scope(p, "site_id", "entity")
     rows = await db.rows(p, f"SELECT {SITE_COLS} FROM sites WHERE site_id = %s AND {pred}", [site_id, *args])
     if not rows:
@@ -523,6 +530,7 @@ async def decisions(
 
 async def _run_record(request: Request, p: Principal, run_id: str) -> dict[str, Any]:
     db = _db(request)
+    _precheck(p, "run", run_id, db.tenancy().runs.get(run_id))
     pred, args = db.scope(p, "run_id", "run")
     rows = await db.rows(p, f"SELECT * FROM ledger WHERE run_id = %s AND {pred}", [run_id, *args])
     if not rows:
@@ -685,7 +693,10 @@ async def policy_quota(p: Caller, body: QuotaIn) -> dict[str, Any]:
 
     def run() -> Any:
         if body.history:
-            q: dict[str, Any] = {"quota_t": grandfathering_quota(body.history, body.reduction), "method": "grandfathering"}
+            q: dict[str, Any] = {
+                "quota_t": grandfathering_quota(body.history, body.reduction),
+                "method": "grandfathering",
+            }
         elif body.supply_mwh is not None:
             q = plan_quota(body.unit_class, body.year, body.supply_mwh, plan=body.plan)
         else:

@@ -80,7 +80,8 @@ def build(store: Store, *, days: int = 30, facilities: int = 3, seed: int = 0) -
     start = pd.Timestamp("2024-01-01", tz="UTC")
     hours = pd.date_range(start, periods=48, freq="h")
     obs = pd.DataFrame(
-        [(s, h, v) for s in sdf["site_id"] for h in hours for v in ("PM2.5", "NOx")], columns=["site_id", "ts", "variable"]
+        [(s, h, v) for s in sdf["site_id"] for h in hours for v in ("PM2.5", "NOx")],
+        columns=["site_id", "ts", "variable"],
     )
     obs["value"] = rng.gamma(4.0, 10.0, len(obs))
     obs["unit"] = "ug/m^3"
