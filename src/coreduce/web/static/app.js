@@ -40,10 +40,10 @@ function qs(params) {
   return s ? `?${s}` : "";
 }
 
-function showError(err) {
+function showError(err, what = "Could not load") {
   const box = document.getElementById("error");
   if (!box) return;
-  box.textContent = `Could not load: ${err.message || err}`;
+  box.textContent = `${what}: ${err.message || err}`;
   box.hidden = false;
 }
 
@@ -359,7 +359,7 @@ async function ackAlert(button, alertId) {
     button.replaceWith(document.createTextNode(`by ${a.acknowledged_by || "you"}`));
   } catch (err) {
     button.disabled = false;
-    showError(err);
+    showError(err, "Could not acknowledge the alert");
   }
 }
 
@@ -588,7 +588,7 @@ async function runDecision(ev) {
       await loadDecisions(job.run_id);
     }
   } catch (err) {
-    showError(err);
+    showError(err, "Could not run the decision");
   } finally {
     button.disabled = false;
   }
@@ -643,7 +643,7 @@ async function verifyLedger() {
     if (v.first_bad_run_id) problems.append(el("li", { text: `first bad record: run ${v.first_bad_run_id}` }));
   } catch (err) {
     out.textContent = "";
-    showError(err);
+    showError(err, "Could not verify the ledger");
   }
 }
 
