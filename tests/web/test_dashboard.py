@@ -116,6 +116,24 @@ def test_enterprise_overview_shows_only_its_own_facility(visit):
     assert "Acme Boiler House" in text
     for other in ("Zeta Cement Kiln", "Omega Power Plant", "Dongsi", "zeta_kiln"):
         assert other not in text, other
+    # quota position: grandfathered (320 + 300 + 280) / 3 x (1 - 0.05) = 285 t against acme's 300 t: a 15 t
+    # deficit, 15 t x 60 CNY/t = 900 CNY to close
+    page.fill("#quota-history", "320, 300, 280")
+    page.fill("#quota-reduction", "0.05")
+    page.fill("#quota-price", "60")
+    page.click("#quota-run")
+    page.wait_for_selector("#quota-table tbody tr >> nth=3")
+    rows = page.eval_on_selector_all(
+        "#quota-table tbody tr",
+        "rs => Object.fromEntries(rs.map(r => [r.cells[0].textContent, r.cells[1].textContent]))",
+    )
+    assert rows == {
+        "quota [t CO2]": "285",
+        "emissions [t CO2]": "300",
+        "position [t CO2]": "-15 (deficit)",
+        "cost of closing it [CNY]": "900",
+    }
+    assert v.errors == []
 
 
 def test_live_readings_with_alert_band_and_acknowledge(visit, service):

@@ -58,6 +58,8 @@ def test_each_role_gets_its_view_and_only_its_buttons(client):
     assert 'id="chart-region"' in gov.text
     assert "<h1>Enterprise overview" in ent.text
     assert 'id="chart-entity"' in ent.text
+    assert 'id="quota-form"' in ent.text  # an enterprise's quota position
+    assert 'id="quota-form"' not in gov.text
     # ledger.verify is for government, analyst and admin (coreduce.api.auth.ACTIONS); decide.* per role
     assert 'id="verify"' in client.get("/ui/ledger", headers=_bearer(client, "government")).text
     assert 'id="verify"' not in client.get("/ui/ledger", headers=_bearer(client, "enterprise")).text

@@ -326,6 +326,33 @@ async function initOverview() {
     { key: "tenant", label: "tenant" },
   ], sites.items);
   renderTable(document.getElementById("alerts-table"), alertColumns(sitesById, false), alerts.items);
+  const quota = document.getElementById("quota-form");
+  if (quota) quota.addEventListener("submit", (ev) => computeQuota(ev).catch((err) => showError(err, "Could not compute the quota")));
+}
+
+/** The enterprise's quota position: its CO2 from the summary against a grandfathered quota (policy calculator). */
+async function computeQuota(ev) {
+  ev.preventDefault();
+  const history = document.getElementById("quota-history").value.split(",").map((x) => x.trim()).filter(Boolean).map(Number);
+  if (!history.length || history.some((x) => !Number.isFinite(x) || x < 0)) {
+    showError(new Error("past annual emissions: expected numbers >= 0 separated by commas"), "Could not compute the quota");
+    return;
+  }
+  const summary = await api(`/summary${qs({ pollutant: "CO2" })}`);
+  const body = {
+    history,
+    reduction: Number(document.getElementById("quota-reduction").value || 0),
+    emissions: summary.total,
+    prices: { price: Number(document.getElementById("quota-price").value || 0) },
+  };
+  const q = await api("/policy/quota", { method: "POST", body });
+  const pos = q.position_t;
+  renderKv(document.getElementById("quota-table"), {
+    "quota [t CO2]": q.quota_t,
+    "emissions [t CO2]": q.emissions_t,
+    "position [t CO2]": `${fmt(pos)} (${pos < 0 ? "deficit" : "surplus"})`,
+    "cost of closing it [CNY]": q.cost ? q.cost.price : null,
+  });
 }
 
 function alertColumns(sitesById, withAck) {
