@@ -29,6 +29,7 @@ from coreduce.cli.load import load
 from coreduce.cli.monitor import app as monitor_app
 from coreduce.cli.optimise import app as optimise_app
 from coreduce.cli.policy import app as policy_app
+from coreduce.cli.serve import app as serve_app
 
 
 class _App(typer.Typer):
@@ -87,6 +88,7 @@ app.add_typer(evaluate_app, name="evaluate")
 app.add_typer(benefits_app, name="benefits")
 app.add_typer(policy_app, name="policy")
 app.add_typer(credits_app, name="credits")
+app.add_typer(serve_app, name="serve")  # the service (coreduce.api)
 
 
 def main() -> None:  # pragma: no cover
