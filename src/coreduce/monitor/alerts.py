@@ -93,8 +93,8 @@ def store_alerts(store, alerts: pd.DataFrame, *, params: dict | None = None, inp
     """Upsert an alert batch into ``alerts`` in the same transaction as its ledger record; returns the run id.
 
     ``footprint`` is the ledger's footprint mode (``"fallback"`` for the live monitor: codecarbon's start-up
-    would dominate a sub-second alert).  Re-storing the same events is idempotent (same ``alert_id``); an alert already acknowledged keeps its
-    acknowledgement (only open alerts of the batch are written).
+    would dominate a sub-second alert).  Re-storing the same events is idempotent (same ``alert_id``); an alert
+    already acknowledged keeps its acknowledgement (only open alerts of the batch are written).
     """
     from coreduce.ledger import Ledger
 

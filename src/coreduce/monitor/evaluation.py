@@ -149,7 +149,12 @@ def select_eia930_rules(bas: list[str] | None = None, min_hard_recall: float = 0
         fl = {ba: fl1[ba]["anomaly"].to_numpy() | level_flags(scores[ba], r).to_numpy() for ba in bas}
         stage2.append(row(r, fl, level_z=lz, level_rel=lr))
     b2 = best(stage2)
-    chosen = {"score_z": b1["score_z"], "delta_k": b1["delta_k"], "level_z": b2["level_z"], "level_rel": b2["level_rel"]}
+    chosen = {
+        "score_z": b1["score_z"],
+        "delta_k": b1["delta_k"],
+        "level_z": b2["level_z"],
+        "level_rel": b2["level_rel"],
+    }
     return {"chosen": chosen, "stage1": stage1, "stage2": stage2, "train_end": str(TRAIN_END.date())}
 
 

@@ -348,7 +348,9 @@ class LiveMonitor:
         both = pd.concat(parts, ignore_index=True)
         both[m.group or "__chain"] = pd.factorize(both["__site"])[0]
         mg = m if m.group else _with_group(m, "__chain")
-        is_new = np.concatenate([np.r_[np.zeros(h, bool), np.ones(len(p), bool)] for h, p in zip(skips, rows, strict=True)])
+        is_new = np.concatenate(
+            [np.r_[np.zeros(h, bool), np.ones(len(p), bool)] for h, p in zip(skips, rows, strict=True)]
+        )
         new_rows = np.flatnonzero(is_new)
         pred = self._predict_frame(mg, both, np.empty(0, int), 0)
         out = np.empty(len(idx))

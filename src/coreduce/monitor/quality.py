@@ -25,7 +25,6 @@ value and its first difference, the detector measured on the EIA-930 screening l
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
