@@ -307,7 +307,7 @@ def _stacked(wins: list[np.ndarray], qs: list[float]) -> list[np.ndarray]:
     """:func:`trailing_quantiles` of several keys' windows in one call; per key a ``(len(qs), n)`` array."""
     if not wins:
         return []
-    big = trailing_quantiles(np.concatenate(wins) if len(wins) > 1 else wins[0], qs)
+    big = trailing_quantiles(np.concatenate(wins), qs, owned=True)  # a fresh copy: may be partitioned in place
     cuts = np.cumsum([len(x) for x in wins])[:-1]
     return np.split(big, cuts, axis=1)
 
@@ -409,14 +409,17 @@ class StreamScorer:
         return outs
 
 
-def trailing_quantiles(win: np.ndarray, qs: list[float]) -> np.ndarray:
+def trailing_quantiles(win: np.ndarray, qs: list[float], *, owned: bool = False) -> np.ndarray:
     """``np.nanquantile(win, qs, axis=1)`` (linear interpolation) fast: windows without NaN in one vectorised
     ``np.quantile``; windows with NaN (a key's warm-up, missing readings) sorted at once (NaN last) and
-    interpolated at their own count instead of NumPy's per-row NaN path.  Shape ``(len(qs), len(win))``."""
+    interpolated at their own count instead of NumPy's per-row NaN path.  Shape ``(len(qs), len(win))``.
+    ``owned``: ``win`` is a scratch copy the caller gives up (partitioned in place, no further copy)."""
     out = np.full((len(qs), len(win)), np.nan)
     if not len(win):
         return out
     gaps = np.isnan(win).any(axis=1)
+    if owned and not gaps.any():
+        return np.quantile(win, qs, axis=1, overwrite_input=True)
     if (~gaps).any():
         out[:, ~gaps] = np.quantile(win[~gaps], qs, axis=1)
     if gaps.any():
