@@ -150,6 +150,10 @@ def mqtt_bench(seconds: float, rate: int, port: int = 1883, sites: int = 50, mon
                           "WHERE source = ?)", [src])[0][0]  # fmt: skip
     alerts = st.read("alerts") if "alerts" in st.tables() else None
     d = s.as_dict()
+    st.close()
+    import shutil
+
+    shutil.rmtree(tmp, ignore_errors=True)
     return {"broker": "own (max_queued_messages 0)" if broker is not None else f"127.0.0.1:{port}",
             "live_monitor": monitor, "seconds": seconds, "offered_rate": rate, "sites": sites, "sent": p["sent"],
             "acked_by_broker": p["acked"],
