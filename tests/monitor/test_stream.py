@@ -18,6 +18,7 @@ import pytest
 pytest.importorskip("paho.mqtt")
 import paho.mqtt.client as mqtt
 
+from coreduce.monitor.live import LiveMonitor
 from coreduce.monitor.stream import MqttConsumer, ReliablePublisher, replay
 from coreduce.store import Store
 
@@ -69,7 +70,7 @@ def test_real_mosquitto_to_observations(tmp_path):
         p.publish(topic + "/stack-01", _reading(i), qos=1)
     p.publish(topic + "/stack-01", _reading(7), qos=1)  # a redelivered reading: deduplicated by its key
     p.publish(topic + "/stack-01", b"not json", qos=1)
-    assert _wait(lambda: c.sink.stats.received >= n + 1 and c.sink.stats.batches and not c.sink._buf, 20)
+    assert _wait(lambda: c.sink.stats.received >= n + 2 and not c.sink.pending(), 20)  # + duplicate + bad
     time.sleep(0.3)
     s = c.stop()
     p.loop_stop()
@@ -78,6 +79,35 @@ def test_real_mosquitto_to_observations(tmp_path):
     # stored in ug/m^3 by the store's own ingest: 50 mg/m^3 -> 50,000 ug/m^3
     assert obs.loc[0, "value"] == pytest.approx(50_000.0) and obs.loc[0, "unit"] == "ug/m^3"
     assert s.bad == 1 and s.inserted == n
+
+
+@pytest.mark.skipif(not _up("127.0.0.1", 1883), reason="no Mosquitto on 127.0.0.1:1883")
+def test_mqtt_readings_flagged_late_and_alerted(tmp_path):
+    """Every streamed reading goes through the live monitor: a reading stamped 20 min before it arrives is
+    flagged ``late`` (stored ``suspect``); a stuck run raises one explained quality alert on the ledger."""
+    st = Store(tmp_path / "ws.duckdb")
+    topic = f"coreduce/test/late/{os.getpid()}/{time.time_ns()}"
+    c = MqttConsumer(st, "127.0.0.1", 1883, [topic], client_id=f"crl-{time.time_ns()}", monitor=LiveMonitor(st))
+    c.start()
+    assert c.connected.wait(5)
+    p = _publisher(1883, f"crlp-{time.time_ns()}")
+    now = time.time_ns() // 1000 * 1000
+    vals = [50.0 + i % 7 for i in range(30)] + [42.0, 42.0, 42.0]  # readings 31, 32 repeat 30: stuck from 32
+    for i, v in enumerate(vals):
+        ts = now - (1200 if i == 10 else 30 - i) * 1_000_000_000  # reading 10 is 20 min old
+        p.publish(topic, json.dumps({"site": "st-1", "ts": ts, "variable": "stack_NOx", "value": v,
+                                     "unit": "mg/m^3", "sent_ns": time.time_ns()}), qos=1)  # fmt: skip
+    assert _wait(lambda: c.sink.stats.received >= len(vals) and not c.sink.pending(), 20)
+    time.sleep(0.3)
+    s = c.stop()
+    p.loop_stop()
+    obs = st.read("observations").sort_values("ts").reset_index(drop=True)
+    assert len(obs) == len(vals) and s.late == 1
+    assert obs.loc[0, "quality"] == "suspect"  # the 20-min-old reading sorts first
+    assert (obs["quality"] == "suspect").sum() == 2  # the late one and the third 42.0 (stuck)
+    al = st.read("alerts")
+    assert len(al) == 1 and al.loc[0, "kind"] == "quality" and al.loc[0, "flags"] == "stuck"
+    assert al.loc[0, "path"].startswith("value_stuck ->") and al.loc[0, "run_id"]
 
 
 MOSQ = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
@@ -107,7 +137,7 @@ def test_broker_sigkill_and_consumer_restart_lose_nothing(tmp_path):
 
     broker = start()
     st = Store(tmp_path / "ws.duckdb")
-    c = MqttConsumer(st, "127.0.0.1", port, ["r/#"], client_id="res-consumer")
+    c = MqttConsumer(st, "127.0.0.1", port, ["r/#"], client_id="res-consumer", monitor=LiveMonitor(st))
     received = inserted = 0
     p = None
     try:
@@ -126,7 +156,7 @@ def test_broker_sigkill_and_consumer_restart_lose_nothing(tmp_path):
             if i == 1500:
                 s1 = c.stop()
                 received, inserted = s1.received, s1.inserted
-                c = MqttConsumer(st, "127.0.0.1", port, ["r/#"], client_id="res-consumer")
+                c = MqttConsumer(st, "127.0.0.1", port, ["r/#"], client_id="res-consumer", monitor=LiveMonitor(st))
                 c.start()
             time.sleep(0.002)  # ~400 readings/s
         for i in range(0, n, 100):  # duplicates
@@ -140,6 +170,8 @@ def test_broker_sigkill_and_consumer_restart_lose_nothing(tmp_path):
         secs = sorted(int((t.value - T0) // 1_000_000_000) for t in obs["ts"])
         assert secs == list(range(n))
         assert received + s2.received >= n + 20 and inserted + s2.inserted == n
+        # every reading also went through the live monitor (flags -> quality): all stored, none refused
+        assert set(obs["quality"]) <= {"ok", "suspect"} and s2.bad == 0
     finally:
         if p is not None:
             p.close()

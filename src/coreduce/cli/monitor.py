@@ -1,4 +1,5 @@
-"""``coreduce monitor``: stream readings from MQTT or replay a file into the workspace's observations."""
+"""``coreduce monitor``: stream readings from MQTT or replay a file into the workspace's observations, each
+reading through the live monitor (quality flags, dynamic band, explained alerts stored with the ledger)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,11 @@ def run_cmd(
     store: str = typer.Option("coreduce.duckdb", "--store", help="Workspace (DuckDB path or postgresql://...)"),
     client_id: str = typer.Option("coreduce-monitor", "--client-id", help="Persistent-session client id"),
     seconds: float = typer.Option(0.0, "--seconds", help="Stop after this many seconds (0 = until Ctrl-C)"),
+    monitor: bool = typer.Option(True, "--monitor/--no-monitor", help="Flag, band and alert every reading"),
+    ack: str = typer.Option("receipt", "--ack", help="PUBACK on 'receipt' or after 'commit' (see docs)"),
 ) -> None:
     """Subscribe and write readings into observations in <= 100 ms batches."""
+    from coreduce.monitor.live import LiveMonitor
     from coreduce.monitor.stream import MqttConsumer
     from coreduce.store import Store
 
@@ -28,7 +32,10 @@ def run_cmd(
     if not host or not port.isdigit():
         raise typer.BadParameter(f"--mqtt {mqtt!r}: expected HOST:PORT")
     st = Store(store)
-    c = MqttConsumer(st, host, int(port), topics, client_id=client_id)
+    if ack not in ("receipt", "commit"):
+        raise typer.BadParameter(f"--ack {ack!r}: expected receipt or commit")
+    c = MqttConsumer(st, host, int(port), topics, client_id=client_id, monitor=LiveMonitor(st) if monitor else None,
+                     ack=ack)  # fmt: skip
     c.start()
     t0 = time.monotonic()
     try:
@@ -43,9 +50,12 @@ def run_cmd(
 def replay_cmd(
     file: str = typer.Argument(..., help="Readings CSV/Parquet: site_id, ts, variable, value, unit"),
     store: str = typer.Option("coreduce.duckdb", "--store", help="Workspace"),
+    monitor: bool = typer.Option(True, "--monitor/--no-monitor", help="Flag, band and alert every reading"),
 ) -> None:
     """Replay a readings file through the same batching path (idempotent)."""
+    from coreduce.monitor.live import LiveMonitor
     from coreduce.monitor.stream import replay
     from coreduce.store import Store
 
-    typer.echo(json.dumps(replay(Store(store), file).as_dict()))
+    st = Store(store)
+    typer.echo(json.dumps(replay(st, file, monitor=LiveMonitor(st) if monitor else None).as_dict()))

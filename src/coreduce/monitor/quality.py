@@ -13,6 +13,11 @@ on a live stream.  Rules (each a named boolean column of :func:`quality_flags`):
 - ``out_of_range``: outside the bounds of ``coreduce/schema/bounds.csv`` for (variable, unit) when known;
 - ``clock_gap``: the time step since the previous reading exceeds ``1.5 x`` the series' median step.
 
+:func:`anomaly_flags` adds the ``double_delta`` detector: reading ``t`` jumps away from ``t-1`` and back at ``t+1``
+by more than ``delta_k`` x the trailing inter-quartile range of the first differences (the double-sided delta
+filter of Ruggles et al. 2020, there with a centred window; here the IQR is trailing and the flag on ``t`` is
+decided when ``t+1`` arrives: one reading of delay).
+
 :func:`robust_z` is the causal robust score; :func:`anomaly_flags` = data-quality rules + robust score of the
 value and its first difference, the detector measured on the EIA-930 screening labels
 (``benchmarks/monitor.py``).
@@ -20,7 +25,6 @@ value and its first difference, the detector measured on the EIA-930 screening l
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -43,7 +47,9 @@ class QualityRules:
     min_periods: int = 24
     stuck_after: int = 2  # repeats of the previous value: 2 = third identical value in a row
     spike_z: float = 8.0  # robust z of the first difference for the ``spike`` flag
-    score_z: float = 6.0  # robust z of the value or its first difference for the ``anomaly`` score flag
+    # robust z of the value or its first difference for the ``score`` flag: 9 chosen on the 2020-2022 EIA-930
+    # labels (evaluation.select_eia930_rules; 6 before the double-delta detector existed)
+    score_z: float = 9.0
     positive: bool = True
     season: int = 24  # readings per season (24 hourly readings = one day) for the seasonal score
     seasons: int = 7  # seasons in the seasonal median (the same hour of the last 7 days)
@@ -51,6 +57,16 @@ class QualityRules:
     normal_z: float = 3.0  # seasonal robust z below which a reading is "back to normal"
     off_z: float = 2.0  # seasonal robust z above which the previous reading was "off"
     late_after: pd.Timedelta = field(default_factory=lambda: pd.Timedelta("15min"))
+    # double-sided delta ("spike and return"): multiplier 2 of Ruggles et al. 2020 (Sci. Data 7:155, Table 1),
+    # chosen again on the 2020-2022 EIA-930 labels only (benchmarks/monitor.py prints the held-out 2023-2024 score)
+    delta_k: float = 2.0
+    delta_window: int = 240  # readings in the trailing IQR of the first differences (10 days of hours)
+    double_delta: bool = True
+    # level detector (Ruggles' LOCAL_DEM, made causal): the value departs from the median of the same reading of
+    # the last ``seasons`` seasons by more than ``level_rel`` (relative) with a seasonal robust z above
+    # ``level_z``; both chosen on the 2020-2022 EIA-930 labels (inf = off)
+    level_z: float = 15.0
+    level_rel: float = 0.2
 
 
 def robust_z(s: pd.Series, window: int = 168, min_periods: int = 24) -> pd.Series:
@@ -130,12 +146,16 @@ def quality_flags(
     return out.fillna(False).astype(bool)
 
 
+def seasonal_median(x: pd.Series, season: int = 24, seasons: int = 7) -> pd.Series:
+    """Median of ``x`` one, two … ``seasons`` seasons earlier (same hour of the last 7 days; causal)."""
+    return pd.concat([x.shift(season * k) for k in range(1, seasons + 1)], axis=1).median(axis=1)
+
+
 def seasonal_z(x: pd.Series, season: int = 24, seasons: int = 7, window: int = 336) -> pd.Series:
     """Causal seasonal robust z: the deviation of ``x_t`` from the median of ``x`` one, two … ``seasons`` seasons
     earlier (the same hour of the last 7 days for hourly data), over the trailing MAD of that deviation."""
     x = pd.to_numeric(x, errors="coerce").astype(float)
-    seas = pd.concat([x.shift(season * k) for k in range(1, seasons + 1)], axis=1).median(axis=1)
-    r = x - seas
+    r = x - seasonal_median(x, season, seasons)
     scale = r.abs().rolling(window, min_periods=2 * season).median().shift(1) * MAD_TO_SD
     return (r / scale.replace(0, np.nan)).abs().fillna(0.0)
 
@@ -144,11 +164,44 @@ def anomaly_scores(x: pd.Series, rules: QualityRules = QualityRules()) -> pd.Dat
     """Causal robust scores of the value (``z_value``), its first difference (``z_diff``) and its deviation from
     the same reading of earlier seasons (``z_season``)."""
     x = pd.to_numeric(x, errors="coerce").astype(float)
+    seas = seasonal_median(x, rules.season, rules.seasons)
     return pd.DataFrame({
         "z_value": robust_z(x, rules.window, rules.min_periods),
         "z_diff": robust_z(x.diff().fillna(0.0), rules.window, rules.min_periods),
         "z_season": seasonal_z(x, rules.season, rules.seasons),
+        "rel_season": (x / seas.where(seas != 0) - 1.0).fillna(0.0),
     })  # fmt: skip
+
+
+def delta_iqr(dx: pd.Series, window: int = 240, min_periods: int = 24) -> pd.Series:
+    """Trailing inter-quartile range of the first differences *before* each reading (causal)."""
+    roll = dx.rolling(window, min_periods=min_periods)
+    return (roll.quantile(0.75) - roll.quantile(0.25)).shift(1)
+
+
+def double_delta(x: pd.Series, rules: QualityRules = QualityRules()) -> np.ndarray:
+    """Reading ``t`` jumps from ``t-1`` and back at ``t+1`` (same direction seen from ``t``) by more than
+    ``rules.delta_k`` x the trailing IQR of the first differences; decided at ``t+1`` (one reading of delay).
+
+    Examples
+    --------
+    >>> x = pd.Series([100.0, 110.0, 100.0, 110.0] * 30 + [300.0, 105.0])   # IQR of the steps: 20
+    >>> double_delta(x, QualityRules(delta_window=100)).nonzero()[0].tolist()   # up 190, back 195: > 2 x 20
+    [120]
+    """
+    x = pd.to_numeric(x, errors="coerce").astype(float)
+    dx = x.diff()
+    iqr = delta_iqr(dx, rules.delta_window, rules.min_periods).to_numpy()
+    pre, post = dx.to_numpy(), (x - x.shift(-1)).to_numpy()
+    lim = np.where(iqr > 0, rules.delta_k * iqr, np.nan)
+    with np.errstate(invalid="ignore"):
+        return np.nan_to_num((pre > lim) & (post > lim) | (pre < -lim) & (post < -lim), nan=0).astype(bool)
+
+
+def level_flags(scores: pd.DataFrame, rules: QualityRules = QualityRules()) -> pd.Series:
+    """The level detector on :func:`anomaly_scores`: seasonal robust z above ``level_z`` and relative departure
+    from the seasonal median above ``level_rel``."""
+    return (scores["z_season"] > rules.level_z) & (scores["rel_season"].abs() > rules.level_rel)
 
 
 def anomaly_flags(
@@ -178,7 +231,10 @@ def anomaly_flags(
         anom[idx] = False
         anom[idx - 1] = True
         relocated[idx - 1] = True
-    fl["anomaly"] = anom
+    dd = double_delta(df["value"], rules) if rules.double_delta else np.zeros(len(fl), dtype=bool)
+    fl["double_delta"] = dd
+    fl["level"] = level_flags(sc, rules)
+    fl["anomaly"] = anom | dd | fl["level"].to_numpy()
     fl["relocated"] = relocated
     fl["z"] = z
     fl["z_season"] = sc["z_season"].to_numpy()
@@ -235,45 +291,38 @@ def f1(found: int, true: int, correct: int, pred: int) -> tuple[float, float, fl
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
-def _robust_step(hist: np.ndarray, hdev: np.ndarray, new: np.ndarray, w: int, mp: int) -> tuple[np.ndarray, ...]:
-    """Robust z of ``new`` readings after ``hist`` (same numbers as :func:`robust_z` on the whole series)."""
-    from numpy.lib.stride_tricks import sliding_window_view
+def _windows(hist: np.ndarray, new: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``w`` values before each of ``new`` (NaN-padded at the start of a series), as an ``(n, w)`` view, and
+    the last ``w`` values to keep."""
+    from numpy.lib.stride_tricks import as_strided
 
-    H, n = len(hist), len(new)
-    allv = np.concatenate([hist, new])
+    n = len(new)
+    a = np.concatenate([np.full(max(0, w - len(hist)), np.nan), hist[-w:], new])
+    p = len(a) - n
+    win = as_strided(a[p - w :], shape=(n, w), strides=(a.strides[0], a.strides[0]), writeable=False)
+    return win, a[-w:]
 
-    def trailing(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if H >= w:
-            win = sliding_window_view(a[H - w : H + n - 1], w)
-            cnt = np.sum(~np.isnan(win), axis=1)
-            with warnings.catch_warnings():  # all-NaN windows give NaN (and are below min_periods anyway)
-                warnings.simplefilter("ignore", RuntimeWarning)
-                return np.nanmedian(win, axis=1), cnt
-        med, cnt = np.full(n, np.nan), np.zeros(n, dtype=int)
-        for j in range(n):
-            seg = a[max(0, H + j - w) : H + j]
-            seg = seg[~np.isnan(seg)]
-            cnt[j] = len(seg)
-            if len(seg):
-                med[j] = np.median(seg)
-        return med, cnt
 
-    med, cnt = trailing(allv)
-    med = np.where(cnt >= mp, med, np.nan)
-    dev = np.abs(new - med)
-    alld = np.concatenate([hdev, dev])
-    mad, dcnt = trailing(alld)
-    mad = np.where(dcnt >= mp, mad, np.nan) * MAD_TO_SD
-    with np.errstate(all="ignore"):
-        z = np.abs(new - med) / np.where(mad == 0, np.nan, mad)
-    return np.nan_to_num(z, nan=0.0), allv[-w:], alld[-w:]
+def _stacked(wins: list[np.ndarray], qs: list[float]) -> list[np.ndarray]:
+    """:func:`trailing_quantiles` of several keys' windows in one call; per key a ``(len(qs), n)`` array."""
+    if not wins:
+        return []
+    big = trailing_quantiles(np.concatenate(wins), qs, owned=True)  # a fresh copy: may be partitioned in place
+    cuts = np.cumsum([len(x) for x in wins])[:-1]
+    return np.split(big, cuts, axis=1)
+
+
+def _count(win: np.ndarray) -> np.ndarray:
+    return np.sum(~np.isnan(win), axis=1)
 
 
 class StreamScorer:
     """Incremental data-quality flags and robust scores per series key (e.g. ``(site, variable)``), for a stream.
 
     Each :meth:`update` scores only the new readings against the kept trailing window, with the same numbers as
-    :func:`anomaly_flags` with ``relocate=False`` on the whole series (tested), at a fraction of the cost.
+    :func:`anomaly_flags` with ``relocate=False`` on the whole series (tested), at a fraction of the cost;
+    :meth:`update_many` does it for many keys with one vectorised quantile call per statistic (a batch of a
+    stream holds hundreds of keys: per-key NumPy calls would dominate).
     """
 
     def __init__(self, rules: QualityRules | None = None) -> None:
@@ -281,24 +330,111 @@ class StreamScorer:
         self._state: dict[object, dict[str, object]] = {}
 
     def update(self, key: object, values: np.ndarray) -> dict[str, np.ndarray]:
-        r = self.rules
-        x = np.asarray(values, dtype=float)
-        s = self._state.get(key)
-        if s is None:
-            s = {"x": np.empty(0), "xd": np.empty(0), "d": np.empty(0), "dd": np.empty(0), "last": np.nan, "run": 0}
-            self._state[key] = s
-        dx = np.nan_to_num(x - np.r_[s["last"], x[:-1]], nan=0.0)  # as x.diff().fillna(0) on the whole series
-        zv, s["x"], s["xd"] = _robust_step(s["x"], s["xd"], x, r.window, r.min_periods)
-        zd, s["d"], s["dd"] = _robust_step(s["d"], s["dd"], dx, r.window, r.min_periods)
-        same = dx == 0
-        run = np.empty(len(x), dtype=int)
-        cur = int(s["run"])
-        for i, eq in enumerate(same):
-            cur = cur + 1 if eq else 0
-            run[i] = cur
-        s["run"], s["last"] = cur, x[-1] if len(x) else s["last"]
-        nonpos = (x <= 0) if r.positive else np.zeros(len(x), bool)
-        out = {"z_value": zv, "z_diff": zd, "non_positive": nonpos, "stuck": run >= r.stuck_after,
-               "spike": zd > r.spike_z, "score": np.maximum(zv, zd) > r.score_z}  # fmt: skip
-        out["anomaly"] = out["non_positive"] | out["stuck"] | out["spike"] | out["score"]
+        """Flags and scores of the new readings of ``key`` (in time order).
+
+        ``double_delta_prev`` is the :func:`double_delta` flag of the reading *before* each new one (decided now
+        that the next reading is here: one reading of delay).
+        """
+        return self.update_many([(key, values)])[0]
+
+    def update_many(self, groups: list[tuple[object, np.ndarray]]) -> list[dict[str, np.ndarray]]:
+        """:meth:`update` for several keys (each key once, its new readings in time order)."""
+        r, w, mp = self.rules, self.rules.window, self.rules.min_periods
+        sts, xs, dxs, raws = [], [], [], []
+        for key, values in groups:
+            s = self._state.get(key)
+            if s is None:
+                s = self._state[key] = {"x": np.empty(0), "xd": np.empty(0), "d": np.empty(0), "dd": np.empty(0),
+                                        "last": np.nan, "run": 0, "draw": np.empty(0), "pre": np.nan,
+                                        "iqr": np.nan}  # fmt: skip
+            x = np.asarray(values, dtype=float)
+            raw = x - np.r_[s["last"], x[:-1]]  # as x.diff() on the whole series (NaN first)
+            sts.append(s)
+            xs.append(x)
+            raws.append(raw)
+            dxs.append(np.nan_to_num(raw, nan=0.0))  # as x.diff().fillna(0)
+        # stage 1: trailing medians of the value and of its difference, trailing IQR of the raw difference
+        wv, wd, wr = [], [], []
+        for s, x, dx, raw in zip(sts, xs, dxs, raws, strict=True):
+            v, s["x"] = _windows(s["x"], x, w)
+            d, s["d"] = _windows(s["d"], dx, w)
+            q, s["draw"] = _windows(s["draw"], raw, r.delta_window)
+            wv.append(v)
+            wd.append(d)
+            wr.append(q)
+        med_v, med_d = _stacked(wv, [0.5]), _stacked(wd, [0.5])
+        iq = _stacked(wr, [0.25, 0.75])
+        # stage 2: trailing MAD of the deviations from those medians
+        mv, md, devs = [], [], []
+        for i, s in enumerate(sts):
+            m_v = np.where(_count(wv[i]) >= mp, med_v[i][0], np.nan)
+            m_d = np.where(_count(wd[i]) >= mp, med_d[i][0], np.nan)
+            dev_v, dev_d = np.abs(xs[i] - m_v), np.abs(dxs[i] - m_d)
+            a, s["xd"] = _windows(s["xd"], dev_v, w)
+            b, s["dd"] = _windows(s["dd"], dev_d, w)
+            mv.append(a)
+            md.append(b)
+            devs.append((m_v, m_d, dev_v, dev_d))
+        mad_v, mad_d = _stacked(mv, [0.5]), _stacked(md, [0.5])
+        outs = []
+        for i, s in enumerate(sts):
+            x, dx, raw = xs[i], dxs[i], raws[i]
+            m_v, m_d, dev_v, dev_d = devs[i]
+            with np.errstate(all="ignore"):
+                sv = np.where(_count(mv[i]) >= mp, mad_v[i][0], np.nan) * MAD_TO_SD
+                sd = np.where(_count(md[i]) >= mp, mad_d[i][0], np.nan) * MAD_TO_SD
+                zv = np.nan_to_num(dev_v / np.where(sv == 0, np.nan, sv), nan=0.0)
+                zd = np.nan_to_num(dev_d / np.where(sd == 0, np.nan, sd), nan=0.0)
+            iqr = np.where(_count(wr[i]) >= mp, iq[i][1] - iq[i][0], np.nan)
+            prev_x, prev_pre = np.r_[s["last"], x[:-1]], np.r_[s["pre"], raw[:-1]]
+            prev_iqr = np.r_[s["iqr"], iqr[:-1]]
+            post = prev_x - x
+            lim = np.where(prev_iqr > 0, r.delta_k * prev_iqr, np.nan)
+            with np.errstate(invalid="ignore"):
+                ddp = ((prev_pre > lim) & (post > lim)) | ((prev_pre < -lim) & (post < -lim))
+            if len(x):
+                s["pre"], s["iqr"] = raw[-1], iqr[-1]
+            run = np.empty(len(x), dtype=int)
+            cur = int(s["run"])
+            for j, eq in enumerate(dx == 0):
+                cur = cur + 1 if eq else 0
+                run[j] = cur
+            s["run"], s["last"] = cur, x[-1] if len(x) else s["last"]
+            nonpos = (x <= 0) if r.positive else np.zeros(len(x), bool)
+            out = {"z_value": zv, "z_diff": zd, "median": m_v, "non_positive": nonpos, "stuck": run >= r.stuck_after,
+                   "spike": zd > r.spike_z, "score": np.maximum(zv, zd) > r.score_z,
+                   "double_delta_prev": ddp & r.double_delta}  # fmt: skip
+            out["anomaly"] = out["non_positive"] | out["stuck"] | out["spike"] | out["score"]
+            outs.append(out)
+        return outs
+
+
+def trailing_quantiles(win: np.ndarray, qs: list[float], *, owned: bool = False) -> np.ndarray:
+    """``np.nanquantile(win, qs, axis=1)`` (linear interpolation) fast: windows without NaN in one vectorised
+    ``np.quantile``; windows with NaN (a key's warm-up, missing readings) sorted at once (NaN last) and
+    interpolated at their own count instead of NumPy's per-row NaN path.  Shape ``(len(qs), len(win))``.
+    ``owned``: ``win`` is a scratch copy the caller gives up (partitioned in place, no further copy)."""
+    out = np.full((len(qs), len(win)), np.nan)
+    if not len(win):
         return out
+    gaps = np.isnan(win).any(axis=1)
+    if owned and not gaps.any():
+        return np.quantile(win, qs, axis=1, overwrite_input=True)
+    if (~gaps).any():
+        out[:, ~gaps] = np.quantile(win[~gaps], qs, axis=1)
+    if gaps.any():
+        srt = np.sort(win[gaps], axis=1)
+        cnt = np.sum(~np.isnan(srt), axis=1)
+        rows = np.arange(len(srt))
+        for k, q in enumerate(qs):
+            pos = q * np.maximum(cnt - 1, 0)
+            lo = np.floor(pos).astype(int)
+            hi = np.minimum(lo + 1, np.maximum(cnt - 1, 0))
+            a, b, t = srt[rows, lo], srt[rows, hi], pos - lo
+            if q == 0.5:  # NumPy's median: the mean of the two middle values
+                v = np.where(t > 0, (a + b) / 2, a)
+            else:  # NumPy's linear interpolation (its _lerp)
+                d = b - a
+                v = np.where(t >= 0.5, b - d * (1 - t), a + d * t)
+            out[k, gaps] = np.where(cnt > 0, v, np.nan)
+    return out

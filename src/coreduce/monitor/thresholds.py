@@ -89,10 +89,17 @@ class ConditionalModel:
         """Expected value per row (``observed``: the target values to lag when the frame lacks the column)."""
         X = self.design(df, observed) if self.method == "lightgbm" else df[self.features].astype(float)
         if self.method == "lightgbm":
-            return np.asarray(self.model.predict(X), dtype=float)
+            # one thread: OpenMP's spinning workers made a 60-row predict take seconds on a loaded 2-core box
+            return np.asarray(self.model.predict(X, num_threads=1), dtype=float)
         assert self.bins is not None and self.medians is not None
         b = np.clip(np.searchsorted(self.bins, X.iloc[:, 0], side="right") - 1, 0, len(self.bins) - 2)
         return self.medians[b]
+
+    def top_contributions(self, X: pd.DataFrame, top: int = 3) -> list[list[tuple[str, float]]]:
+        """Top contributing inputs of rows of the design matrix ``X`` (:meth:`design`; LightGBM SHAP values)."""
+        shap = np.asarray(self.model.predict(X, pred_contrib=True, num_threads=1))[:, :-1]
+        names = list(X.columns)
+        return [[(names[i], float(row[i])) for i in np.argsort(-np.abs(row))[:top]] for row in shap]
 
     def contributions(
         self, df: pd.DataFrame, top: int = 3, observed: np.ndarray | None = None
@@ -102,7 +109,7 @@ class ConditionalModel:
         if self.method != "lightgbm":
             return [[(self.features[0], float("nan"))] for _ in range(len(df))]
         X = self.design(df, observed)
-        shap = np.asarray(self.model.predict(X, pred_contrib=True))[:, :-1]
+        shap = np.asarray(self.model.predict(X, pred_contrib=True, num_threads=1))[:, :-1]
         names = list(X.columns)
         out = []
         for row in shap:

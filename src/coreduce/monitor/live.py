@@ -1,0 +1,415 @@
+"""The live monitor: what every streamed reading goes through, batch by batch, with state kept per
+(site, variable) between batches.
+
+1. Quality flags (:data:`~coreduce.monitor.quality.FLAGS` plus ``score`` and ``double_delta``): missing,
+   late (arrival - reading time > ``rules.late_after``), non-positive, stuck, spike, out of range
+   (``bounds.csv``), clock gap (step > 1.5 x the key's trailing median step), robust z of the value and its
+   first difference (:class:`~coreduce.monitor.quality.StreamScorer`), the double-sided delta (decided one
+   reading late).  They set the stored ``quality`` (``suspect`` / ``invalid`` / ``missing``).
+2. Dynamic threshold: the expected value from the variable's :class:`ConditionalModel` given the operating
+   state carried by the reading (``state``) or last reported for the site (readings whose variable is a state
+   variable), else the trailing median of the key; the residual band per key is recalibrated online
+   (:class:`OnlineBand`, the trailing ``q_on`` / ``q_off`` residual quantiles) with hysteresis.  A fixed
+   regulatory limit per variable is checked separately.
+3. Alerts: the rising edge of the dynamic alarm (``dynamic``), of a quality flag (``quality``) or of the limit
+   (``limit``) opens an explained alert (observed, expected, band, top contributing variables, graph path or
+   ``unexplained``, action), stored with its ledger run in the batch that raised it; the falling edge stores
+   the alert again with its end (same alert id).  A new event of the same key and kind within ``cooldown``
+   readings of the last one's end is folded into it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from coreduce.monitor.alerts import ALERT_COLUMNS, alert_id, store_alerts
+from coreduce.monitor.quality import QualityRules, StreamScorer, _count, _range_flag, _stacked, _windows
+from coreduce.monitor.rca import as_json_list, explain, graph_version
+from coreduce.monitor.thresholds import ConditionalModel
+
+QUALITY_FLAGS = ("stuck", "spike", "non_positive", "out_of_range", "double_delta")
+#: Flags that raise a ``quality`` alert by default (the others mark the reading ``suspect`` and are listed in
+#: the flags of any alert it raises: a CEMS NOx series jumps with every load change, so spike alerts alone
+#: would swamp the operator).
+QUALITY_ALERT_FLAGS = ("stuck", "non_positive", "out_of_range")
+SYMPTOMS = {"stuck": "value_stuck", "spike": "value_spike", "non_positive": "value_non_positive",
+            "out_of_range": "value_out_of_range", "double_delta": "value_spike"}  # fmt: skip
+
+
+class OnlineBand:
+    """Trailing residual quantiles of one key, updated a batch at a time (the numbers of
+    :func:`~coreduce.monitor.thresholds.dynamic_threshold` on the whole series; tested)."""
+
+    def __init__(self, window: int = 720, q_on: float = 0.99, q_off: float = 0.95, min_periods: int = 100) -> None:
+        self.window, self.q_on, self.q_off, self.min_periods = window, q_on, q_off, min_periods
+        self.hist = np.empty(0)
+        self.on = False
+
+    def update(self, residuals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(upper, lower, exceeded, alarm after hysteresis) for each new residual."""
+        return OnlineBand.update_many([self], [residuals])[0]
+
+    @staticmethod
+    def update_many(bands: list[OnlineBand], residuals: list[np.ndarray]) -> list[tuple[np.ndarray, ...]]:
+        """:meth:`update` of several keys' bands with one vectorised quantile call (same window and quantiles)."""
+        if not bands:
+            return []
+        b0 = bands[0]
+        wins, rs = [], []
+        for band, res in zip(bands, residuals, strict=True):
+            r = np.asarray(res, dtype=float)
+            win, band.hist = _windows(band.hist, r, band.window)
+            wins.append(win)
+            rs.append(r)
+        qs = _stacked(wins, [b0.q_on, b0.q_off])
+        out = []
+        for band, win, r, q in zip(bands, wins, rs, qs, strict=True):
+            enough = _count(win) >= band.min_periods
+            up, lo = np.where(enough, q[0], np.nan), np.where(enough, q[1], np.nan)
+            exceeded = np.isfinite(up) & (r > up)
+            alarm = np.zeros(len(r), dtype=bool)
+            on = band.on
+            for i in range(len(r)):  # hysteresis: on above the upper band, off below the lower band
+                if exceeded[i]:
+                    on = True
+                elif on and (not np.isfinite(lo[i]) or r[i] < lo[i]):
+                    on = False
+                alarm[i] = on
+            band.on = on
+            out.append((up, lo, exceeded, alarm))
+        return out
+
+
+@dataclass
+class _Key:
+    band: OnlineBand
+    last_ts: int | None = None
+    steps: deque = field(default_factory=lambda: deque(maxlen=50))
+    hist: pd.DataFrame | None = None  # last rows (state + value) for a lagged model
+    open: dict[str, dict] = field(default_factory=dict)  # kind -> open alert row
+    since: dict[str, int] = field(default_factory=dict)  # kind -> readings since the last event ended
+    prev: dict[str, bool] = field(default_factory=dict)  # kind -> flag of the previous reading
+
+
+@dataclass
+class BatchResult:
+    scored: pd.DataFrame
+    alerts: pd.DataFrame
+    alert_rows: np.ndarray  # positions (in the batch frame) of the readings that opened an alert
+    stored_ns: int = 0
+    run_id: str | None = None
+
+
+def _with_group(m: ConditionalModel, column: str) -> ConditionalModel:
+    """The same fitted model reading its lag chains from ``column``."""
+    from dataclasses import replace
+
+    return replace(m, group=column)
+
+
+class LiveMonitor:
+    """Quality flags, dynamic threshold, scores and explained alerts on a stream (see the module docstring).
+
+    Parameters
+    ----------
+    store : Store, optional
+        Where alerts are stored with their ledger run (``None``: alerts are returned only).
+    models : dict, optional
+        Variable -> fitted :class:`ConditionalModel` (its ``features`` are the state variables).
+    terciles : dict, optional
+        Variable -> training terciles of its model's state variables (the graph's low/high conditions).
+    limits : dict, optional
+        Variable -> fixed regulatory limit in the reading's unit.
+    watch : iterable of str, optional
+        Variables whose dynamic band raises alerts (default: those with a model; every variable when there
+        is none).  Every reading of every variable is flagged, scored and banded either way.
+    quality_alerts : iterable of str
+        Quality flags that raise a ``quality`` alert.
+    """
+
+    def __init__(self, store: Any = None, *, models: dict[str, ConditionalModel] | None = None,
+                 terciles: dict[str, dict[str, tuple[float, float]]] | None = None,
+                 limits: dict[str, float] | None = None, rules: QualityRules | None = None, window: int = 720,
+                 q_on: float = 0.99, q_off: float = 0.95, min_periods: int = 100, cooldown: int = 0,
+                 watch: Any = None, quality_alerts: Any = QUALITY_ALERT_FLAGS) -> None:  # fmt: skip
+        self.store, self.models, self.terciles = store, models or {}, terciles or {}
+        self.limits = limits or {}
+        self.rules = rules or QualityRules(relocate=False)
+        self.band_args = {"window": window, "q_on": q_on, "q_off": q_off, "min_periods": min_periods}
+        self.cooldown = cooldown
+        self.scorer = StreamScorer(self.rules)
+        self.keys: dict[tuple[str, str], _Key] = {}
+        self.site_state: dict[str, dict[str, float]] = {}
+        self.state_vars = {f for m in self.models.values() for f in m.features}
+        self.watch = set(watch) if watch is not None else (set(self.models) or None)
+        self.quality_alerts = tuple(quality_alerts)
+        self.alerts_raised = 0
+        self._bounds_cache: dict[tuple[str, str], tuple[float, float] | None] = {}
+        self._design: dict[int, tuple[pd.DataFrame, int]] = {}
+
+    # ------------------------------------------------------------------ quality (before the write)
+    def before_write(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Flags and scores of a batch (rows in the frame's order), and the ``quality`` to store."""
+        out = pd.DataFrame(index=df.index)
+        x = df["value"].to_numpy(float)
+        ts = df["ts"].to_numpy("datetime64[ns]").astype("int64")
+        late_ns = int(self.rules.late_after / pd.Timedelta(1, "ns"))
+        arrived = df["arrived"].to_numpy("datetime64[ns]").astype("int64") if "arrived" in df else ts
+        cols = {k: np.zeros(len(df), dtype=bool) for k in ("stuck", "spike", "score", "non_positive", "out_of_range",
+                                                             "clock_gap", "double_delta")}  # fmt: skip
+        zv, zd, med = (np.zeros(len(df)) for _ in range(3))
+        groups = []
+        for (site, var), idx in df.groupby(["site_id", "variable"], sort=False).indices.items():
+            groups.append(((site, var), idx[np.argsort(ts[idx], kind="stable")]))
+        scores = self.scorer.update_many([(key, x[idx]) for key, idx in groups])
+        for ((site, var), idx), s in zip(groups, scores, strict=True):
+            k = self._key(site, var)
+            for c in ("stuck", "spike", "score", "non_positive"):
+                cols[c][idx] = s[c]
+            # the double delta of reading t is decided at t+1: flagged on the reading that confirms it
+            cols["double_delta"][idx] = s["double_delta_prev"]
+            zv[idx], zd[idx], med[idx] = s["z_value"], s["z_diff"], s["median"]
+            lo_hi = self._bounds(var, df["unit"].iat[idx[0]])
+            if lo_hi is not None:
+                cols["out_of_range"][idx] = (x[idx] < lo_hi[0]) | (x[idx] > lo_hi[1])
+            t = ts[idx]
+            prev = np.r_[k.last_ts if k.last_ts is not None else t[0], t[:-1]]
+            step = (t - prev).astype(float)
+            # clock gap: a step above 1.5 x the key's median step (the median of its last 50 steps before the batch)
+            gap = step > 1.5 * float(np.median(k.steps)) if len(k.steps) >= 5 else np.zeros(len(t), dtype=bool)
+            k.steps.extend(step[step > 0].tolist())
+            cols["clock_gap"][idx] = gap
+            k.last_ts = int(t[-1])
+        for c, v in cols.items():
+            out[c] = v
+        out["missing"] = np.isnan(x)
+        out["late"] = (arrived - ts) > late_ns
+        out["z_value"], out["z_diff"], out["median"] = zv, zd, med
+        invalid = out["non_positive"] | out["out_of_range"]
+        suspect = out[["late", "stuck", "spike", "score", "double_delta"]].any(axis=1)
+        out["quality"] = np.where(out["missing"], "missing", np.where(invalid, "invalid",
+                                  np.where(suspect, "suspect", "ok")))  # fmt: skip
+        return out
+
+    def _bounds(self, var: str, unit: str) -> tuple[float, float] | None:
+        """(min, max) of ``bounds.csv`` for (variable, unit), cached (None: none declared)."""
+        if (var, unit) not in self._bounds_cache:
+            probe = _range_flag(pd.Series([-np.inf, np.inf]), var, unit).to_numpy()
+            self._bounds_cache[var, unit] = None if not probe.any() else self._bounds_of(var, unit)
+        return self._bounds_cache[var, unit]
+
+    @staticmethod
+    def _bounds_of(var: str, unit: str) -> tuple[float, float]:
+        from coreduce.monitor.quality import bounds
+
+        b = bounds()
+        row = b[(b["variable"] == var) & (b["unit"] == unit)]
+        return float(row["min"].iloc[0]), float(row["max"].iloc[0])
+
+    def _key(self, site: str, var: str) -> _Key:
+        k = self.keys.get((site, var))
+        if k is None:
+            k = self.keys[(site, var)] = _Key(OnlineBand(**self.band_args))
+        return k
+
+    # ------------------------------------------------------------------ band, scores, alerts (after the write)
+    def _states(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Operating state per row: the reading's own ``state`` or the site's last reported one."""
+        feats = sorted(self.state_vars)
+        rows = []
+        st = df["state"].to_numpy() if "state" in df else np.full(len(df), None)
+        sites, var, val = df["site_id"].to_numpy(), df["variable"].to_numpy(), df["value"].to_numpy(float)
+        for i in range(len(df)):
+            cur = self.site_state.setdefault(sites[i], {})
+            if isinstance(st[i], dict):
+                cur.update(st[i])
+            if var[i] in self.state_vars:
+                cur[var[i]] = val[i]
+            rows.append([cur.get(f, np.nan) for f in feats])
+        return pd.DataFrame(rows, columns=feats, index=df.index, dtype=float)
+
+    def after_write(self, df: pd.DataFrame, flags: pd.DataFrame | None = None) -> BatchResult:
+        """Dynamic band, alarms and explained alerts of a stored batch."""
+        flags = self.before_write(df) if flags is None else flags
+        n = len(df)
+        x = df["value"].to_numpy(float)
+        ts = df["ts"].to_numpy("datetime64[ns]").astype("int64")
+        state = self._states(df) if self.state_vars else pd.DataFrame(index=df.index)
+        expected = flags["median"].to_numpy(float).copy()
+        self._design: dict[int, tuple[pd.DataFrame, int]] = {}
+        for var, idx in df.groupby("variable", sort=False).indices.items():
+            m = self.models.get(var)
+            if m is None:
+                continue
+            expected[idx] = self._predict(m, df, state, idx, var)
+        up, lo = np.full(n, np.nan), np.full(n, np.nan)
+        exceeded, alarm = np.zeros(n, bool), np.zeros(n, bool)
+        resid = x - expected
+        order: dict[tuple[str, str], np.ndarray] = {}
+        for (site, var), idx in df.groupby(["site_id", "variable"], sort=False).indices.items():
+            order[site, var] = idx[np.argsort(ts[idx], kind="stable")]
+        bands = OnlineBand.update_many([self._key(*key).band for key in order],
+                                       [np.nan_to_num(resid[idx], nan=0.0) for idx in order.values()])  # fmt: skip
+        for idx, (u, lw, e, a) in zip(order.values(), bands, strict=True):
+            up[idx], lo[idx], exceeded[idx], alarm[idx] = u, lw, e, a
+        bad = (flags["missing"] | flags["stuck"] | flags["non_positive"] | flags["out_of_range"]).to_numpy()
+        alarm &= ~bad
+        scored = flags.assign(observed=x, expected=expected, residual=resid, band_high=expected + up,
+                              band_low=expected + lo, exceeded=exceeded, alarm=alarm)  # fmt: skip
+        limit = np.array([x[i] > self.limits[v] if v in self.limits else False
+                          for i, v in enumerate(df["variable"].to_numpy())], dtype=bool)  # fmt: skip
+        scored["limit"] = limit
+        qual = flags[list(self.quality_alerts)].any(axis=1).to_numpy() if self.quality_alerts else np.zeros(n, bool)
+        if self.watch is not None:
+            alarm_alert = alarm & df["variable"].isin(self.watch).to_numpy()
+        else:
+            alarm_alert = alarm
+        rows, trig, closed = [], [], []
+        for (site, var), idx in order.items():
+            k = self._key(site, var)
+            for kind, f in (("dynamic", alarm_alert), ("quality", qual), ("limit", limit)):
+                fk = f[idx]
+                if not fk.any() and kind not in k.open:
+                    k.since[kind] = k.since.get(kind, 10**9) + len(idx)
+                    k.prev[kind] = False
+                    continue
+                for j, i in enumerate(idx):
+                    on, was = bool(fk[j]), k.prev.get(kind, False)
+                    if on and not was:
+                        if kind in k.open and k.since.get(kind, 10**9) <= self.cooldown:  # folded (cooldown)
+                            pass
+                        else:
+                            if kind in k.open:
+                                closed.append(k.open.pop(kind))
+                            row = self._alert(df, scored, state, i, site, var, kind)
+                            k.open[kind] = row
+                            rows.append(row)
+                            trig.append(i)
+                        k.since[kind] = 0
+                    elif on:
+                        k.open[kind]["ts_end"] = df["ts"].iat[i]
+                        k.since[kind] = 0
+                    else:
+                        k.since[kind] = k.since.get(kind, 10**9) + 1
+                        if was and kind in k.open and self.cooldown == 0:
+                            closed.append(k.open.pop(kind))
+                        elif kind in k.open and k.since[kind] > self.cooldown:
+                            closed.append(k.open.pop(kind))
+                    k.prev[kind] = on
+        self._explain_dynamic([r for r in rows if r["kind"] == "dynamic"], state)
+        alerts = pd.DataFrame(rows + [c for c in closed if all(c is not r for r in rows)], columns=list(ALERT_COLUMNS))
+        res = BatchResult(scored, alerts, np.asarray(trig, dtype=int))
+        if len(alerts):
+            for c in ("ts_start", "ts_end", "acknowledged_at"):
+                alerts[c] = pd.to_datetime(alerts[c], utc=True)
+            self.alerts_raised += len(rows)
+            if self.store is not None:
+                versions = sorted({m.version for m in self.models.values()})
+                res.run_id = store_alerts(
+                    self.store, alerts.drop_duplicates("alert_id", keep="last"),
+                    params={"mode": "live", **self.band_args, "cooldown": self.cooldown},
+                    model_version=",".join(versions) or "trailing-median", footprint="fallback",
+                )  # fmt: skip
+        res.stored_ns = time.time_ns()
+        return res
+
+    def _predict(self, m: ConditionalModel, df: pd.DataFrame, state: pd.DataFrame, idx: np.ndarray,
+                 var: str) -> np.ndarray:  # fmt: skip
+        """Expected value of rows ``idx`` (one variable, possibly several sites): a lagged model gets each
+        site's previous rows prepended."""
+        frame = state.iloc[idx][m.features].copy()
+        frame[m.target] = df["value"].to_numpy(float)[idx]
+        frame["__site"] = df["site_id"].to_numpy()[idx]
+        if m.group:  # one unbroken chain of readings per key
+            frame[m.group] = 0
+        if not m.lags:
+            return self._predict_frame(m, frame, idx, 0)
+        # a lagged model: each site's last rows go first, and the lags/differences run within each site
+        ts = df["ts"].to_numpy("datetime64[ns]")[idx]
+        sites = frame["__site"].to_numpy()
+        order = np.lexsort((ts, sites))
+        parts, rows, skips = [], [], []
+        for site, pos in pd.Series(sites[order]).groupby(sites[order], sort=False).indices.items():
+            pos = order[pos]
+            k = self._key(site, var)
+            cur = frame.iloc[pos]
+            hist = k.hist if k.hist is not None else cur.iloc[:0]
+            parts += [hist, cur]
+            rows.append(pos)
+            skips.append(len(hist))
+            k.hist = pd.concat([hist, cur]).iloc[-m.lags :].reset_index(drop=True)
+        both = pd.concat(parts, ignore_index=True)
+        both[m.group or "__chain"] = pd.factorize(both["__site"])[0]
+        mg = m if m.group else _with_group(m, "__chain")
+        is_new = np.concatenate(
+            [np.r_[np.zeros(h, bool), np.ones(len(p), bool)] for h, p in zip(skips, rows, strict=True)]
+        )
+        new_rows = np.flatnonzero(is_new)
+        pred = self._predict_frame(mg, both, np.empty(0, int), 0)
+        out = np.empty(len(idx))
+        allpos = np.concatenate(rows)
+        out[allpos] = pred[new_rows]
+        X = self._last_design
+        for p, r in zip(allpos, new_rows, strict=True):
+            self._design[int(idx[p])] = (X, int(r))
+        return out
+
+    def _predict_frame(self, m: ConditionalModel, frame: pd.DataFrame, rows: np.ndarray, skip: int) -> np.ndarray:
+        """Predict ``frame`` (its first ``skip`` rows are history) and keep the design rows of batch ``rows``
+        for the contributions of the alerts they may raise."""
+        if m.method != "lightgbm":
+            return m.predict(frame, frame[m.target].to_numpy(float))[skip:]
+        X = m.design(frame, frame[m.target].to_numpy(float))
+        self._last_design = X
+        pred = np.asarray(m.model.predict(X, num_threads=1), dtype=float)
+        for j, i in enumerate(rows):
+            self._design[int(i)] = (X, skip + j)
+        return pred[skip:]
+
+    def _explain_dynamic(self, rows: list[dict], state: pd.DataFrame) -> None:
+        """Top contributing variables (one SHAP call for all the batch's dynamic alerts) and graph paths."""
+        by_var: dict[str, list[dict]] = {}
+        for r in rows:
+            by_var.setdefault(r["variable"], []).append(r)
+        for var, rs in by_var.items():
+            m = self.models.get(var)
+            contrib: list[list] = [[] for _ in rs]
+            if m is not None and m.method == "lightgbm":
+                have = [j for j, r in enumerate(rs) if r["_i"] in self._design]
+                if have:
+                    X = pd.concat([self._design[rs[j]["_i"]][0].iloc[[self._design[rs[j]["_i"]][1]]] for j in have])
+                    for j, c in zip(have, m.top_contributions(X), strict=True):
+                        contrib[j] = c
+            for r, c in zip(rs, contrib, strict=True):
+                st = {f: float(state[f].iat[r["_i"]]) for f in (m.features if m is not None else [])}
+                ex = explain(r["_symptom"], st, self.terciles.get(var), c)
+                r.update(contributors=json.dumps(as_json_list(c)), path=ex.path, action=ex.action)
+
+    def _alert(self, df: pd.DataFrame, scored: pd.DataFrame, state: pd.DataFrame, i: int, site: str, var: str,
+               kind: str) -> dict:  # fmt: skip
+        flags = [c for c in ("late", "missing", *QUALITY_FLAGS, "clock_gap", "score", "exceeded")
+                 if bool(scored[c].iat[i])]  # fmt: skip
+        m = self.models.get(var)
+        st = {c: float(state[c].iat[i]) for c in (m.features if m is not None else [])}
+        if kind == "quality":
+            symptom = SYMPTOMS[next(c for c in self.quality_alerts if bool(scored[c].iat[i]))]
+        else:
+            symptom = f"{var.removeprefix('stack_')}_high"
+        ex = explain(symptom, st, self.terciles.get(var), []) if kind != "dynamic" else None
+        hi = float(scored["band_high"].iat[i]) if kind != "limit" else float(self.limits[var])
+        ts0 = df["ts"].iat[i]
+        return {"alert_id": alert_id(site, var, kind, ts0), "site_id": site, "variable": var, "kind": kind,
+                "ts_start": ts0, "ts_end": ts0, "observed": float(scored["observed"].iat[i]),
+                "expected": float(scored["expected"].iat[i]),
+                "band_low": float(scored["band_low"].iat[i]) if kind != "limit" else np.nan, "band_high": hi,
+                "unit": df["unit"].iat[i], "flags": "+".join(flags) or None,
+                "contributors": "[]", "path": ex.path if ex else None, "action": ex.action if ex else None,
+                "graph_version": graph_version(), "status": "open", "acknowledged_by": None,
+                "acknowledged_at": None, "run_id": None, "_i": i, "_symptom": symptom}  # fmt: skip
