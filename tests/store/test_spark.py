@@ -74,6 +74,17 @@ def test_urls_dispatch_to_spark(tmp_path):
         parse_url("spark://not a master")
 
 
+def test_an_existing_session_and_its_own_views(spark_session, tmp_path):
+    url = spark_store.spark_url(spark_session, tmp_path / "wh")
+    with Store(url) as st:
+        rep = st.ingest({"sites": pd.DataFrame({"site_id": ["s2", "s1"], "kind": ["station", "plant"]})})
+        assert rep.inserted == {"sites": 2}
+        assert st.read("sites")["site_id"].tolist() == ["s1", "s2"]
+        assert (tmp_path / "wh" / "sites" / "__part=all").is_dir()  # a table without a timestamp key: one partition
+    # the store's views live in a session of its own: the caller's session has none of them
+    assert "sites" not in [t.name for t in spark_session.catalog.listTables()]
+
+
 # ---------------------------------------------------------------------------------------------- same numbers
 def test_same_inventory_and_aggregates_on_duckdb_postgres_and_spark(tmp_path, pg_url, spark_url):
     """The accounting example and the observation aggregation on the three stores: same keys, counts exactly,
