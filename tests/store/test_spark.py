@@ -55,7 +55,7 @@ def _ns(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     for c in out.columns:
         if isinstance(out[c].dtype, pd.DatetimeTZDtype):
-            out[c] = out[c].astype("datetime64[ns, UTC]")
+            out[c] = out[c].dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
     return out
 
 
@@ -90,7 +90,7 @@ def test_same_inventory_and_aggregates_on_duckdb_postgres_and_spark(tmp_path, pg
     """The accounting example and the observation aggregation on the three stores: same keys, counts exactly,
     sums to 1e-12 relative; the observation sums also against pandas on the raw file (independent)."""
     urls = {"duckdb": str(tmp_path / "ws.duckdb"), "postgres": pg_url, "spark": spark_url}
-    inv, agg, obs_day, obs_hour = {}, {}, {}, {}
+    inv, agg, agg_tz, obs_day, obs_hour = {}, {}, {}, {}, {}
     for name, url in urls.items():
         with Store(url) as st:
             st.drop_all()
@@ -101,14 +101,15 @@ def test_same_inventory_and_aggregates_on_duckdb_postgres_and_spark(tmp_path, pg
             assert rep.inserted == {"observations": 144}
             inv[name] = st.read("inventory")
             agg[name] = aggregate(st.table("inventory"), by=("entity", "sector"), freq="year")
+            agg_tz[name] = aggregate(st.table("inventory"), by=("sector",), freq="month", tz="Asia/Shanghai")
             obs_day[name] = aggregate_observations(st.table("observations"), "day", stats=("sum", "mean", "count"))
             obs_hour[name] = aggregate_observations(st.table("observations"), "hour", stats=("sum", "min", "count"))
             assert Ledger(st).verify().ok
             if name == "postgres":
                 st.drop_all()
     for name in ("postgres", "spark"):
-        for ref, got in ((inv, inv[name]), (agg, agg[name]), (obs_day, obs_day[name]), (obs_hour, obs_hour[name])):
-            pd.testing.assert_frame_equal(_ns(got), _ns(ref["duckdb"]), check_exact=False, rtol=1e-12, atol=0)
+        for ref in (inv, agg, agg_tz, obs_day, obs_hour):
+            pd.testing.assert_frame_equal(_ns(ref[name]), _ns(ref["duckdb"]), check_exact=False, rtol=1e-12, atol=0)
         assert (obs_day[name]["n"] == obs_day["duckdb"]["n"]).all()
     # independent: pandas on the raw readings (48 hourly readings per variable, all on 2015-01-01 and -02)
     raw = pd.read_csv(READINGS, parse_dates=["ts"])

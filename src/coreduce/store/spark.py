@@ -464,9 +464,13 @@ class SparkBackend(Backend):
             merged.withColumn(PART, part).repartition(PART).write.partitionBy(PART).parquet(
                 str(out), compression="zstd"
             )
+            written = {d.name.split("=", 1)[1] for d in out.iterdir() if d.is_dir() and d.name.startswith(f"{PART}=")}
+            if written != set(old_dirs):  # Spark's month label differs from DuckDB's (a year outside 1000-9999)
+                raise StoreError(
+                    f"spark store: merging {table} wrote partitions {sorted(written)}, expected {sorted(old_dirs)}"
+                )
             for p in old_dirs:
-                if (out / f"{PART}={p}").is_dir():
-                    self._pending[(table, p)] = out / f"{PART}={p}"
+                self._pending[(table, p)] = out / f"{PART}={p}"
         return inserted, changed
 
     def close(self) -> None:
