@@ -11,6 +11,7 @@ Examples
 >>> from coreduce.store import Store
 >>> store = Store("workspace.duckdb")                          # embedded default  # doctest: +SKIP
 >>> store = Store("postgresql://postgres@127.0.0.1:5432/test")  # multi-user service  # doctest: +SKIP
+>>> store = Store("spark://local[2]?warehouse=/data/wh")        # scale-out (coreduce[spark])  # doctest: +SKIP
 >>> store.ingest({"activity": activity_df}, source="activity.csv")  # doctest: +SKIP
 >>> store.ingest_csv("observations.csv", "observations")      # the fast path for files  # doctest: +SKIP
 >>> store.table("inventory").group_by("sector").aggregate(t=lambda t: t.amount.sum())  # doctest: +SKIP
@@ -35,6 +36,7 @@ from coreduce.store.base import (
 )
 from coreduce.store.duckdb import DuckDBBackend
 from coreduce.store.postgres import PostgresBackend
+from coreduce.store.spark import SparkBackend, spark_url
 
 __all__ = [
     "BACKENDS",
@@ -42,6 +44,7 @@ __all__ = [
     "DuckDBBackend",
     "IngestReport",
     "PostgresBackend",
+    "SparkBackend",
     "Store",
     "Tx",
     "check_ingestable",
@@ -52,4 +55,5 @@ __all__ = [
     "orders_by_code_point",
     "parse_url",
     "register",
+    "spark_url",
 ]
