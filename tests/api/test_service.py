@@ -149,3 +149,36 @@ def test_duckdb_single_user_mode(tmp_path):
             assert s["total"] == pytest.approx(float(mine["amount"].sum()), rel=1e-12)
             foreign = next(s for s, o in ws.owner["site"].items() if o not in ws.scope(t))
             assert c.get(f"/api/v1/sites/{foreign}", headers=h).status_code == 404
+
+
+@pytest.mark.slow
+def test_duckdb_decision_job_and_ack(tmp_path):
+    """The in-process job queue on DuckDB: a portfolio job stored, recorded and given to the tenant; an ack."""
+    from fastapi.testclient import TestClient
+
+    from coreduce.api import synthetic
+    from coreduce.api.app import create_app
+    from coreduce.api.auth import create_token
+    from coreduce.store import Store
+
+    url = str(tmp_path / "ws.duckdb")
+    with Store(url) as st:
+        ws = synthetic.build(st, days=2)
+    with TestClient(create_app(url)) as c:
+        db = c.app.state.coreduce.db
+        h = {"Authorization": f"Bearer {create_token(db, 'g', 'government', 'cb')}"}
+        other = {"Authorization": f"Bearer {create_token(db, 'o', 'government', 'ca')}"}
+        body = {"example": "portfolio_measures_beijing_2016", "targets": {"SO2": 2000, "CO2": 400000}}
+        href = c.post("/api/v1/decisions/portfolio", headers=h, json=body).json()["href"]
+        for _ in range(240):
+            job = c.get(href, headers=h).json()
+            if job["status"] in ("ok", "error"):
+                break
+            time.sleep(0.5)
+        assert job["status"] == "ok", job
+        assert c.get(f"/api/v1/decisions/{job['run_id']}", headers=h).json()["claims"]
+        assert c.get(f"/api/v1/decisions/{job['run_id']}", headers=other).status_code == 404
+        alert = next(a for a, t in ws.owner["alert"].items() if t == "cb_e1")
+        assert c.post(f"/api/v1/alerts/{alert}/ack", headers=other).status_code == 404
+        assert c.post(f"/api/v1/alerts/{alert}/ack", headers=h).json()["status"] == "acknowledged"
+        assert c.post("/api/v1/ledger/verify", headers=h).json()["ok"] is True

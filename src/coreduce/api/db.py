@@ -434,8 +434,9 @@ class Database:
     def add_run(self, run_id: str, tenant: str, user_id: str) -> None:
         """Record the tenant a run was made for (run_tenants), as the owner."""
         self.ops_execute(
-            "INSERT INTO run_tenants (run_id, tenant, user_id) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-            [run_id, tenant, user_id],
+            "INSERT INTO run_tenants (run_id, tenant, user_id) SELECT %s, %s, %s "
+            "WHERE NOT EXISTS (SELECT 1 FROM run_tenants WHERE run_id = %s)",
+            [run_id, tenant, user_id, run_id],
         )
         if self._tenancy is not None:
             self._tenancy.runs[run_id] = tenant
