@@ -182,3 +182,34 @@ def test_duckdb_decision_job_and_ack(tmp_path):
         assert c.post(f"/api/v1/alerts/{alert}/ack", headers=other).status_code == 404
         assert c.post(f"/api/v1/alerts/{alert}/ack", headers=h).json()["status"] == "acknowledged"
         assert c.post("/api/v1/ledger/verify", headers=h).json()["ok"] is True
+
+
+def test_ledger_tampering_is_reported_without_naming_foreign_runs(tmp_path):
+    """An owner-side UPDATE of a ledger record breaks the chain: verify says so; the record is named only to
+    the tenant whose run it is (and the admin)."""
+    import duckdb
+    from fastapi.testclient import TestClient
+
+    from coreduce.api import synthetic
+    from coreduce.api.app import create_app
+    from coreduce.api.auth import create_token
+    from coreduce.store import Store
+
+    url = str(tmp_path / "ws.duckdb")
+    with Store(url) as st:
+        ws = synthetic.build(st, days=1)
+    victim = next(r for r, t in ws.owner["run"].items() if t == "cb")
+    con = duckdb.connect(url)
+    con.execute('UPDATE ledger SET params = \'{"tenant": "forged"}\' WHERE run_id = ?', [victim])
+    con.close()
+    with TestClient(create_app(url)) as c:
+        db = c.app.state.coreduce.db
+        mine = c.post(
+            "/api/v1/ledger/verify", headers={"Authorization": f"Bearer {create_token(db, 'g', 'government', 'cb')}"}
+        )
+        theirs = c.post(
+            "/api/v1/ledger/verify", headers={"Authorization": f"Bearer {create_token(db, 'h', 'government', 'ca')}"}
+        )
+    assert mine.json()["ok"] is False and mine.json()["first_bad_run_id"] == victim
+    assert theirs.json()["ok"] is False and theirs.json()["first_bad_run_id"] is None
+    assert theirs.json()["problem"] == "a record outside your scope"
