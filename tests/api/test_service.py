@@ -213,3 +213,30 @@ def test_ledger_tampering_is_reported_without_naming_foreign_runs(tmp_path):
     assert mine.json()["ok"] is False and mine.json()["first_bad_run_id"] == victim
     assert theirs.json()["ok"] is False and theirs.json()["first_bad_run_id"] is None
     assert theirs.json()["problem"] == "a record outside your scope"
+
+
+@pytest.mark.postgres
+def test_summary_follows_an_inventory_change(deployment):
+    """The summary reads per-tenant daily totals; a write to the inventory shows within seconds, exactly."""
+    h = bearer(deployment, "enterprise", "cb_e1")
+    ent = next(s for s, t in deployment.ws.owner["site"].items() if t == "cb_e1")
+    with make_client(deployment) as c:
+        before = c.get("/api/v1/summary", headers=h).json()
+        with psycopg.connect(deployment.url, autocommit=True) as con:
+            con.execute(
+                "INSERT INTO inventory (entity, sector, region, period_start, period_end, activity_type, pollutant, "
+                "amount, unit, method) VALUES (%s, 'heat', 'x', '2030-01-01', '2030-01-02', 'total', 'CO2', 1234.5, "
+                "'t', 'test')",
+                [ent],
+            )
+            try:
+                for _ in range(100):
+                    after = c.get("/api/v1/summary", headers=h).json()
+                    if after["total"] != before["total"]:
+                        break
+                    time.sleep(0.1)
+                assert after["total"] == pytest.approx(before["total"] + 1234.5, rel=1e-12)
+                assert {"day": "2030-01-01", "amount": 1234.5} in after["by_day"]
+                assert {"sector": "heat", "amount": 1234.5} in after["by_sector"]
+            finally:
+                con.execute("DELETE FROM inventory WHERE method = 'test'")

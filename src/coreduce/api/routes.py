@@ -153,6 +153,20 @@ async def summary(
     ent, ea = db.scope(p, "entity", "entity")
     site, sa = db.scope(p, "site_id", "entity")
     per, pa = _period(start, end)
+    if db.backend == "postgres" and start is None and end is None:
+        # the daily / per-sector totals per owning tenant (coreduce.api.db.SummaryRefresher keeps them exact)
+        ten, ta = db.scope(p, "tenant", "tenant")
+        sql = f"""
+    SELECT 'sector' AS k, sector AS key, SUM(amount) AS v FROM coreduce_summary_sector
+      WHERE pollutant = %s AND {ten} GROUP BY sector
+    UNION ALL
+    SELECT 'day', CAST(day AS TEXT), SUM(amount) FROM coreduce_summary_day WHERE pollutant = %s AND {ten} GROUP BY day
+    UNION ALL
+    SELECT 'sites', NULL, COUNT(*) FROM sites WHERE {site}
+    UNION ALL
+    SELECT 'alerts', NULL, COUNT(*) FROM alerts WHERE status = 'open' AND {site}"""
+        rows = await db.rows(p, sql, [pollutant, *ta, pollutant, *ta, *sa, *sa])
+        return _summary_response(pollutant, rows)
     sql = f"""
     SELECT CASE WHEN GROUPING(sector) = 0 THEN 'sector' ELSE 'day' END AS k,
            CASE WHEN GROUPING(sector) = 0 THEN sector ELSE CAST(CAST(period_start AS DATE) AS TEXT) END AS key,
@@ -164,6 +178,10 @@ async def summary(
     UNION ALL
     SELECT 'alerts', NULL, COUNT(*) FROM alerts WHERE status = 'open' AND {site}"""
     rows = await db.rows(p, sql, [pollutant, *ea, *pa, *sa, *sa])
+    return _summary_response(pollutant, rows)
+
+
+def _summary_response(pollutant: str, rows: list[dict[str, Any]]) -> JSONResponse:
     by_sector = sorted(
         ({"sector": r["key"], "amount": r["v"]} for r in rows if r["k"] == "sector"), key=lambda d: -(d["amount"] or 0)
     )
