@@ -208,22 +208,30 @@ def _scope_functions_sql(role: str) -> list[str]:
     (the platform admin)."""
     sp = "SET search_path = public, pg_temp"
     return [
+        # plpgsql: the plans of the statements inside are cached per session (an SQL function plans each call)
         f"""CREATE OR REPLACE FUNCTION coreduce_scope_tenants() RETURNS SETOF text
-        LANGUAGE sql STABLE SECURITY DEFINER {sp} AS $$
-          WITH RECURSIVE me(t) AS (SELECT NULLIF(current_setting('app.tenant', true), '')),
-          tree(tenant) AS (
-            SELECT tenant FROM tenants WHERE tenant = (SELECT t FROM me)
-               OR (SELECT t FROM me) = '*'
-            UNION
-            SELECT c.tenant FROM tenants c JOIN tree p ON c.parent = p.tenant
-          ) SELECT tenant FROM tree $$""",
+        LANGUAGE plpgsql STABLE SECURITY DEFINER {sp} AS $$
+        DECLARE me text := NULLIF(current_setting('app.tenant', true), '');
+        BEGIN
+          IF me IS NULL THEN RETURN; END IF;
+          IF me = '*' THEN RETURN QUERY SELECT tenant FROM tenants; RETURN; END IF;
+          RETURN QUERY WITH RECURSIVE tree(tenant) AS (
+              SELECT t.tenant FROM tenants t WHERE t.tenant = me
+              UNION SELECT c.tenant FROM tenants c JOIN tree p ON c.parent = p.tenant
+            ) SELECT tree.tenant FROM tree;
+        END $$""",
         f"""CREATE OR REPLACE FUNCTION coreduce_scope_entities() RETURNS SETOF text
-        LANGUAGE sql STABLE SECURITY DEFINER {sp} AS $$
-          SELECT site_id FROM sites WHERE tenant IN (SELECT coreduce_scope_tenants())
-          UNION SELECT entity FROM tenant_entities WHERE tenant IN (SELECT coreduce_scope_tenants()) $$""",
+        LANGUAGE plpgsql STABLE SECURITY DEFINER {sp} AS $$
+        DECLARE scope text[] := ARRAY(SELECT coreduce_scope_tenants());
+        BEGIN
+          RETURN QUERY SELECT s.site_id FROM sites s WHERE s.tenant = ANY(scope)
+            UNION SELECT e.entity FROM tenant_entities e WHERE e.tenant = ANY(scope);
+        END $$""",
         f"""CREATE OR REPLACE FUNCTION coreduce_scope_runs() RETURNS SETOF text
-        LANGUAGE sql STABLE SECURITY DEFINER {sp} AS $$
-          SELECT run_id FROM run_tenants WHERE tenant IN (SELECT coreduce_scope_tenants()) $$""",
+        LANGUAGE plpgsql STABLE SECURITY DEFINER {sp} AS $$
+        BEGIN
+          RETURN QUERY SELECT r.run_id FROM run_tenants r WHERE r.tenant = ANY(ARRAY(SELECT coreduce_scope_tenants()));
+        END $$""",
         f"""CREATE OR REPLACE FUNCTION coreduce_token_principal(h text)
         RETURNS TABLE(user_id text, role text, tenant text)
         LANGUAGE sql STABLE SECURITY DEFINER {sp} AS $$
