@@ -489,7 +489,7 @@ class Database:
                 conninfo,
                 min_size=self.settings.pool_min,
                 max_size=self.settings.pool_max,
-                kwargs={"row_factory": dict_row, "options": "-c TimeZone=UTC"},
+                kwargs={"row_factory": dict_row, "options": "-c TimeZone=UTC", "autocommit": True},
                 open=False,
             )
             await self.pool.open(wait=True, timeout=30)
@@ -553,13 +553,20 @@ class Database:
     async def rows(self, principal: Any, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Run one query in a transaction scoped to the principal's tenant; rows as dicts of JSON-able values."""
         if self.backend == "postgres":
+            from psycopg import AsyncClientCursor
             from psycopg.rows import tuple_row
 
-            async with self.pool.connection() as conn, conn.transaction():
-                # set_config(.., true): transaction-local, gone at COMMIT (a pooled connection never carries it on)
-                cur = conn.cursor(row_factory=tuple_row)
-                await cur.execute("SELECT set_config('app.tenant', %s, true)", [self.tenant_guc(principal)])
-                await cur.execute(sql, list(params))
+            async with self.pool.connection() as conn:
+                # one round trip: BEGIN; set_config(.., true) (transaction-local: gone at COMMIT, so a pooled
+                # connection never carries it on); the query; COMMIT.  Parameters are bound client-side (quoted
+                # by psycopg); on an error the pool rolls the connection back before anyone else borrows it.
+                cur = AsyncClientCursor(conn, row_factory=tuple_row)
+                await cur.execute(
+                    f"BEGIN; SELECT set_config('app.tenant', %s, true); {sql}; COMMIT",
+                    [self.tenant_guc(principal), *params],
+                )
+                cur.nextset()  # set_config's row
+                cur.nextset()  # the query's rows
                 names = [d.name for d in cur.description or ()]
                 rows = await cur.fetchall() if names else []
             return [dict(zip(names, map(_clean_fast, r), strict=True)) for r in rows]
