@@ -71,6 +71,20 @@ def _load(host: str, port: int, path: str, token: str, seconds: float, conns: in
     out.put({"latencies": lat, "errors": errs, "wall": time.perf_counter() - t0})
 
 
+def _cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds of processes (Linux /proc; 0 for a process that is gone)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
 def _pct(xs: list[float], q: float) -> float:
     if not xs:
         return float("nan")
@@ -138,9 +152,13 @@ def main() -> int:
             q.get()
             p.join()
         load0 = os.getloadavg()
+        with psycopg.connect(a.pg, autocommit=True) as con:  # the service's PostgreSQL backends
+            backends = [r[0] for r in con.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [name])]
+        cpu0 = (_cpu_s([server.pid]), _cpu_s(backends))
         p = mp.Process(target=_load, args=("127.0.0.1", port, path, token, a.duration, a.connections, q))
         p.start()
         res = q.get()
+        cpu1 = (_cpu_s([server.pid]), _cpu_s(backends), _cpu_s([p.pid]))
         p.join()
         lat = [x * 1000 for x in res["latencies"]]
         rps = len(lat) / res["wall"]
@@ -157,6 +175,12 @@ def main() -> int:
             "max_ms": round(max(lat), 2) if lat else None,
             "mean_ms": round(statistics.fmean(lat), 2) if lat else None,
             "inventory_rows": rows,
+            # CPU per request: the capacity of 2 idle cores is about 2000 / (server + postgres + load generator) req/s
+            "cpu_ms_per_req": {
+                "server": round((cpu1[0] - cpu0[0]) * 1000 / max(len(lat), 1), 2),
+                "postgres": round((cpu1[1] - cpu0[1]) * 1000 / max(len(lat), 1), 2),
+                "load_generator": round(cpu1[2] * 1000 / max(len(lat), 1), 2),
+            },
             "target": {"req_per_s": TARGET_RPS, "p99_ms": TARGET_P99_MS},
         }
         summary["ok"] = bool(

@@ -105,3 +105,25 @@ def test_oidc_jwt_against_a_local_jwks(deployment):
         assert me(token(exp=int(time.time()) - 10)).status_code == 401
         assert me(token(coreduce_role="root")).status_code == 401
         assert me(token(coreduce_tenant="nowhere")).status_code == 401
+
+
+def test_unexpected_errors_have_the_one_shape(tmp_path):
+    """A route that fails unexpectedly answers 500 with the JSON error shape (no traceback, no HTML)."""
+    from fastapi.testclient import TestClient
+
+    from coreduce.api.app import create_app
+
+    app = create_app(str(tmp_path / "ws.duckdb"))
+
+    @app.get("/api/v1/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.get("/api/v1/boom")
+        assert r.status_code == 500
+        assert r.json() == {
+            "error": {"status": 500, "code": "internal_error", "message": "unexpected RuntimeError", "detail": None}
+        }
+        r = c.put("/api/v1/health")
+        assert r.status_code == 405 and set(r.json()["error"]) == ERROR_KEYS

@@ -149,3 +149,94 @@ def test_duckdb_single_user_mode(tmp_path):
             assert s["total"] == pytest.approx(float(mine["amount"].sum()), rel=1e-12)
             foreign = next(s for s, o in ws.owner["site"].items() if o not in ws.scope(t))
             assert c.get(f"/api/v1/sites/{foreign}", headers=h).status_code == 404
+
+
+@pytest.mark.slow
+def test_duckdb_decision_job_and_ack(tmp_path):
+    """The in-process job queue on DuckDB: a portfolio job stored, recorded and given to the tenant; an ack."""
+    from fastapi.testclient import TestClient
+
+    from coreduce.api import synthetic
+    from coreduce.api.app import create_app
+    from coreduce.api.auth import create_token
+    from coreduce.store import Store
+
+    url = str(tmp_path / "ws.duckdb")
+    with Store(url) as st:
+        ws = synthetic.build(st, days=2)
+    with TestClient(create_app(url)) as c:
+        db = c.app.state.coreduce.db
+        h = {"Authorization": f"Bearer {create_token(db, 'g', 'government', 'cb')}"}
+        other = {"Authorization": f"Bearer {create_token(db, 'o', 'government', 'ca')}"}
+        body = {"example": "portfolio_measures_beijing_2016", "targets": {"SO2": 2000, "CO2": 400000}}
+        href = c.post("/api/v1/decisions/portfolio", headers=h, json=body).json()["href"]
+        for _ in range(240):
+            job = c.get(href, headers=h).json()
+            if job["status"] in ("ok", "error"):
+                break
+            time.sleep(0.5)
+        assert job["status"] == "ok", job
+        assert c.get(f"/api/v1/decisions/{job['run_id']}", headers=h).json()["claims"]
+        assert c.get(f"/api/v1/decisions/{job['run_id']}", headers=other).status_code == 404
+        alert = next(a for a, t in ws.owner["alert"].items() if t == "cb_e1")
+        assert c.post(f"/api/v1/alerts/{alert}/ack", headers=other).status_code == 404
+        assert c.post(f"/api/v1/alerts/{alert}/ack", headers=h).json()["status"] == "acknowledged"
+        assert c.post("/api/v1/ledger/verify", headers=h).json()["ok"] is True
+
+
+def test_ledger_tampering_is_reported_without_naming_foreign_runs(tmp_path):
+    """An owner-side UPDATE of a ledger record breaks the chain: verify says so; the record is named only to
+    the tenant whose run it is (and the admin)."""
+    import duckdb
+    from fastapi.testclient import TestClient
+
+    from coreduce.api import synthetic
+    from coreduce.api.app import create_app
+    from coreduce.api.auth import create_token
+    from coreduce.store import Store
+
+    url = str(tmp_path / "ws.duckdb")
+    with Store(url) as st:
+        ws = synthetic.build(st, days=1)
+    victim = next(r for r, t in ws.owner["run"].items() if t == "cb")
+    con = duckdb.connect(url)
+    con.execute('UPDATE ledger SET params = \'{"tenant": "forged"}\' WHERE run_id = ?', [victim])
+    con.close()
+    with TestClient(create_app(url)) as c:
+        db = c.app.state.coreduce.db
+        mine = c.post(
+            "/api/v1/ledger/verify", headers={"Authorization": f"Bearer {create_token(db, 'g', 'government', 'cb')}"}
+        )
+        theirs = c.post(
+            "/api/v1/ledger/verify", headers={"Authorization": f"Bearer {create_token(db, 'h', 'government', 'ca')}"}
+        )
+    assert mine.json()["ok"] is False and mine.json()["first_bad_run_id"] == victim
+    assert theirs.json()["ok"] is False and theirs.json()["first_bad_run_id"] is None
+    assert theirs.json()["problem"] == "a record outside your scope"
+
+
+@pytest.mark.postgres
+def test_summary_follows_an_inventory_change(deployment):
+    """The summary reads per-tenant daily totals; a write to the inventory shows within seconds, exactly."""
+    h = bearer(deployment, "enterprise", "cb_e1")
+    ent = next(s for s, t in deployment.ws.owner["site"].items() if t == "cb_e1")
+    with make_client(deployment) as c:
+        before = c.get("/api/v1/summary", headers=h).json()
+        with psycopg.connect(deployment.url, autocommit=True) as con:
+            con.execute(
+                "INSERT INTO inventory (entity, sector, region, period_start, period_end, activity_type, pollutant, "
+                "amount, unit, method) VALUES (%s, 'heat', 'x', '2030-01-01', '2030-01-02', 'total', 'CO2', 1234.5, "
+                "'t', 'test')",
+                [ent],
+            )
+            try:
+                for _ in range(100):
+                    after = c.get("/api/v1/summary", headers=h).json()
+                    if after["total"] != before["total"]:
+                        break
+                    time.sleep(0.1)
+                assert after["total"] == pytest.approx(before["total"] + 1234.5, rel=1e-12)
+                assert {"day": "2030-01-01", "amount": 1234.5} in after["by_day"]
+                assert {"sector": "heat", "amount": 1234.5} in after["by_sector"]
+            finally:
+                con.execute("DELETE FROM inventory WHERE method = 'test'")

@@ -32,10 +32,16 @@ class Service:
 
             self.jwt = JwtVerifier(settings)
         self.worker: Any = None
+        self.refresher: Any = None
         self.write_lock = asyncio.Lock()
 
     async def start(self) -> None:
         await self.db.open()
+        if self.db.backend == "postgres":
+            from coreduce.api.db import SummaryRefresher
+
+            self.refresher = SummaryRefresher(self.db.url)
+            self.refresher.start()
         if self.settings.worker:
             from coreduce.api.jobs import Worker
 
@@ -45,6 +51,8 @@ class Service:
     async def stop(self) -> None:
         if self.worker is not None:
             await asyncio.to_thread(self.worker.stop)
+        if self.refresher is not None:
+            await asyncio.to_thread(self.refresher.stop)
         await self.db.close()
 
     def notify_worker(self) -> None:

@@ -49,6 +49,8 @@ TENANT_TABLES: dict[str, tuple[str, str]] = {
     "ledger": ("run_id", "run"),
     "run_tenants": ("tenant", "tenant"),
     "coreduce_jobs": ("tenant", "tenant"),
+    "coreduce_summary_day": ("tenant", "tenant"),
+    "coreduce_summary_sector": ("tenant", "tenant"),
 }
 #: What the runtime role may do with each table (nothing else: no UPDATE/DELETE on the ledger).
 GRANTS: dict[str, str] = {
@@ -64,6 +66,8 @@ GRANTS: dict[str, str] = {
     "run_tenants": "SELECT, INSERT",
     "coreduce_jobs": "SELECT, INSERT",
     "emission_factors": "SELECT",  # reference data, not a tenant's
+    "coreduce_summary_day": "SELECT",
+    "coreduce_summary_sector": "SELECT",
 }
 
 JOBS_DDL = """
@@ -91,6 +95,86 @@ CREATE TABLE IF NOT EXISTS coreduce_api_tokens (
     created_at TIMESTAMPTZ NOT NULL,
     revoked_at TIMESTAMPTZ
 )"""
+
+#: Daily and per-sector inventory totals per owning tenant (PostgreSQL): what the summary reads, so a city's
+#: summary sums a few rows per tenant and day instead of every facility's rows.  Kept exact by
+#: :class:`SummaryRefresher`: statement triggers on ``inventory``, ``sites`` and ``tenant_entities`` bump
+#: ``coreduce_state.version``; the refresher rebuilds both tables in one transaction within a second.
+SUMMARY_DDL = (
+    """CREATE TABLE IF NOT EXISTS coreduce_summary_day (
+        tenant TEXT NOT NULL, pollutant TEXT NOT NULL, day DATE NOT NULL, amount DOUBLE PRECISION,
+        PRIMARY KEY (tenant, pollutant, day))""",
+    """CREATE TABLE IF NOT EXISTS coreduce_summary_sector (
+        tenant TEXT NOT NULL, pollutant TEXT NOT NULL, sector TEXT NOT NULL, amount DOUBLE PRECISION,
+        PRIMARY KEY (tenant, pollutant, sector))""",
+    "CREATE TABLE IF NOT EXISTS coreduce_state (key TEXT PRIMARY KEY, version BIGINT NOT NULL)",
+    "INSERT INTO coreduce_state VALUES ('summary', 1) ON CONFLICT DO NOTHING",
+    """CREATE OR REPLACE FUNCTION coreduce_summary_dirty() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN UPDATE coreduce_state SET version = version + 1 WHERE key = 'summary'; RETURN NULL; END $$""",
+    *(
+        f"""CREATE OR REPLACE TRIGGER coreduce_summary_dirty AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {t}
+            FOR EACH STATEMENT EXECUTE FUNCTION coreduce_summary_dirty()"""
+        for t in ("inventory", "sites", "tenant_entities")
+    ),
+)
+_OWNER_SQL = """(SELECT site_id AS entity, tenant FROM sites WHERE tenant IS NOT NULL AND tenant <> ''
+    UNION ALL SELECT entity, tenant FROM tenant_entities
+      WHERE entity NOT IN (SELECT site_id FROM sites WHERE tenant IS NOT NULL AND tenant <> ''))"""
+REFRESH_SQL = (
+    "DELETE FROM coreduce_summary_day",
+    "DELETE FROM coreduce_summary_sector",
+    f"""INSERT INTO coreduce_summary_day (tenant, pollutant, day, amount)
+        SELECT o.tenant, i.pollutant, CAST(i.period_start AS DATE), SUM(i.amount)
+        FROM inventory i JOIN {_OWNER_SQL} o ON o.entity = i.entity GROUP BY 1, 2, 3""",
+    f"""INSERT INTO coreduce_summary_sector (tenant, pollutant, sector, amount)
+        SELECT o.tenant, i.pollutant, i.sector, SUM(i.amount)
+        FROM inventory i JOIN {_OWNER_SQL} o ON o.entity = i.entity GROUP BY 1, 2, 3""",
+)
+
+
+def refresh_summaries(con: Any) -> int:
+    """Rebuild the summary tables in one transaction (psycopg connection of the owner); the version built."""
+    with con.transaction():
+        con.execute("LOCK TABLE coreduce_summary_day, coreduce_summary_sector IN EXCLUSIVE MODE")
+        version = con.execute("SELECT version FROM coreduce_state WHERE key = 'summary'").fetchone()[0]
+        for stmt in REFRESH_SQL:
+            con.execute(stmt)
+    return int(version)
+
+
+class SummaryRefresher:
+    """A thread that rebuilds the summary tables when their inputs changed (checked every ``every_s``)."""
+
+    def __init__(self, url: str, every_s: float = 0.5) -> None:
+        self.url, self.every_s = url, every_s
+        self.built = -1
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="coreduce-summary", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        import psycopg
+
+        con = None
+        while not self._stop.is_set():
+            try:
+                if con is None or con.closed:
+                    con = psycopg.connect(self.url, autocommit=True, options="-c TimeZone=UTC")
+                v = con.execute("SELECT version FROM coreduce_state WHERE key = 'summary'").fetchone()[0]
+                if v != self.built:
+                    self.built = refresh_summaries(con)
+            except Exception:  # the server is away for a while: retry
+                con = None
+            self._stop.wait(self.every_s)
+        if con is not None:
+            con.close()
+
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -124,22 +208,30 @@ def _scope_functions_sql(role: str) -> list[str]:
     (the platform admin)."""
     sp = "SET search_path = public, pg_temp"
     return [
+        # plpgsql: the plans of the statements inside are cached per session (an SQL function plans each call)
         f"""CREATE OR REPLACE FUNCTION coreduce_scope_tenants() RETURNS SETOF text
-        LANGUAGE sql STABLE SECURITY DEFINER {sp} AS $$
-          WITH RECURSIVE me(t) AS (SELECT NULLIF(current_setting('app.tenant', true), '')),
-          tree(tenant) AS (
-            SELECT tenant FROM tenants WHERE tenant = (SELECT t FROM me)
-               OR (SELECT t FROM me) = '*'
-            UNION
-            SELECT c.tenant FROM tenants c JOIN tree p ON c.parent = p.tenant
-          ) SELECT tenant FROM tree $$""",
+        LANGUAGE plpgsql STABLE SECURITY DEFINER {sp} AS $$
+        DECLARE me text := NULLIF(current_setting('app.tenant', true), '');
+        BEGIN
+          IF me IS NULL THEN RETURN; END IF;
+          IF me = '*' THEN RETURN QUERY SELECT tenant FROM tenants; RETURN; END IF;
+          RETURN QUERY WITH RECURSIVE tree(tenant) AS (
+              SELECT t.tenant FROM tenants t WHERE t.tenant = me
+              UNION SELECT c.tenant FROM tenants c JOIN tree p ON c.parent = p.tenant
+            ) SELECT tree.tenant FROM tree;
+        END $$""",
         f"""CREATE OR REPLACE FUNCTION coreduce_scope_entities() RETURNS SETOF text
-        LANGUAGE sql STABLE SECURITY DEFINER {sp} AS $$
-          SELECT site_id FROM sites WHERE tenant IN (SELECT coreduce_scope_tenants())
-          UNION SELECT entity FROM tenant_entities WHERE tenant IN (SELECT coreduce_scope_tenants()) $$""",
+        LANGUAGE plpgsql STABLE SECURITY DEFINER {sp} AS $$
+        DECLARE scope text[] := ARRAY(SELECT coreduce_scope_tenants());
+        BEGIN
+          RETURN QUERY SELECT s.site_id FROM sites s WHERE s.tenant = ANY(scope)
+            UNION SELECT e.entity FROM tenant_entities e WHERE e.tenant = ANY(scope);
+        END $$""",
         f"""CREATE OR REPLACE FUNCTION coreduce_scope_runs() RETURNS SETOF text
-        LANGUAGE sql STABLE SECURITY DEFINER {sp} AS $$
-          SELECT run_id FROM run_tenants WHERE tenant IN (SELECT coreduce_scope_tenants()) $$""",
+        LANGUAGE plpgsql STABLE SECURITY DEFINER {sp} AS $$
+        BEGIN
+          RETURN QUERY SELECT r.run_id FROM run_tenants r WHERE r.tenant = ANY(ARRAY(SELECT coreduce_scope_tenants()));
+        END $$""",
         f"""CREATE OR REPLACE FUNCTION coreduce_token_principal(h text)
         RETURNS TABLE(user_id text, role text, tenant text)
         LANGUAGE sql STABLE SECURITY DEFINER {sp} AS $$
@@ -202,7 +294,7 @@ def provision(url: str, settings: Settings | None = None) -> None:
     role = _role_ident(s.runtime_role)
     with Store(url) as st:
         st.create_tables()
-    with psycopg.connect(url, autocommit=True) as con:
+    with psycopg.connect(url, autocommit=True, options="-c TimeZone=UTC") as con:
         con.execute("SELECT pg_advisory_lock(6366)")  # one provisioner at a time
         try:
             if not con.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone():
@@ -219,6 +311,8 @@ def provision(url: str, settings: Settings | None = None) -> None:
             with con.transaction():
                 con.execute(JOBS_DDL)
                 con.execute(TOKENS_DDL)
+                for stmt in SUMMARY_DDL:
+                    con.execute(stmt)
                 con.execute("CREATE INDEX IF NOT EXISTS coreduce_jobs_queue ON coreduce_jobs (status, created_at)")
                 con.execute("CREATE INDEX IF NOT EXISTS inventory_entity ON inventory (entity, pollutant)")
                 con.execute("CREATE INDEX IF NOT EXISTS alerts_site ON alerts (site_id, status)")
@@ -234,6 +328,7 @@ def provision(url: str, settings: Settings | None = None) -> None:
                     con.execute(stmt)
                 for stmt in _policies_sql(role):
                     con.execute(stmt)
+            refresh_summaries(con)
         finally:
             con.execute("SELECT pg_advisory_unlock(6366)")
 
@@ -394,7 +489,7 @@ class Database:
                 conninfo,
                 min_size=self.settings.pool_min,
                 max_size=self.settings.pool_max,
-                kwargs={"row_factory": dict_row, "options": "-c TimeZone=UTC"},
+                kwargs={"row_factory": dict_row, "options": "-c TimeZone=UTC", "autocommit": True},
                 open=False,
             )
             await self.pool.open(wait=True, timeout=30)
@@ -434,8 +529,9 @@ class Database:
     def add_run(self, run_id: str, tenant: str, user_id: str) -> None:
         """Record the tenant a run was made for (run_tenants), as the owner."""
         self.ops_execute(
-            "INSERT INTO run_tenants (run_id, tenant, user_id) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-            [run_id, tenant, user_id],
+            "INSERT INTO run_tenants (run_id, tenant, user_id) SELECT %s, %s, %s "
+            "WHERE NOT EXISTS (SELECT 1 FROM run_tenants WHERE run_id = %s)",
+            [run_id, tenant, user_id, run_id],
         )
         if self._tenancy is not None:
             self._tenancy.runs[run_id] = tenant
@@ -457,13 +553,20 @@ class Database:
     async def rows(self, principal: Any, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Run one query in a transaction scoped to the principal's tenant; rows as dicts of JSON-able values."""
         if self.backend == "postgres":
+            from psycopg import AsyncClientCursor
             from psycopg.rows import tuple_row
 
-            async with self.pool.connection() as conn, conn.transaction():
-                # set_config(.., true): transaction-local, gone at COMMIT (a pooled connection never carries it on)
-                cur = conn.cursor(row_factory=tuple_row)
-                await cur.execute("SELECT set_config('app.tenant', %s, true)", [self.tenant_guc(principal)])
-                await cur.execute(sql, list(params))
+            async with self.pool.connection() as conn:
+                # one round trip: BEGIN; set_config(.., true) (transaction-local: gone at COMMIT, so a pooled
+                # connection never carries it on); the query; COMMIT.  Parameters are bound client-side (quoted
+                # by psycopg); on an error the pool rolls the connection back before anyone else borrows it.
+                cur = AsyncClientCursor(conn, row_factory=tuple_row)
+                await cur.execute(
+                    f"BEGIN; SELECT set_config('app.tenant', %s, true); {sql}; COMMIT",
+                    [self.tenant_guc(principal), *params],
+                )
+                cur.nextset()  # set_config's row
+                cur.nextset()  # the query's rows
                 names = [d.name for d in cur.description or ()]
                 rows = await cur.fetchall() if names else []
             return [dict(zip(names, map(_clean_fast, r), strict=True)) for r in rows]
