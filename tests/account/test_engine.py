@@ -95,6 +95,9 @@ def test_demo_inventory_equals_the_row_wise_engine(lib):
     path = resources.files("coreduce.datasets").joinpath("beijing_2016", "activity.csv.gz")
     act = pd.read_csv(path)
     assert set(act["region"]) == {"Beijing"}
+    # the forest sink row: the row-wise engine looked sink rates up by the exact region string, never through the
+    # region → jurisdiction fallback (CN-BJ → CN); sinks are compared in the mixed-activity test below
+    act = act[act["sector"] != "land"].reset_index(drop=True)
     same = _same_sets_library(lib, "CN-BJ")
     new = compute_inventory(act, same, gwp="AR5", chunk_rows=37)  # several chunks
     ref = old.compute_inventory(act, same, gwp="AR5")
