@@ -166,6 +166,12 @@ class Backend(ABC):
         the number of rows loaded, or None to stage the careful way.  ``sample``: the file's first record."""
         return None
 
+    def load_frame_strict(self, df: pd.DataFrame, spec: schema.TableSpec) -> int | None:
+        """Optional fast path for a canonical frame (``validate=False``) into an empty table (inside the
+        caller's transaction): the number of rows written after checking them as staging would, or None —
+        nothing written — to stage the careful way."""
+        return None
+
     @abstractmethod
     def write(self, staged: engine.Staged) -> tuple[int, int]:
         """Upsert a staged table into its canonical table; return (inserted, changed) from the statements."""
@@ -515,6 +521,9 @@ class Tx:
         if df is not None and len(df) == 0:
             return 0, 0
         b = self.store._b
+        n = b.load_frame_strict(df, schema.spec(table))
+        if n is not None:
+            return n, 0
         with b.staging() as con:
             st = schema.stage_frame(
                 con, df, table, validate=False, extra_rules=tuple(b.extra_rules(schema.spec(table)))

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import time
@@ -24,6 +25,7 @@ from typing import Any
 import duckdb
 import ibis
 import ibis.expr.datatypes as dt
+import pyarrow as pa
 
 from coreduce import schema
 from coreduce.errors import StoreError
@@ -35,6 +37,7 @@ _DUCK_TYPES = {"string": "VARCHAR", "float": "DOUBLE", "int": "BIGINT", "timesta
                "bool": "BOOLEAN", "json": "VARCHAR"}  # fmt: skip
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+_SEQ = itertools.count()
 
 
 def lock_timeout() -> float:
@@ -167,6 +170,24 @@ class DuckDBBackend(Backend):
             extra_rules=self.extra_rules(spec), after_load=after_load, normalise=schema.normalisers_for(spec.name),
             sample=sample,
         )  # fmt: skip
+
+    def load_frame_strict(self, df: Any, spec: schema.TableSpec) -> int | None:
+        names = [str(c) for c in df.columns]
+        if len(df) == 0 or not names or len(set(names)) != len(names):
+            return None  # the careful path names the problem
+        if int(self.raw.execute(f"SELECT count(*) FROM {q(spec.name)}").fetchone()[0]):
+            return None
+        tbl = schema._scannable(df.reset_index(drop=True))
+        if not isinstance(tbl, pa.Table):  # mixed Python objects: the careful path reads them as text
+            return None
+        view = f"__coreduce_frame_{next(_SEQ)}"
+        self.raw.register(view, tbl)
+        try:
+            return engine.insert_checked(
+                self.raw, q(view), spec, spec.name, source="<DataFrame>", extra_rules=self.extra_rules(spec)
+            )
+        finally:
+            self.raw.unregister(view)
 
     def write(self, staged: engine.Staged) -> tuple[int, int]:
         sp = schema.spec(staged.table)
