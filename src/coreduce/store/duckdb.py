@@ -205,6 +205,12 @@ class DuckDBBackend(Backend):
         tbl = schema._scannable(df.reset_index(drop=True))
         if not isinstance(tbl, pa.Table):  # mixed Python objects: the careful path reads them as text
             return None
+        # DuckDB writes plain Arrow strings about twice as fast as dictionary-encoded ones (measured on an
+        # inventory of long citation strings): decode the dictionaries once, in Arrow
+        tbl = pa.table(
+            {c: (a.cast(a.type.value_type) if pa.types.is_dictionary(a.type) else a) for c, a in zip(
+                tbl.column_names, tbl.columns, strict=True)}
+        )  # fmt: skip
         view = f"__coreduce_frame_{next(_SEQ)}"
         self.raw.register(view, tbl)
         try:
