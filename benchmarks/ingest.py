@@ -110,8 +110,10 @@ def phase(kind: str, csv: str, db: str) -> dict:
 def run_phase(kind: str, csv: Path, db: Path) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "--phase", kind, "--csv", str(csv), "--db", str(db)],
-        check=True, capture_output=True, text=True,
+        capture_output=True, text=True,
     )  # fmt: skip
+    if out.returncode != 0:
+        raise SystemExit(f"phase {kind} failed ({out.returncode}):\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
