@@ -26,6 +26,7 @@ import duckdb
 import ibis
 import ibis.expr.datatypes as dt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from coreduce import schema
 from coreduce.errors import StoreError
@@ -73,6 +74,14 @@ def connect(database: str, *, timeout: float | None = None) -> duckdb.DuckDBPyCo
                 ) from None
             time.sleep(min(delay, max(0.0, timeout - waited)))
             delay = min(delay * 2, 1.0)
+
+
+def _decoded(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A dictionary-encoded text column as plain text with 64-bit offsets (other columns unchanged)."""
+    if not pa.types.is_dictionary(col.type) or not pa.types.is_string(col.type.value_type):
+        return col
+    chunks = [pc.take(ch.dictionary.cast(pa.large_string()), ch.indices) for ch in col.chunks]
+    return pa.chunked_array(chunks, pa.large_string())
 
 
 @ibis.udf.scalar.builtin(name="epoch_us")
@@ -206,11 +215,9 @@ class DuckDBBackend(Backend):
         if not isinstance(tbl, pa.Table):  # mixed Python objects: the careful path reads them as text
             return None
         # DuckDB writes plain Arrow strings about twice as fast as dictionary-encoded ones (measured on an
-        # inventory of long citation strings): decode the dictionaries once, in Arrow
-        tbl = pa.table(
-            {c: (a.cast(a.type.value_type) if pa.types.is_dictionary(a.type) else a) for c, a in zip(
-                tbl.column_names, tbl.columns, strict=True)}
-        )  # fmt: skip
+        # inventory of long citation strings): decode the dictionaries once, in Arrow, into 64-bit offsets (a
+        # column of millions of long strings passes 2 GiB)
+        tbl = pa.table({c: _decoded(a) for c, a in zip(tbl.column_names, tbl.columns, strict=True)})
         view = f"__coreduce_frame_{next(_SEQ)}"
         self.raw.register(view, tbl)
         try:
