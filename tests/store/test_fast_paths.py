@@ -86,3 +86,19 @@ def test_frame_upsert_into_empty_table_checks_like_staging(store):
         with store.transaction() as tx:
             tx.upsert("activity", nul)
     assert store.count("activity") == 0
+
+
+def test_decoded_text_has_64_bit_offsets():
+    """Dictionary text is decoded into ``large_string`` before the fast insert: a 7.9M-row inventory of ~270-character
+    citations holds more than 2 GiB of text, past what 32-bit offsets address (a ``string`` decode raised
+    "Take operation overflowed binary array capacity"). Nulls stay null."""
+    import pyarrow as pa
+
+    from coreduce.store.duckdb import _decoded
+
+    d = pa.DictionaryArray.from_arrays(pa.array([0, 1, None, 0], pa.int32()), pa.array(["a" * 300, "b"]))
+    got = _decoded(pa.chunked_array([d]))
+    assert got.type == pa.large_string()
+    assert got.to_pylist() == ["a" * 300, "b", None, "a" * 300]
+    plain = pa.chunked_array([pa.array([1.5, None])])
+    assert _decoded(plain) is plain
