@@ -53,3 +53,26 @@ def test_random_frames_hash_as_the_definition_says(seed: int) -> None:
         "period_start": pd.Timestamp("2022-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 12, n), unit="D"),
     })  # fmt: skip
     assert hash_frame(df) == _reference(df)
+
+
+def test_float_text_is_reprs_text() -> None:
+    """Fractional floats in the fixed-point range are formatted by Arrow's shortest round-trip cast: it must give
+    exactly ``_num`` (repr) for every value — random magnitudes across the range and its edges, where repr and
+    Arrow switch to exponents at different points (1e-4 / 1e16 against 1e-7 / 1e15)."""
+    from coreduce.ledger.hashing import _float_text, _num
+
+    rng = np.random.default_rng(7)
+    n = 100_000
+    a = np.concatenate([
+        rng.standard_normal(n) * 10.0 ** rng.integers(-8, 18, n), rng.random(n), np.round(rng.random(n) * 1e6, 3),
+        10.0 ** rng.uniform(-4.5, -3.5, n), 10.0 ** rng.uniform(14.5, 16.5, n),
+        [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-4, 9.999999999999999e-05, 1e15, 999999999999999.9, 1e15 + 0.5,
+         0.1 + 0.2, 2.0**53, 2.0**53 + 2, -(2.0**60), 5e-324, 1.7976931348623157e308],
+    ])  # fmt: skip
+    finite = np.isfinite(a)
+    with np.errstate(invalid="ignore"):
+        integral = finite & (np.abs(a) < 2**53) & (a == np.trunc(a))
+    got = _float_text(a, finite, integral).to_pylist()
+    want = [_num(float(x)) for x in a]
+    bad = [(x, g, w) for x, g, w in zip(a.tolist(), got, want, strict=True) if g != w]
+    assert not bad, bad[:5]

@@ -25,7 +25,8 @@ from typing import Any
 import pandas as pd
 
 from coreduce import schema
-from coreduce.errors import InputError, InputErrors
+from coreduce.errors import CoreduceError, InputError, InputErrors
+from coreduce.schema import engine
 from coreduce.schema.engine import RowLocator, lit, q
 
 _READERS = {
@@ -245,8 +246,12 @@ def read_raw(path: str | Path) -> pd.DataFrame:
     return df
 
 
-def read_table(path: str | Path, table: str) -> pd.DataFrame:
+def read_table(path: str | Path, table: str, *, source: str | None = None) -> pd.DataFrame:
     """Read and validate one canonical table from a file.
+
+    A CSV is staged straight from DuckDB's reader (every field as text, typed and checked in SQL, as
+    :meth:`coreduce.store.Store.ingest_csv` does): no frame of Python strings is made and scanned again.
+    Other files are read with :func:`read_raw` and validated with :func:`coreduce.schema.validate`.
 
     Parameters
     ----------
@@ -254,11 +259,37 @@ def read_table(path: str | Path, table: str) -> pd.DataFrame:
         CSV (optionally gzip), Parquet or Excel file.
     table : str
         Canonical table name (one of :data:`coreduce.schema.TABLES`).
+    source : str, optional
+        Name used in error messages (default: ``path`` as given).
 
     Returns
     -------
     pandas.DataFrame
         The validated, canonical frame.
+
+    Raises
+    ------
+    InputError, InputErrors
+        As :func:`read_raw` and :func:`coreduce.schema.validate`: every problem with its line, column and value.
     """
-    raw = read_raw(path)
-    return schema.validate(raw, table, source=str(path), row_offset=2, locator=raw.attrs.get("locator"))
+    src = str(path) if source is None else source
+    p = check_regular_file(path)
+    if not is_csv(p):
+        raw = read_raw(p)
+        return schema.validate(raw, table, source=src, row_offset=2, locator=raw.attrs.get("locator"))
+    sp = schema.spec(table)
+    rel, header = csv_relation(p)
+    con = schema.shared_connection()
+    try:
+        st = engine.stage(
+            con, rel, sp, source=src, locator=CsvLocator(p, header), checks=schema.checks_for(table),
+            after_load=lambda: raise_rejects(con, src, header),
+        )  # fmt: skip
+    except CoreduceError:
+        raise
+    except Exception as exc:  # the reader itself failed (compression, I/O)
+        raise InputError(src, f"a readable CSV file ({str(exc).splitlines()[0]})") from None
+    try:
+        return engine.to_pandas(st.arrow(), sp)
+    finally:
+        st.drop()

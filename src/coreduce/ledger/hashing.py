@@ -185,17 +185,43 @@ def _canon_column(s: pd.Series) -> pa.Array:
             integral = finite & (np.abs(a) < 2**53) & (a == np.trunc(a))
         # integral floats as integers (1.0 and 1 hash alike, as in _num); the rest by distinct value: shortest
         # round-trip text (repr, as in _num), NaN as \\N, +-inf as repr gives them
-        codes, uniques = pd.factorize(np.where(integral, 0.0, a), use_na_sentinel=False)
-        frac = _expand(codes, [_num(x) for x in np.asarray(uniques, dtype=float).tolist()])
-        if not integral.any():
-            return frac
-        ints = pa.array(np.where(integral, a, 0.0).astype(np.int64)).cast(pa.large_string())
-        return pc.if_else(pa.array(integral), ints, frac)
+        return _float_text(a, finite, integral)
     obj = s.astype(object)
     if pd.api.types.infer_dtype(obj, skipna=True) in ("string", "empty"):  # fast path: text columns
         codes, uniques = pd.factorize(obj)  # nulls (None, NaN, NA) -> -1
         return _expand(codes, [_esc(x) for x in np.asarray(uniques, dtype=object)])
     return pa.array([_scalar(x) for x in obj.tolist()], pa.large_string())
+
+
+#: |x| in [_FIXED_LO, _FIXED_HI): Python's repr writes fixed-point digits (it switches to an exponent below 1e-4
+#: and from 1e16) and so does Arrow's float → string cast (double-conversion, shortest round trip; it switches
+#: from 1e15): both give the same shortest round-trip digits, so the same text
+_FIXED_LO, _FIXED_HI = 1e-4, 1e15
+
+
+def _float_text(a: np.ndarray, finite: np.ndarray, integral: np.ndarray) -> pa.Array:
+    """What :func:`_num` gives every value of a float array, as an Arrow string array: integral floats as
+    integers, fractional ones in the fixed-point range by Arrow's shortest round-trip cast (C++, no Python per
+    value), the rest (exponents, NaN, infinities) per distinct value with :func:`_num` itself."""
+    with np.errstate(invalid="ignore"):
+        mag = np.abs(a)
+        fixed = finite & ~integral & (mag >= _FIXED_LO) & (mag < _FIXED_HI)
+    out = pc.cast(pa.array(np.where(fixed, a, 0.5)), pa.large_string())
+    if fixed.any():  # a text with an exponent would not be repr's: those values go the per-value way
+        expo = pc.fill_null(pc.match_substring(out, "e"), False).to_numpy(zero_copy_only=False)
+        if expo.any():
+            fixed &= ~expo
+    slow = ~(fixed | integral)
+    if integral.any():
+        ints = pa.array(np.where(integral, a, 0.0).astype(np.int64)).cast(pa.large_string())
+        out = pc.if_else(pa.array(integral), ints, out)
+    if slow.any():
+        codes, uniques = pd.factorize(a[slow], use_na_sentinel=False)
+        text = [_num(x) for x in np.asarray(uniques, dtype=float).tolist()]
+        idx = np.zeros(len(a), dtype=np.int64)
+        idx[slow] = codes
+        out = pc.if_else(pa.array(slow), pc.take(pa.array(text, pa.large_string()), pa.array(idx)), out)
+    return out
 
 
 def _expand(codes: np.ndarray, text: list[str]) -> pa.Array:

@@ -574,6 +574,46 @@ def load_strict(
     return n
 
 
+def insert_checked(
+    con: Any, from_sql: str, spec: Any, target: str, *, source: str, extra_rules: Sequence[Rule] = ()
+) -> int | None:
+    """Fast path for rows that are already canonical (``validate=False``) into an EMPTY table: every check the
+    staging would run on them (the typing rules — required values, NUL bytes, finite numbers, the time range —,
+    ``extra_rules`` and the unique key) in **one** aggregate over the input, then one ``INSERT … SELECT`` from
+    it: no staging copy.
+
+    Returns the number of rows inserted, or None — nothing written — when a column would need the careful
+    staging (text to parse into numbers, integers, booleans or times) or when anything is wrong or empty: the
+    caller then stages the input (:func:`stage`), which reports every error with its row, column and value.
+    A hash collision of two distinct keys also returns None (the careful path compares the keys themselves).
+    """
+    inname, intypes = describe_input(con, from_sql, spec, source=source)
+    items: list[str] = []
+    rules: list[Rule] = []
+    for c in spec.columns:
+        x = q(inname[c.name]) if c.name in inname else None
+        it, rs, how = _column_exprs(c, x, intypes.get(c.name, ""))
+        if how == "text" or any(r.bad.startswith('"__') for r in rs):  # parsing text, or a flag column
+            return None
+        items += it
+        rules += rs
+    rules += list(extra_rules)
+    sel = f"SELECT {', '.join(items)} FROM {from_sql}"
+    keys = ", ".join(q(k) for k in spec.keys)
+    bad = " OR ".join(r.bad for r in rules) or "FALSE"
+    n, n_bad, n_keys = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE {bad}), "
+        f"{f'count(DISTINCT hash({keys}))' if keys else 'count(*)'} FROM ({sel})"
+    ).fetchone()
+    if not n or n_bad or n_keys != n:
+        return None
+    cols = ", ".join(q(c.name) for c in spec.columns)
+    inserted = int(con.execute(f"INSERT INTO {q(target)} ({cols}) {sel}").fetchone()[0])
+    if inserted != n:  # pragma: no cover - the input changed between the two statements
+        raise RuntimeError(f"{target}: {n} rows checked but {inserted} inserted")
+    return inserted
+
+
 def _col_pos(spec: Any, column: str | None) -> int:
     names = spec.names
     return names.index(column) if column in names else len(names)

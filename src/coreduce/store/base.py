@@ -166,6 +166,21 @@ class Backend(ABC):
         the number of rows loaded, or None to stage the careful way.  ``sample``: the file's first record."""
         return None
 
+    def upsert_csv_strict(
+        self, rel: str, spec: schema.TableSpec, *, source: str, after_load: Any, sample: dict[str, str] | None = None
+    ) -> tuple[int, int, int] | None:
+        """Optional fast path for a CSV into any table (inside a transaction the caller rolls back on None):
+        ``(rows, inserted, changed)``, or None to stage the careful way.  Default: :meth:`load_csv_strict`
+        (an empty table only)."""
+        n = self.load_csv_strict(rel, spec, source=source, after_load=after_load, sample=sample)
+        return None if n is None else (n, n, 0)
+
+    def load_frame_strict(self, df: pd.DataFrame, spec: schema.TableSpec) -> int | None:
+        """Optional fast path for a canonical frame (``validate=False``) into an empty table (inside the
+        caller's transaction): the number of rows written after checking them as staging would, or None —
+        nothing written — to stage the careful way."""
+        return None
+
     @abstractmethod
     def write(self, staged: engine.Staged) -> tuple[int, int]:
         """Upsert a staged table into its canonical table; return (inserted, changed) from the statements."""
@@ -454,7 +469,7 @@ class Store:
         if not self._depth:  # optimistic first (clean input into an empty table), in a transaction of its own
             self._b.begin()
             try:
-                n = self._b.load_csv_strict(
+                res = self._b.upsert_csv_strict(
                     rel,
                     sp,
                     source=src,
@@ -464,9 +479,9 @@ class Store:
             except BaseException:
                 self._b.rollback()
                 raise
-            if n is not None:
+            if res is not None:
                 self._b.commit()
-                report.rows[table], report.inserted[table], report.changed[table] = n, n, 0
+                report.rows[table], report.inserted[table], report.changed[table] = res
                 return report
             self._b.rollback()
         with self.transaction(), self._b.staging() as con:
@@ -515,6 +530,9 @@ class Tx:
         if df is not None and len(df) == 0:
             return 0, 0
         b = self.store._b
+        n = b.load_frame_strict(df, schema.spec(table))
+        if n is not None:
+            return n, 0
         with b.staging() as con:
             st = schema.stage_frame(
                 con, df, table, validate=False, extra_rules=tuple(b.extra_rules(schema.spec(table)))
