@@ -166,7 +166,8 @@ class StatsModel(PanelForecaster):
     ----------
     kind : str
         ``"mstl"`` (MSTL with seasons 24 and 168, AutoETS trend: statsforecast's default) or ``"autoets"``
-        (AutoETS, season 24), ``"seasonal_naive"`` (statsforecast's SeasonalNaive, season 24).
+        (AutoETS, season 24), ``"autoarima"`` (AutoARIMA, season 24: give it a short window, e.g. 336 h),
+        ``"seasonal_naive"`` (statsforecast's SeasonalNaive, season 24).
     window : int
         Trailing values per fit.
     """
@@ -176,15 +177,17 @@ class StatsModel(PanelForecaster):
         self.name = kind
 
     def _model(self) -> Any:
-        from statsforecast.models import MSTL, AutoETS, SeasonalNaive
+        from statsforecast.models import MSTL, AutoARIMA, AutoETS, SeasonalNaive
 
+        if self.kind == "autoarima":  # only on a truncated window: impractical on years of hourly values
+            return AutoARIMA(season_length=24, alias="autoarima")
         if self.kind == "mstl":
             return MSTL(season_length=[24, 168], alias="mstl")
         if self.kind == "autoets":
             return AutoETS(season_length=24, alias="autoets")
         if self.kind == "seasonal_naive":
             return SeasonalNaive(season_length=24, alias="seasonal_naive")
-        raise ValueError(f"unknown statsforecast model {self.kind!r}: mstl, autoets, seasonal_naive")
+        raise ValueError(f"unknown statsforecast model {self.kind!r}: mstl, autoets, autoarima, seasonal_naive")
 
     @property
     def version(self) -> str:  # type: ignore[override]
