@@ -132,14 +132,25 @@ def reliability_section(out: dict[str, Any]) -> dict[str, Any]:
                              text=[f"n = {n}" for n in rel["n"]]))  # fmt: skip
     fig.update_layout(xaxis_title="forecast probability of exceeding 75 µg/m³", yaxis_title="observed frequency",
                       xaxis_range=[0, 1], yaxis_range=[0, 1])  # fmt: skip
-    tab = pd.DataFrame({"Probability bin": [f"{b / 5:.1f}–{(b + 1) / 5:.1f}" for b in rel["bin"]],
-                        "Mean forecast probability": rel["forecast"].round(3),
-                        "Observed frequency": rel["observed"].round(3), "Station-days": rel["n"].astype(int)})  # fmt: skip
+    tab = pd.DataFrame(
+        {
+            "Probability bin": [f"{b / 5:.1f}–{(b + 1) / 5:.1f}" for b in rel["bin"]],
+            "Mean forecast probability": rel["forecast"].round(3),
+            "Observed frequency": rel["observed"].round(3),
+            "Station-days": rel["n"].astype(int),
+        }
+    )
     text = (
         f"Reliability of the episode warnings (P(daily PM2.5 > 75 µg/m³), 1–3 days ahead, {e['best_model']} with "
         f"split-conformal residuals) over the 92-day backtest: Brier score {e['brier_exceed_75']:.3f} against "
         f"{e['brier_base_rate']:.3f} for the base rate. Points on the diagonal are reliable; above it, episodes "
         "were more frequent than forecast."
     )
-    return {"id": "forecast-reliability", "title": "Episode warnings: reliability", "figure": fig, "table": tab,
-            "text": text, "nature": "forecast verification (derived from measured daily means, Beijing 2016)"}  # fmt: skip
+    return {
+        "id": "forecast-reliability",
+        "title": "Episode warnings: reliability",
+        "figure": fig,
+        "table": tab,
+        "text": text,
+        "nature": "forecast verification (derived from measured daily means, Beijing 2016)",
+    }

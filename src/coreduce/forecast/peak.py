@@ -22,6 +22,7 @@ panel (vendor-compiled: see its PROVENANCE.md; a year is used only when all the 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,9 +83,7 @@ def drivers_ceads(province: str) -> pd.DataFrame:
         )
     co2 = read_ceads_province_totals()
     co2 = co2[co2["province"] == province][["year", "scope_1_total_t"]]
-    panel_path = shared_data_dir() / "china_city_panel" / "china_city_panel_2000_2023.csv.gz"
-    p = pd.read_csv(panel_path, usecols=["province_cn", "city_cn", "year", "resident_pop_10k",
-                                         "gdp_real_2000prices_100m_yuan"])  # fmt: skip
+    p = _city_panel(str(shared_data_dir() / "china_city_panel" / "china_city_panel_2000_2023.csv.gz"))
     p = p[p["province_cn"] == PROVINCES_CN[province]]
     g = p.groupby("year").agg(
         population=("resident_pop_10k", lambda s: s.sum(min_count=1) * 1e4),
@@ -96,6 +95,13 @@ def drivers_ceads(province: str) -> pd.DataFrame:
     d = co2.merge(g[["population", "gdp"]].reset_index(), on="year")
     d["co2"] = d.pop("scope_1_total_t") / 1e6
     return d.dropna().sort_values("year").reset_index(drop=True)
+
+
+@functools.lru_cache(maxsize=2)
+def _city_panel(path: str) -> pd.DataFrame:
+    """The city panel's population and real GDP columns (read once per process: every province uses it)."""
+    return pd.read_csv(path, usecols=["province_cn", "city_cn", "year", "resident_pop_10k",
+                                      "gdp_real_2000prices_100m_yuan"])  # fmt: skip
 
 
 def kaya_factors(d: pd.DataFrame) -> pd.DataFrame:
@@ -206,6 +212,7 @@ def peak_path(region: str, source: str = "ceads", scenario: str = "baseline", *,
     panel = drivers_panel(source) if method == "ml" else None
     return project_drivers(d, method=method, panel=panel, scenario=scenario, fit_years=fit_years, n_paths=n_paths,
                            seed=seed, region=region, source=source)  # fmt: skip
+
 
 def _summarise(drivers: pd.DataFrame, years: np.ndarray, co2: np.ndarray, seed: int) -> tuple[pd.DataFrame, dict]:
     """5/50/95 % paths and the summary of Monte Carlo paths ``co2`` (paths × years) after ``drivers``' history."""
@@ -340,8 +347,10 @@ def project_drivers(
     if method not in ("stirpat", "ml"):
         raise InputError("method", "stirpat or ml (kaya: project())", value=method)
     d = drivers.sort_values("year").reset_index(drop=True)
-    fac = pd.DataFrame({"population": d["population"].to_numpy(), "gdp_per_capita": (d["gdp"] / d["population"]).to_numpy()},
-                       index=d["year"].to_numpy())  # fmt: skip
+    fac = pd.DataFrame(
+        {"population": d["population"].to_numpy(), "gdp_per_capita": (d["gdp"] / d["population"]).to_numpy()},
+        index=d["year"].to_numpy(),
+    )
     if "energy" in d:
         fac["energy_intensity"] = (d["energy"] / d["gdp"]).to_numpy()
     last = int(fac.index.max())
@@ -368,9 +377,9 @@ def project_drivers(
         X = _stirpat_design(la, lp, lt)  # (paths, years, k)
         log_co2 = np.einsum("pyk,pk->py", X, betas) + fit["last_residual"]
         # anchor each path at the last observation (the coefficient draw moves the fitted level)
-        x_last = _stirpat_design(*(np.log(np.atleast_1d(v)) for v in
-                                   (fac["gdp_per_capita"].iloc[-1], fac["population"].iloc[-1])),
-                                 np.log(np.atleast_1d(fac["energy_intensity"].iloc[-1])) if lt is not None else None)  # fmt: skip
+        lt_last = np.log(np.atleast_1d(fac["energy_intensity"].iloc[-1])) if lt is not None else None
+        x_last = _stirpat_design(np.log(np.atleast_1d(fac["gdp_per_capita"].iloc[-1])),
+                                 np.log(np.atleast_1d(fac["population"].iloc[-1])), lt_last)  # fmt: skip
         log_co2 = log_co2 - (betas @ x_last[0] - fit["beta"] @ x_last[0])[:, None]
         growth["stirpat"] = {"names": fit["names"], "beta": [float(b) for b in fit["beta"]], "r2": fit["r2"]}
     else:
