@@ -185,15 +185,18 @@ def forecast_outputs(
 
 @entrypoint
 def peak_outputs(region: str = "Jiangsu", source: str = "ceads", scenario: str = "baseline", fit_years: int = 10,
-                 n_paths: int = 1000, seed: int = 0) -> dict[str, Any]:  # fmt: skip
-    """A region's carbon-peak path (:func:`coreduce.forecast.peak.peak_path`): ``paths`` frame and ``summary``."""
+                 n_paths: int = 1000, seed: int = 0, method: str = "kaya") -> dict[str, Any]:  # fmt: skip
+    """A region's carbon-peak path (:func:`coreduce.forecast.peak.peak_path`; ``method`` kaya, stirpat or ml):
+    ``paths`` frame and ``summary``."""
     from coreduce.forecast.peak import peak_path
 
-    r = peak_path(region, source, scenario, fit_years=fit_years, n_paths=n_paths, seed=seed)
+    r = peak_path(region, source, scenario, fit_years=fit_years, n_paths=n_paths, seed=seed, method=method)
     return {"paths": r.paths, "history": r.history, "summary": r.as_dict(), "result": r}
 
 
 PEAK_MODEL_VERSION = "kaya-relaxed-growth 1"
+#: model version recorded on the ledger per peak method
+PEAK_MODEL_VERSIONS = {"kaya": PEAK_MODEL_VERSION, "stirpat": "stirpat-ols-ekc 1", "ml": "panel-gbr 1"}
 
 
 def recorded_run(kind: str, fn: Any, params: dict[str, Any], store: Any, *, model_version: str) -> dict[str, Any]:
