@@ -56,11 +56,18 @@ class Forecaster(ABC):
 class PanelForecaster(Forecaster):
     """A model that fills an (S series, C cutoffs, H horizons) array in :meth:`_predict`."""
 
+    #: the columns the model reads (the panel is built of these only)
+    columns: tuple[str, ...] = ("y",)
+    #: how much history before the first cutoff the model reads (None: all of it); rows before are not loaded
+    history: pd.Timedelta | None = None
+
     def predict(self, df: pd.DataFrame, h: int, cutoffs: Sequence[pd.Timestamp] | None = None) -> pd.DataFrame:
         """Forecasts of horizons 1…``h`` after each cutoff (default: each series' last ``ds``)."""
-        panel = Panel.from_frame(df, [c for c in df.columns if c not in ("unique_id", "ds")])
         if cutoffs is None:
             cutoffs = [df["ds"].max()]
+        if self.history is not None:
+            df = df[df["ds"] >= pd.DatetimeIndex(cutoffs).min() - self.history]
+        panel = Panel.from_frame(df, [c for c in self.columns if c in df.columns])
         cpos = panel.pos(cutoffs)
         y_hat = self._predict(panel, cpos, h)  # (S, C, H)
         return to_frame(panel, cpos, h, {"y_hat": y_hat})
@@ -175,6 +182,8 @@ class StatsModel(PanelForecaster):
     def __init__(self, kind: str = "mstl", window: int = 672, n_jobs: int = 1, stride: int = 1) -> None:
         self.kind, self.window, self.n_jobs, self.stride = kind, int(window), n_jobs, stride
         self.name = kind
+        # the window, and a week before it for carrying the last value forward over a gap at its start
+        self.history = pd.Timedelta(hours=self.window + 168)
 
     def _model(self) -> Any:
         from statsforecast.models import MSTL, AutoARIMA, AutoETS, SeasonalNaive
