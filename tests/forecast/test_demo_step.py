@@ -41,6 +41,13 @@ def test_demo_step_writes_forecasts_with_the_run(store):
     sec = ctx.sections[0]
     assert sec["id"] == "forecast" and sec["figure"] is not None and "Brier" in sec["text"]
     assert report_section(ctx.results["forecast"])["table"].shape[0] == 3
+    rel = ctx.sections[1]
+    assert rel["id"] == "forecast-reliability" and rel["figure"] is not None
+    t = rel["table"]
+    # every backtest station-day with a known truth falls in one bin: 12 stations x 92 cutoffs x 3 horizons
+    # (less the missing days); the observed frequency per bin is a share
+    assert 0 < t["Station-days"].sum() <= 12 * 92 * 3
+    assert t["Observed frequency"].between(0, 1).all() and t["Mean forecast probability"].between(0, 1).all()
 
 
 @pytest.mark.parametrize("name", ["demo_forecast_outputs"])

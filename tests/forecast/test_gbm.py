@@ -49,3 +49,38 @@ def test_oracle_weather_is_labelled(make_hourly):
     row = res.metrics.set_index("model").loc["lightgbm+oracle_weather"]
     assert bool(row["oracle_weather"]) is True
     assert pd.api.types.is_bool(row["oracle_weather"]) or row["oracle_weather"] in (True, np.True_)
+
+
+def test_no_value_after_the_cutoff_is_read(make_hourly):
+    # neighbours, wind vector, holidays: changing everything after the cutoff must not change the forecast
+    df = _panel(make_hourly, days=40)
+    rng = np.random.default_rng(5)
+    df["wd_n"], df["WSPM"] = rng.standard_normal(len(df)), rng.random(len(df))
+    m = LightGBMForecaster(24, ["wd_n", "WSPM"], neighbours=True, holidays="US", num_boost_round=20,
+                           params={"num_threads": 1, "min_data_in_leaf": 20}, seed=0)  # fmt: skip
+    cut = pd.Timestamp("2020-02-05 23:00")
+    m.fit(df[df["ds"] <= cut - pd.Timedelta(hours=24)])
+    a = m.predict(df, 24, [cut])
+    late = df["ds"] > cut
+    df2 = df.copy()
+    df2.loc[late, ["y", "wd_n", "WSPM"]] = df2.loc[late, ["y", "wd_n", "WSPM"]] * 10 + 100
+    b = m.predict(df2, 24, [cut])
+    assert np.array_equal(a["y_hat"].to_numpy(), b["y_hat"].to_numpy())
+    # ... while the values at the cutoff are read: a change there moves the forecast
+    df3 = df.copy()
+    df3.loc[df3["ds"] == cut, "y"] *= 5
+    assert not np.array_equal(a["y_hat"].to_numpy(), m.predict(df3, 24, [cut])["y_hat"].to_numpy())
+    names = m.booster.feature_name()
+    assert {"nb0_now", "nb2_d6", "holiday", "wd_n_now"} <= set(names)
+
+
+def test_identity_scale_predicts_the_mean_and_rejects_unknown_holidays(make_hourly):
+    df = _panel(make_hourly, days=30)
+    m = LightGBMForecaster(1, objective_scale="identity", params={"objective": "l2", "num_threads": 1,
+                           "min_data_in_leaf": 20}, num_boost_round=30, train_every=1).fit(df)  # fmt: skip
+    fc = m.predict(df, 1, list(df["ds"].unique()[200:600]))
+    fc = fc.merge(df, on=["unique_id", "ds"])
+    # squared-error trees on the raw scale: forecast errors are centred (a log-scale median would be low)
+    assert abs(np.mean(fc["y"] - fc["y_hat"])) < 0.1 * np.std(fc["y"])
+    with pytest.raises(ValueError):
+        LightGBMForecaster(1, holidays="CN", num_boost_round=1, params={"num_threads": 1}).fit(df)

@@ -84,3 +84,22 @@ def test_frame_from_observations_and_panel():
     assert df["ds"].dt.tz is None and df.attrs["units"]["y"] == "ug/m^3"
     p = Panel.from_frame(df)
     assert list(p.ffilled()[0]) == [1.0, 1.0, 3.0]
+
+
+@pytest.mark.parametrize("kind", ["seasonal_naive", "autoets", "autoarima"])
+def test_stats_model_equals_statsforecast_cross_validation(make_hourly, kind):
+    # the wrapper's windows are statsforecast's own cross-validation windows (input_size = window, refit each)
+    pytest.importorskip("statsforecast")
+    from statsforecast import StatsForecast
+
+    rng = np.random.default_rng(1)
+    df = make_hourly({"a": _seasonal(12, seed=1, noise=3.0), "b": 2 * _seasonal(12, seed=2, noise=3.0) + rng.random()})
+    W, h, step, n = 96, 24, 24, 3
+    m = StatsModel(kind, window=W)
+    ref = StatsForecast(models=[m._model()], freq="h").cross_validation(
+        h=h, df=df, n_windows=n, step_size=step, input_size=W, refit=True
+    )
+    cuts = sorted(ref["cutoff"].unique())
+    ours = m.predict(df, h, cuts).merge(ref, on=["unique_id", "cutoff", "ds"])
+    assert len(ours) == 2 * n * h
+    np.testing.assert_allclose(ours["y_hat"], ours[kind], rtol=1e-6, atol=1e-6)

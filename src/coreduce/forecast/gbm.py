@@ -71,8 +71,12 @@ class LightGBMForecaster(Forecaster):
         num_boost_round: int = 400,
         params: dict | None = None,
         seed: int = 0,
+        neighbours: bool = False,
+        objective_scale: str = "log1p",
+        holidays: str | None = None,
     ) -> None:
         self.horizon, self.exog, self.oracle = int(horizon), list(exog), oracle
+        self.neighbours, self.objective_scale, self.holidays = neighbours, objective_scale, holidays
         self.utc_offset_h, self.train_every, self.num_boost_round = utc_offset_h, train_every, num_boost_round
         self.seed = seed
         self.params = {
@@ -116,6 +120,18 @@ class LightGBMForecaster(Forecaster):
         feats["area_same_hour_d1"] = panel.take(area, z, t - 24 * k).ravel()
         for j in (1, 3, 6, 12):
             feats[f"area_change{j}"] = feats["area_now"] - panel.take(area, z, c - j).ravel()
+        if self.neighbours:  # every station of the panel, by name: upwind stations lead the others
+            m6 = _rolling_mean(lff, 6)
+            for j in range(len(panel.ids)):
+                zj = np.full_like(s, j)
+                feats[f"nb{j}_now"] = panel.take(lff, zj, c).ravel()
+                feats[f"nb{j}_d6"] = feats[f"nb{j}_now"] - panel.take(m6, zj, c).ravel()
+        feats["d1"] = feats["lag0"] - feats["lag1"]
+        feats["d3"] = feats["lag0"] - feats["lag3"]
+        mx24 = pd.DataFrame(lff.T).rolling(24, min_periods=1).max().to_numpy().T
+        feats["max24"] = panel.take(mx24, s, c).ravel()
+        cl = panel.time(c.ravel()) + pd.Timedelta(hours=self.utc_offset_h)
+        feats["cutoff_hour"] = np.asarray(cl.hour, dtype=float)
         for col in self.exog:
             e = panel.ffilled(col)
             feats[f"{col}_now"] = panel.take(e, s, c).ravel()
@@ -129,6 +145,20 @@ class LightGBMForecaster(Forecaster):
         feats["hour"] = np.asarray(local.hour, dtype=float)
         feats["dow"] = np.asarray(local.dayofweek, dtype=float)
         feats["month"] = np.asarray(local.month, dtype=float)
+        if self.holidays == "US":  # US federal holidays (pandas' USFederalHolidayCalendar: 5 U.S.C. 6103)
+            from pandas.tseries.holiday import USFederalHolidayCalendar
+
+            day = local.normalize()
+            hol = USFederalHolidayCalendar().holidays(
+                day.min() - pd.Timedelta(days=2), day.max() + pd.Timedelta(days=2)
+            )
+            feats["holiday"] = np.asarray(day.isin(hol), dtype=float)
+            feats["holiday_next_day"] = np.asarray((day + pd.Timedelta(days=1)).isin(hol), dtype=float)
+            feats["holiday_prev_day"] = np.asarray((day - pd.Timedelta(days=1)).isin(hol), dtype=float)
+            cday = (panel.time(c.ravel()) + pd.Timedelta(hours=self.utc_offset_h)).normalize()
+            feats["holiday_at_cutoff"] = np.asarray(cday.isin(hol), dtype=float)
+        elif self.holidays is not None:
+            raise ValueError(f"holidays: 'US' or None, not {self.holidays!r}")
         doy = np.asarray(local.dayofyear, dtype=float)
         feats["doy_sin"], feats["doy_cos"] = np.sin(2 * np.pi * doy / 365.25), np.cos(2 * np.pi * doy / 365.25)
         target = panel.take(panel.values["y"], s, t).ravel()
@@ -142,7 +172,8 @@ class LightGBMForecaster(Forecaster):
         cpos = np.arange(last, 168, -self.train_every)[::-1]
         X, y = self._features(panel, cpos, self.horizon)
         ok = ~np.isnan(y)
-        ds = lgb.Dataset(X[ok], np.log1p(np.maximum(y[ok], 0)), categorical_feature=["series"], free_raw_data=True)
+        yt = np.log1p(np.maximum(y[ok], 0)) if self.objective_scale == "log1p" else y[ok]
+        ds = lgb.Dataset(X[ok], yt, categorical_feature=["series"], free_raw_data=True)
         self.series_ = list(panel.ids)
         self.booster = lgb.train(self.params, ds, num_boost_round=self.num_boost_round)
         return self
@@ -157,7 +188,8 @@ class LightGBMForecaster(Forecaster):
             raise ValueError("predict on the same series as fit (the series id is a feature)")
         cpos = panel.pos(cutoffs if cutoffs is not None else [df["ds"].max()])
         X, _ = self._features(panel, cpos, h)
-        pred = np.expm1(self.booster.predict(X))
+        raw = self.booster.predict(X)
+        pred = np.expm1(raw) if self.objective_scale == "log1p" else raw
         return to_frame(panel, cpos, h, {"y_hat": pred})
 
     def importance(self) -> pd.Series:

@@ -185,15 +185,18 @@ def forecast_outputs(
 
 @entrypoint
 def peak_outputs(region: str = "Jiangsu", source: str = "ceads", scenario: str = "baseline", fit_years: int = 10,
-                 n_paths: int = 1000, seed: int = 0) -> dict[str, Any]:  # fmt: skip
-    """A region's carbon-peak path (:func:`coreduce.forecast.peak.peak_path`): ``paths`` frame and ``summary``."""
+                 n_paths: int = 1000, seed: int = 0, method: str = "kaya") -> dict[str, Any]:  # fmt: skip
+    """A region's carbon-peak path (:func:`coreduce.forecast.peak.peak_path`; ``method`` kaya, stirpat or ml):
+    ``paths`` frame and ``summary``."""
     from coreduce.forecast.peak import peak_path
 
-    r = peak_path(region, source, scenario, fit_years=fit_years, n_paths=n_paths, seed=seed)
+    r = peak_path(region, source, scenario, fit_years=fit_years, n_paths=n_paths, seed=seed, method=method)
     return {"paths": r.paths, "history": r.history, "summary": r.as_dict(), "result": r}
 
 
 PEAK_MODEL_VERSION = "kaya-relaxed-growth 1"
+#: model version recorded on the ledger per peak method
+PEAK_MODEL_VERSIONS = {"kaya": PEAK_MODEL_VERSION, "stirpat": "stirpat-ols-ekc 1", "ml": "panel-gbr 1"}
 
 
 def recorded_run(kind: str, fn: Any, params: dict[str, Any], store: Any, *, model_version: str) -> dict[str, Any]:
@@ -232,3 +235,43 @@ def metrics_json(met: pd.DataFrame) -> list[dict[str, Any]]:
     rows = met.to_dict(orient="records")
     return [{k: (None if isinstance(v, float) and np.isnan(v) else (v.item() if hasattr(v, "item") else v))
              for k, v in r.items()} for r in rows]  # fmt: skip
+
+
+#: the 16-point compass of the UCI files' ``wd`` column -> degrees clockwise from north (direction FROM which
+#: the wind blows, the meteorological convention)
+COMPASS_DEG = {name: 22.5 * i for i, name in enumerate(
+    "N NNE NE ENE E ESE SE SSE S SSW SW WSW W WNW NW NNW".split())}  # fmt: skip
+
+
+def beijing_wind_direction(path: Any = None) -> pd.DataFrame:
+    """Observed wind direction of the Beijing multi-site set as a unit vector: ``unique_id, ds, wd_n, wd_e``
+    (cos and sin of the compass bearing the wind comes FROM; north wind = (1, 0)), ``ds`` naive UTC.
+
+    The canonical loader leaves the text column ``wd`` out of ``observations``; this reads it from the same
+    station files (found as :func:`coreduce.ingest.loaders.read_beijing_aq` finds them). A ``wd`` that is not a
+    16-point compass name is missing (NaN), as the files' ``NA``.
+    """
+    from coreduce.ingest.loaders import locate
+    from coreduce.ingest.loaders.beijing_aq import _site_id, _station_sources, _utc_from_local
+
+    p = locate("beijing-aq") if path is None else path
+    from pathlib import Path
+
+    files = _station_sources(Path(p))
+    parts = []
+    for station, f in files.items():
+        if not isinstance(f, Path):
+            import io
+
+            f = io.BytesIO(f)
+        d = pd.read_csv(f, usecols=["year", "month", "day", "hour", "wd"], na_values=["NA"], keep_default_na=False,
+                        compression="gzip" if str(getattr(f, "name", "")).endswith(".gz") else None)  # fmt: skip
+        bad = d["wd"].notna() & ~d["wd"].isin(list(COMPASS_DEG))
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InputError(str(f), "a 16-point compass name", row=i + 2, column="wd", value=d["wd"].iloc[i])
+        ang = np.deg2rad(d["wd"].map(COMPASS_DEG).astype(float))
+        ts = _utc_from_local(d).dt.tz_convert("UTC").dt.tz_localize(None)
+        parts.append(pd.DataFrame({"unique_id": _site_id(station), "ds": ts.to_numpy(), "wd_n": np.cos(ang),
+                                   "wd_e": np.sin(ang)}))  # fmt: skip
+    return pd.concat(parts, ignore_index=True)

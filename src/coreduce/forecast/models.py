@@ -56,11 +56,18 @@ class Forecaster(ABC):
 class PanelForecaster(Forecaster):
     """A model that fills an (S series, C cutoffs, H horizons) array in :meth:`_predict`."""
 
+    #: the columns the model reads (the panel is built of these only)
+    columns: tuple[str, ...] = ("y",)
+    #: how much history before the first cutoff the model reads (None: all of it); rows before are not loaded
+    history: pd.Timedelta | None = None
+
     def predict(self, df: pd.DataFrame, h: int, cutoffs: Sequence[pd.Timestamp] | None = None) -> pd.DataFrame:
         """Forecasts of horizons 1…``h`` after each cutoff (default: each series' last ``ds``)."""
-        panel = Panel.from_frame(df, [c for c in df.columns if c not in ("unique_id", "ds")])
         if cutoffs is None:
             cutoffs = [df["ds"].max()]
+        if self.history is not None:
+            df = df[df["ds"] >= pd.DatetimeIndex(cutoffs).min() - self.history]
+        panel = Panel.from_frame(df, [c for c in self.columns if c in df.columns])
         cpos = panel.pos(cutoffs)
         y_hat = self._predict(panel, cpos, h)  # (S, C, H)
         return to_frame(panel, cpos, h, {"y_hat": y_hat})
@@ -166,7 +173,8 @@ class StatsModel(PanelForecaster):
     ----------
     kind : str
         ``"mstl"`` (MSTL with seasons 24 and 168, AutoETS trend: statsforecast's default) or ``"autoets"``
-        (AutoETS, season 24), ``"seasonal_naive"`` (statsforecast's SeasonalNaive, season 24).
+        (AutoETS, season 24), ``"autoarima"`` (AutoARIMA, season 24: give it a short window, e.g. 336 h),
+        ``"seasonal_naive"`` (statsforecast's SeasonalNaive, season 24).
     window : int
         Trailing values per fit.
     """
@@ -174,17 +182,21 @@ class StatsModel(PanelForecaster):
     def __init__(self, kind: str = "mstl", window: int = 672, n_jobs: int = 1, stride: int = 1) -> None:
         self.kind, self.window, self.n_jobs, self.stride = kind, int(window), n_jobs, stride
         self.name = kind
+        # the window, and a week before it for carrying the last value forward over a gap at its start
+        self.history = pd.Timedelta(hours=self.window + 168)
 
     def _model(self) -> Any:
-        from statsforecast.models import MSTL, AutoETS, SeasonalNaive
+        from statsforecast.models import MSTL, AutoARIMA, AutoETS, SeasonalNaive
 
+        if self.kind == "autoarima":  # only on a truncated window: impractical on years of hourly values
+            return AutoARIMA(season_length=24, alias="autoarima")
         if self.kind == "mstl":
             return MSTL(season_length=[24, 168], alias="mstl")
         if self.kind == "autoets":
             return AutoETS(season_length=24, alias="autoets")
         if self.kind == "seasonal_naive":
             return SeasonalNaive(season_length=24, alias="seasonal_naive")
-        raise ValueError(f"unknown statsforecast model {self.kind!r}: mstl, autoets, seasonal_naive")
+        raise ValueError(f"unknown statsforecast model {self.kind!r}: mstl, autoets, autoarima, seasonal_naive")
 
     @property
     def version(self) -> str:  # type: ignore[override]

@@ -22,6 +22,7 @@ panel (vendor-compiled: see its PROVENANCE.md; a year is used only when all the 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,9 +83,7 @@ def drivers_ceads(province: str) -> pd.DataFrame:
         )
     co2 = read_ceads_province_totals()
     co2 = co2[co2["province"] == province][["year", "scope_1_total_t"]]
-    panel_path = shared_data_dir() / "china_city_panel" / "china_city_panel_2000_2023.csv.gz"
-    p = pd.read_csv(panel_path, usecols=["province_cn", "city_cn", "year", "resident_pop_10k",
-                                         "gdp_real_2000prices_100m_yuan"])  # fmt: skip
+    p = _city_panel(str(shared_data_dir() / "china_city_panel" / "china_city_panel_2000_2023.csv.gz"))
     p = p[p["province_cn"] == PROVINCES_CN[province]]
     g = p.groupby("year").agg(
         population=("resident_pop_10k", lambda s: s.sum(min_count=1) * 1e4),
@@ -96,6 +95,13 @@ def drivers_ceads(province: str) -> pd.DataFrame:
     d = co2.merge(g[["population", "gdp"]].reset_index(), on="year")
     d["co2"] = d.pop("scope_1_total_t") / 1e6
     return d.dropna().sort_values("year").reset_index(drop=True)
+
+
+@functools.lru_cache(maxsize=2)
+def _city_panel(path: str) -> pd.DataFrame:
+    """The city panel's population and real GDP columns (read once per process: every province uses it)."""
+    return pd.read_csv(path, usecols=["province_cn", "city_cn", "year", "resident_pop_10k",
+                                      "gdp_real_2000prices_100m_yuan"])  # fmt: skip
 
 
 def kaya_factors(d: pd.DataFrame) -> pd.DataFrame:
@@ -180,6 +186,38 @@ def project(
         g = ginf + (g0 - ginf) * np.exp(-t / taus)
         log_co2 = log_co2 + np.cumsum(g, axis=1)
     co2 = np.exp(log_co2)
+    paths, summary = _summarise(drivers, years, co2, seed)
+    return PeakResult(region, source, scenario, drivers[["year", "co2"]].copy(), paths, growth, summary)
+
+
+def peak_path(region: str, source: str = "ceads", scenario: str = "baseline", *, fit_years: int = 10,
+              n_paths: int = 1000, seed: int = 0, method: str = "kaya") -> PeakResult:  # fmt: skip
+    """A carbon-peak path of a CEADs province (``source="ceads"``) or an OWID country (``"owid"``) by the Kaya
+    relaxation (:func:`project`, ``method="kaya"``), STIRPAT or the panel ML variant (:func:`project_drivers`)."""
+    from coreduce.errors import InputError
+
+    if source == "ceads":
+        d = drivers_ceads(region)
+    elif source == "owid":
+        d = drivers_owid(region)
+    else:
+        raise InputError("source", "ceads or owid", value=source)
+    if method == "kaya":
+        r = project(d, scenario=scenario, fit_years=fit_years, n_paths=n_paths, seed=seed, region=region,
+                    source=source)  # fmt: skip
+        r.summary["method"] = "kaya"
+        return r
+    if method not in PEAK_METHODS:
+        raise InputError("method", f"one of {', '.join(PEAK_METHODS)}", value=method)
+    panel = drivers_panel(source) if method == "ml" else None
+    return project_drivers(d, method=method, panel=panel, scenario=scenario, fit_years=fit_years, n_paths=n_paths,
+                           seed=seed, region=region, source=source)  # fmt: skip
+
+
+def _summarise(drivers: pd.DataFrame, years: np.ndarray, co2: np.ndarray, seed: int) -> tuple[pd.DataFrame, dict]:
+    """5/50/95 % paths and the summary of Monte Carlo paths ``co2`` (paths × years) after ``drivers``' history."""
+    n_paths = co2.shape[0]
+    last = int(drivers["year"].max())
     q = np.percentile(co2, [5, 50, 95], axis=0)
     paths = pd.DataFrame({"year": years, "p05": q[0], "p50": q[1], "p95": q[2]})
     hist = drivers[["year", "co2"]].copy()
@@ -205,18 +243,158 @@ def project(
         "n_paths": n_paths,
         "seed": seed,
     }  # fmt: skip
-    return PeakResult(region, source, scenario, hist, paths, growth, summary)
+    return paths, summary
 
 
-def peak_path(region: str, source: str = "ceads", scenario: str = "baseline", *, fit_years: int = 10,
-              n_paths: int = 1000, seed: int = 0) -> PeakResult:  # fmt: skip
-    """:func:`project` on a CEADs province (``source="ceads"``) or an OWID country (``"owid"``)."""
+# --- STIRPAT and its machine-learning variant -----------------------------------------------------------------
+#
+# STIRPAT (Dietz & Rosa 1997, PNAS 94:175; York, Rosa & Dietz 2003, Ecol. Econ. 46:351–365):
+#     ln CO2 = a + b·ln P + c·ln A + c2·(ln A)² [+ d·ln T] + e
+# with P population, A GDP per capita, T energy intensity (E/GDP, when energy is known); the quadratic term in
+# ln A is the usual environmental-Kuznets extension. Fitted by OLS on the region's own history.
+# The ML variant learns ln(CO2/P) = f(ln A [, ln T]) with gradient-boosted trees on the PANEL of all regions of
+# the same source (OWID countries, CEADs provinces): richer regions show where carbon per head goes as income
+# grows, which one region's history cannot. The region keeps its own level (the mean residual of its last
+# 5 years). Trees do not extrapolate: beyond the panel's richest region f is flat.
+# Both project the drivers P, A, T with the same Monte Carlo relaxation as the Kaya path (fitted log growth
+# ~ Normal(mean, se), τ ~ Uniform); the scenario's extra carbon-intensity decline (``low_carbon``) multiplies
+# CO2 by exp(Σ g_extra·(1 − e^{−t/τ})) — the same ramp toward the scenario rate as in the Kaya path.
+
+PEAK_METHODS = ("kaya", "stirpat", "ml")
+
+
+def drivers_panel(source: str) -> pd.DataFrame:
+    """Drivers of every region of a source: ``region, year, population, gdp, [energy,] co2`` (OWID: countries
+    with an ISO code, aggregates left out; CEADs: the 30 provinces)."""
+    from coreduce.errors import InputError
+
+    if source == "owid":
+        from coreduce.ingest.loaders import locate
+
+        p = locate("owid")
+        p = p / "owid-co2-data.parquet" if hasattr(p, "is_dir") and p.is_dir() else p
+        cols = ["country", "iso_code", "year", "population", "gdp", "primary_energy_consumption", "co2"]
+        d = pd.read_parquet(p, columns=cols) if str(p).endswith(".parquet") else pd.read_csv(p, usecols=cols)
+        d = d[d["iso_code"].notna() & ~d["iso_code"].astype(str).str.startswith("OWID")]
+        d = d.rename(columns={"country": "region", "primary_energy_consumption": "energy"}).drop(columns="iso_code")
+        d = d.dropna()
+        return d[(d[["population", "gdp", "energy", "co2"]] > 0).all(axis=1)].reset_index(drop=True)
     if source == "ceads":
-        d = drivers_ceads(region)
-    elif source == "owid":
-        d = drivers_owid(region)
-    else:
-        from coreduce.errors import InputError
+        parts = [drivers_ceads(r).assign(region=r) for r in PROVINCES_CN]
+        return pd.concat(parts, ignore_index=True)[["region", "year", "population", "gdp", "co2"]]
+    raise InputError("source", "ceads or owid", value=source)
 
-        raise InputError("source", "ceads or owid", value=source)
-    return project(d, scenario=scenario, fit_years=fit_years, n_paths=n_paths, seed=seed, region=region, source=source)
+
+def _stirpat_design(la: np.ndarray, lp: np.ndarray, lt: np.ndarray | None) -> np.ndarray:
+    cols = [np.ones_like(la), lp, la, la**2] + ([lt] if lt is not None else [])
+    return np.stack(cols, axis=-1)
+
+
+def stirpat_fit(drivers: pd.DataFrame) -> dict[str, Any]:
+    """OLS STIRPAT on one region's history: coefficients (``const, ln_P, ln_A, ln_A2[, ln_T]``), their
+    covariance, R² and the last year's residual."""
+    lp, la = np.log(drivers["population"].to_numpy(float)), np.log((drivers["gdp"] / drivers["population"]).to_numpy())
+    lt = np.log((drivers["energy"] / drivers["gdp"]).to_numpy()) if "energy" in drivers else None
+    X, y = _stirpat_design(la, lp, lt), np.log(drivers["co2"].to_numpy(float))
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    res = y - X @ beta
+    dof = max(len(y) - X.shape[1], 1)
+    cov = float(res @ res / dof) * np.linalg.pinv(X.T @ X)
+    names = ["const", "ln_P", "ln_A", "ln_A2"] + (["ln_T"] if lt is not None else [])
+    r2 = 1 - float(res @ res) / float(((y - y.mean()) ** 2).sum())
+    return {"names": names, "beta": beta, "cov": cov, "r2": r2, "last_residual": float(res[-1])}
+
+
+def ml_fit(panel: pd.DataFrame, seed: int = 0) -> Any:
+    """Gradient-boosted trees (scikit-learn) of ln(CO2/P) on ln A [, ln T] over a panel of regions."""
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    X = _ml_features(panel)
+    y = np.log(panel["co2"] / panel["population"]).to_numpy()
+    gb = GradientBoostingRegressor(n_estimators=300, max_depth=3, learning_rate=0.05, min_samples_leaf=10,
+                                   random_state=seed)  # fmt: skip
+    return gb.fit(X, y)
+
+
+def _ml_features(d: pd.DataFrame) -> np.ndarray:
+    cols = [np.log(d["gdp"] / d["population"]).to_numpy()]
+    if "energy" in d:
+        cols.append(np.log(d["energy"] / d["gdp"]).to_numpy())
+    return np.stack(cols, axis=-1)
+
+
+def project_drivers(
+    drivers: pd.DataFrame,
+    *,
+    method: str = "stirpat",
+    panel: pd.DataFrame | None = None,
+    scenario: str = "baseline",
+    fit_years: int = 10,
+    end: int = 2060,
+    n_paths: int = 1000,
+    tau: tuple[float, float] = (20.0, 40.0),
+    seed: int = 0,
+    region: str = "",
+    source: str = "",
+) -> PeakResult:
+    """CO2 path from projected drivers through STIRPAT (``method="stirpat"``) or the panel ML model (``"ml"``,
+    ``panel`` required: :func:`drivers_panel`). Same outputs as :func:`project`; ``growth`` also holds the
+    fitted STIRPAT coefficients (``stirpat``) or the ML anchor offset (``ml``)."""
+    from coreduce.errors import InputError
+
+    if scenario not in SCENARIOS:
+        raise InputError("scenario", f"one of {', '.join(SCENARIOS)}", value=scenario)
+    if method not in ("stirpat", "ml"):
+        raise InputError("method", "stirpat or ml (kaya: project())", value=method)
+    d = drivers.sort_values("year").reset_index(drop=True)
+    fac = pd.DataFrame(
+        {"population": d["population"].to_numpy(), "gdp_per_capita": (d["gdp"] / d["population"]).to_numpy()},
+        index=d["year"].to_numpy(),
+    )
+    if "energy" in d:
+        fac["energy_intensity"] = (d["energy"] / d["gdp"]).to_numpy()
+    last = int(fac.index.max())
+    lg = np.log(fac).diff().dropna()
+    lg = lg[lg.index > last - fit_years]
+    growth: dict[str, Any] = {c: {"mean": float(lg[c].mean()), "se": float(lg[c].std(ddof=1) / np.sqrt(len(lg)))}
+                              for c in fac}  # fmt: skip
+    rng = np.random.default_rng(seed)
+    years = np.arange(last + 1, end + 1)
+    t = (years - last)[None, :]
+    taus = rng.uniform(*tau, size=(n_paths, 1))
+    logs = {}
+    for c in fac:
+        g0 = rng.normal(growth[c]["mean"], growth[c]["se"], size=(n_paths, 1))
+        ginf = SCENARIOS[scenario].get(c, 0.0)
+        logs[c] = float(np.log(fac[c].iloc[-1])) + np.cumsum(ginf + (g0 - ginf) * np.exp(-t / taus), axis=1)
+    extra = SCENARIOS[scenario].get("carbon_intensity", 0.0)
+    ramp = np.cumsum(extra * (1 - np.exp(-t / taus)), axis=1)
+    lp, la = logs["population"], logs["gdp_per_capita"]
+    lt = logs.get("energy_intensity")
+    if method == "stirpat":
+        fit = stirpat_fit(d)
+        betas = rng.multivariate_normal(fit["beta"], fit["cov"], size=n_paths, method="svd")  # (paths, k)
+        X = _stirpat_design(la, lp, lt)  # (paths, years, k)
+        log_co2 = np.einsum("pyk,pk->py", X, betas) + fit["last_residual"]
+        # anchor each path at the last observation (the coefficient draw moves the fitted level)
+        lt_last = np.log(np.atleast_1d(fac["energy_intensity"].iloc[-1])) if lt is not None else None
+        x_last = _stirpat_design(np.log(np.atleast_1d(fac["gdp_per_capita"].iloc[-1])),
+                                 np.log(np.atleast_1d(fac["population"].iloc[-1])), lt_last)  # fmt: skip
+        log_co2 = log_co2 - (betas @ x_last[0] - fit["beta"] @ x_last[0])[:, None]
+        growth["stirpat"] = {"names": fit["names"], "beta": [float(b) for b in fit["beta"]], "r2": fit["r2"]}
+    else:
+        if panel is None:
+            raise InputError("panel", "a panel of regions (drivers_panel) for the ML variant", value=None)
+        gb = ml_fit(panel, seed=seed)
+        own = d.tail(5)
+        offset = float(np.mean(np.log(own["co2"] / own["population"]) - gb.predict(_ml_features(own))))
+        feats = [la.ravel()] + ([lt.ravel()] if lt is not None else [])
+        f = gb.predict(np.stack(feats, axis=-1)).reshape(la.shape)
+        log_co2 = lp + f + offset
+        growth["ml"] = {"model": "GradientBoostingRegressor(300, depth 3, lr 0.05)", "offset": offset,
+                        "panel_regions": int(panel["region"].nunique()) if "region" in panel else None,
+                        "panel_rows": len(panel)}  # fmt: skip
+    co2 = np.exp(log_co2 + ramp)
+    paths, summary = _summarise(d, years, co2, seed)
+    summary["method"] = method
+    return PeakResult(region, source, scenario, d[["year", "co2"]].copy(), paths, growth, summary)
