@@ -102,3 +102,20 @@ def test_decoded_text_has_64_bit_offsets():
     assert got.to_pylist() == ["a" * 300, "b", None, "a" * 300]
     plain = pa.chunked_array([pa.array([1.5, None])])
     assert _decoded(plain) is plain
+
+
+def test_csv_text_needing_trim_or_empty_gives_what_careful_staging_gives(store, tmp_path):
+    # the optimistic load stores text as read; a value with surrounding spaces or a quoted empty string must not
+    # be stored as is: the input goes the careful way, which trims and reads "" as missing
+    p = tmp_path / "padded.csv"
+    p.write_text(
+        "site_id,ts,variable,value,unit,source\n"
+        ' s1 ,2019-01-01T08:00:00+08:00,PM2.5,12,ug/m3,""\n'
+        "s1,2019-01-01T09:00:00+08:00, PM2.5,15,ug/m3 ,station\n"
+    )
+    assert store.ingest_csv(p, "observations").inserted == {"observations": 2}
+    got = store.read("observations").sort_values("ts")
+    assert got["site_id"].tolist() == ["s1", "s1"]
+    assert got["variable"].tolist() == ["PM2.5", "PM2.5"]
+    assert got["unit"].tolist() == ["ug/m^3", "ug/m^3"]
+    assert got["source"].tolist() == ["unknown", "station"]  # "" read as missing: the column's default

@@ -399,8 +399,18 @@ def strict_select(
             return None
         it, rs, _ = _column_exprs(c, x, intype)
         rules += [r for r in rs if '"__' not in r.bad]
-        if x is None or c.type == "string":
+        if x is None:
             items += it
+            continue
+        if c.type == "string":
+            # the value as read: no trimming per row.  A value that the careful path would change (surrounding
+            # spaces trimmed, an empty string read as missing) sends the whole input there instead (a rule)
+            qn = q(c.name)
+            dflt = f"CAST({lit(c.default)} AS VARCHAR)" if c.default is not None else None
+            items.append(f"{('COALESCE(' + x + ', ' + dflt + ')') if dflt else x} AS {qn}")
+            rules.append(
+                Rule(c.name, f"{qn} = '' OR starts_with({qn}, ' ') OR ends_with({qn}, ' ')", "text as written", "raw")
+            )
             continue
         sql_t = DUCK_TYPES[c.type]
         dflt = f"CAST({lit(c.default)} AS {sql_t})" if c.default is not None else "NULL"
@@ -558,14 +568,16 @@ def load_strict(
     for fn in checks:
         fn(ctx)
     rules = rules + ctx.rules + list(extra_rules)
-    if (
-        rules
-        and con.execute(f"SELECT count(*) FROM {q(target)} WHERE " + " OR ".join(r.bad for r in rules)).fetchone()[0]
-    ):
-        return None
+    # one scan: any violated rule, and whether every key is distinct (a repeated key or a hash collision: the
+    # careful path decides and reports)
     keys = ", ".join(q(k) for k in spec.keys)
-    if not con.execute(f"SELECT count(*) = count(DISTINCT hash({keys})) FROM {q(target)}").fetchone()[0]:
-        return None  # a repeated key (or a hash collision): the careful path decides and reports
+    bad = " OR ".join(f"({r.bad})" for r in rules) or "FALSE"
+    n_bad, keys_unique = con.execute(
+        f"SELECT count(*) FILTER (WHERE {bad}), "
+        f"{f'count(*) = count(DISTINCT hash({keys}))' if keys else 'TRUE'} FROM {q(target)}"
+    ).fetchone()
+    if n_bad or not keys_unique:
+        return None
     by_where: dict[str, list[str]] = {}
     for col, sql in ctx.transforms.items():
         by_where.setdefault(ctx.transform_where.get(col, "TRUE"), []).append(f"{q(col)} = {sql}")
