@@ -186,9 +186,9 @@ def main() -> None:
     from coreduce.monitor.quality import QualityRules
     from coreduce.monitor.thresholds import evaluate_nox
 
-    keys = ("true_events", "found", "pred_events", "correct", "event_precision", "event_recall", "event_f1",
-            "point_precision", "point_recall", "point_f1", "hard_found", "hard_labels", "hard_recall",
-            "recall_by_label", "hours_by_label")  # fmt: skip
+    keys = ("true_events", "found", "pred_events", "correct", "false_events", "false_hours", "event_precision",
+            "event_recall", "event_f1", "point_precision", "point_recall", "point_f1", "hard_found", "hard_labels",
+            "hard_recall", "recall_by_label", "hours_by_label")  # fmt: skip
     out: dict = {"uptime": _uptime()}
     t = time.time()
     if a.mqtt_only:
@@ -197,12 +197,16 @@ def main() -> None:
     if a.select:
         out["eia930_selection"] = select_eia930_rules()
     rules = QualityRules()
-    out["eia930_rules"] = {k: getattr(rules, k) for k in ("score_z", "spike_z", "delta_k", "level_z", "level_rel")}
+    out["eia930_rules"] = {k: getattr(rules, k) for k in ("score_z", "spike_z", "delta_k", "level_z", "level_rel",
+                                                          "hold_rel", "hold_max")}  # fmt: skip
     out["eia930_heldout_2023_2024"] = {k: v for k, v in evaluate_eia930(start=TRAIN_END).items() if k in keys}
     out["eia930_train_2020_2022"] = {k: v for k, v in evaluate_eia930(end=TRAIN_END).items() if k in keys}
     out["eia930_all"] = {k: v for k, v in evaluate_eia930().items() if k in keys}
     r0 = evaluate_eia930(rules=QualityRules(relocate=False, double_delta=False))
     out["eia930_all_no_delay"] = {k: r0[k] for k in ("event_precision", "event_recall", "event_f1", "hard_recall")}
+    h0 = evaluate_eia930(start=TRAIN_END, rules=QualityRules(hold_rel=float("inf")))
+    out["eia930_heldout_without_departure_hold"] = {k: h0[k] for k in ("event_f1", "hard_recall", "false_events",
+                                                                       "false_hours", "point_f1")}  # fmt: skip
     out["eia930_seconds"] = time.time() - t
     t = time.time()
     out["nox"] = evaluate_nox()

@@ -16,7 +16,9 @@ on a live stream.  Rules (each a named boolean column of :func:`quality_flags`):
 :func:`anomaly_flags` adds the ``double_delta`` detector: reading ``t`` jumps away from ``t-1`` and back at ``t+1``
 by more than ``delta_k`` x the trailing inter-quartile range of the first differences (the double-sided delta
 filter of Ruggles et al. 2020, there with a centred window; here the IQR is trailing and the flag on ``t`` is
-decided when ``t+1`` arrives: one reading of delay).
+decided when ``t+1`` arrives: one reading of delay), the ``level`` detector (departure from the same reading of
+the last seasons) and the ``departure_hold`` (:func:`departure_hold`: a flag is carried while the value stays far
+from the seasonal median, the causal forward pass of Ruggles' single-sided delta filter, no delay of its own).
 
 :func:`robust_z` is the causal robust score; :func:`anomaly_flags` = data-quality rules + robust score of the
 value and its first difference, the detector measured on the EIA-930 screening labels
@@ -67,6 +69,13 @@ class QualityRules:
     # ``level_z``; both chosen on the 2020-2022 EIA-930 labels (inf = off)
     level_z: float = 15.0
     level_rel: float = 0.2
+    # departure hold (causal forward pass of Ruggles' single-sided delta filter, see :func:`departure_hold`): a
+    # flag is carried to the next readings while the value stays more than ``hold_rel`` (relative) away from the
+    # seasonal median on the same side, for at most ``hold_max`` readings after the last other flag.  hold_max 24
+    # = half of Ruggles' 48-hour centred moving median (a departure longer than that becomes the reference's own
+    # level and is no longer labelled); hold_rel chosen on the 2020-2022 EIA-930 labels (inf = off)
+    hold_rel: float = 0.6
+    hold_max: int = 24
 
 
 def robust_z(s: pd.Series, window: int = 168, min_periods: int = 24) -> pd.Series:
@@ -204,6 +213,48 @@ def level_flags(scores: pd.DataFrame, rules: QualityRules = QualityRules()) -> p
     return (scores["z_season"] > rules.level_z) & (scores["rel_season"].abs() > rules.level_rel)
 
 
+def departure_hold(anomaly: np.ndarray, rel: np.ndarray, rules: QualityRules = QualityRules()) -> np.ndarray:
+    """``departure_hold`` flag: reading ``t`` is not flagged by any other rule, but the reading before it is
+    (by a rule or by this hold) and ``t`` still lies more than ``rules.hold_rel`` (relative) from the seasonal
+    median, on the same side as ``t-1``; at most ``rules.hold_max`` readings after the last other flag.
+
+    Where it comes from: the single-sided delta filter of Ruggles et al. (2020, Sci. Data 7:155,
+    doi:10.1038/s41597-020-0483-x; their screening code ``filter_single_sided_deltas``, forward pass) keeps the
+    last *good* hour before a large one-sided jump and labels every following hour ``SINGLE_DELTA`` until a value
+    near that good hour (relative to the diurnal template) comes back: a collapse of the reported demand (LDWP 2024:
+    4,099 MW -> 400-900 MW for 22 hours) is labelled as a whole, while a jump detector only sees its first hour.
+    Here the reference is the median of the same reading of the last ``rules.seasons`` seasons (causal: readings
+    ``<= t``), the jump is any other flag, and the hold is alarm latching with a release condition (the value
+    back within ``hold_rel`` of the expected one) and a time cap: a departure longer than half of Ruggles' 48-hour
+    centred moving median becomes that median's new level and is no longer labelled (``hold_max`` 24).
+
+    ``anomaly`` are the other flags, ``rel`` the relative departure ``x / seasonal median - 1``
+    (:func:`anomaly_scores` ``rel_season``).  Decided at ``t`` from the flag of ``t-1``: no delay of its own.
+
+    Examples
+    --------
+    >>> a = np.array([0, 1, 0, 0, 0, 0, 0], bool)            # a jump flagged at 1
+    >>> rel = np.array([0.0, -0.8, -0.7, -0.6, -0.1, -0.7, -0.7])   # back to normal at 4
+    >>> departure_hold(a, rel, QualityRules(hold_rel=0.4)).astype(int).tolist()
+    [0, 0, 1, 1, 0, 0, 0]
+    >>> departure_hold(a, rel, QualityRules(hold_rel=0.4, hold_max=1)).astype(int).tolist()
+    [0, 0, 1, 0, 0, 0, 0]
+    """
+    a = np.asarray(anomaly, dtype=bool)
+    r = np.nan_to_num(np.asarray(rel, dtype=float), nan=0.0)
+    n = len(a)
+    if n < 2 or not np.isfinite(rules.hold_rel):
+        return np.zeros(n, dtype=bool)
+    # cond: far from the seasonal median, on the same side as the reading before
+    cond = np.r_[False, (np.abs(r[1:]) > rules.hold_rel) & (r[1:] * r[:-1] > 0)]
+    pos = np.arange(n)
+    # start of the run of cond that holds t (a hold cannot bridge a reading back to normal)
+    run_start = np.maximum.accumulate(np.where(~cond, pos + 1, 0))
+    # position of the last other flag at or before t-1
+    last = np.r_[-1, np.maximum.accumulate(np.where(a, pos, -1))[:-1]]
+    return cond & ~a & (last >= run_start - 1) & (last >= 0) & (pos - last <= rules.hold_max)
+
+
 def anomaly_flags(
     df: pd.DataFrame, *, variable: str | None = None, unit: str | None = None, rules: QualityRules = QualityRules()
 ) -> pd.DataFrame:
@@ -234,7 +285,9 @@ def anomaly_flags(
     dd = double_delta(df["value"], rules) if rules.double_delta else np.zeros(len(fl), dtype=bool)
     fl["double_delta"] = dd
     fl["level"] = level_flags(sc, rules)
-    fl["anomaly"] = anom | dd | fl["level"].to_numpy()
+    other = anom | dd | fl["level"].to_numpy()
+    fl["departure_hold"] = departure_hold(other, sc["rel_season"].to_numpy(), rules)
+    fl["anomaly"] = other | fl["departure_hold"].to_numpy()
     fl["relocated"] = relocated
     fl["z"] = z
     fl["z_season"] = sc["z_season"].to_numpy()
