@@ -20,8 +20,12 @@ where a term does not apply), so every engine returns the same IEEE doubles.
 What stays outside the engine (small, per distinct key or period, not per row): the resolution (2), the year
 fractions of carbon-sink periods (:func:`coreduce.account.sinks.year_fraction`, one per distinct
 ``period_start, period_end`` of sink rows, shipped as a second small table), and the error messages, which name
-the first input line of a key when the activity carries one (``_line``) and the key itself when it does not (a
-stored table).
+the first input line of a key when the activity carries one (``_line``: a frame shipped by ``compute_inventory(...,
+on=...)``).  A stored table has no line numbers: its messages name the key's values (activity type, unit, region,
+sector, year) and print ``row <NA>`` where the in-process engine would print a line.
+
+The engine's session time zone must be UTC (every coreduce store pins it): the factor year is the UTC year of
+``period_start``.
 """
 
 from __future__ import annotations

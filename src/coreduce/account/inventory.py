@@ -144,7 +144,8 @@ def compute_inventory(
     on : coreduce.store.Store or ibis backend, optional
         Run the activity × factor join in this engine (a frame or file is validated here and shipped to it as
         an in-memory table): the same Ibis expression as for an Ibis ``activity``.  Default: in this process
-        (numpy, chunked) for a frame or file; the table's own engine for an Ibis table.
+        (numpy, chunked) for a frame or file; the table's own engine for an Ibis table.  The engine's session
+        time zone must be UTC (stores pin it; for a bare ``ibis.duckdb.connect()`` run ``SET TimeZone = 'UTC'``).
 
     Returns
     -------
