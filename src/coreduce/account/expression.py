@@ -48,6 +48,7 @@ from coreduce.account.inventory import (
     SCOPE2_TYPES,
     _Accountant,
     _finish_frame,
+    row_emission,
 )
 from coreduce.account.sinks import year_fraction
 from coreduce.errors import FactorError, InputError
@@ -220,12 +221,13 @@ def _expand(activity: ir.Table, factors: ir.Table, years: ir.Table | None, versi
     if years is not None:
         j = j.left_join(years, ["period_start", "period_end"])
         j = j.select(*[c for c in j.columns if not c.endswith("_right")])
-    amount = j.amount * j.mult
-    if years is not None:
-        amount = amount * j.per_year.ifelse(j._years.fill_null(1.0), ibis.literal(1.0))
-    for p in _PROPS:
-        if p in scales:
-            amount = amount * (j.scale == p).ifelse(j[p], ibis.literal(1.0))
+    amount = row_emission(
+        j.amount,
+        j.mult,
+        years=(j.per_year, j._years.fill_null(1.0)) if years is not None else None,
+        scaled={p: (j.scale == p, j[p]) for p in _PROPS if p in scales},
+        where=lambda cond, a, b: cond.ifelse(a, ibis.literal(b) if isinstance(b, float) else b),
+    )
     cols = {
         "entity": j.entity, "sector": j.sector, "region": j.region_code, "period_start": j.period_start,
         "period_end": j.period_end, "activity_type": j.activity_type, "scope": j.scope, "pollutant": j.pollutant,

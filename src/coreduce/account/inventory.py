@@ -326,6 +326,25 @@ def factor_gaps(
 
 
 # ====================================================================== the engine
+def row_emission(amount, mult, *, years=None, scaled=None, where):
+    """``E [t] = amount · mult [· years] [· property]`` per inventory row — the one formula of the row arithmetic,
+    for numpy arrays (the in-process expansion, ``where=np.where``) and for Ibis columns (the engine's expression,
+    :mod:`coreduce.account.expression`, ``where`` = ``cond.ifelse``).
+
+    ``mult`` is the key's ``EF · k · (1 − η)`` (Σ GWP · EF · k · (1 − η) for CO2e; a sink's ``−rate · k``);
+    ``years``: ``(per_year, year_fraction)`` for sinks (area × rate × years); ``scaled``: ``{property: (applies,
+    value)}`` for factors per % of a fuel property (AP-42 ash, the S mass balance).  The products are taken in this
+    order, with a factor of exactly 1.0 where a term does not apply, so every engine gives the same doubles.
+    """
+    e = amount * mult
+    if years is not None:
+        per_year, fraction = years
+        e = e * where(per_year, fraction, 1.0)
+    for applies, value in (scaled or {}).values():
+        e = e * where(applies, value, 1.0)
+    return e
+
+
 @dataclass
 class _Expanded:
     """A chunk joined to its keys: the activity row and key row of every output row, and the amounts [t]."""
@@ -794,15 +813,16 @@ class _Accountant:
         r_act = np.repeat(np.arange(len(act), dtype="int64"), per_row)
         first_out = np.cumsum(per_row) - per_row
         r_res = starts[kid][r_act] + (np.arange(total, dtype="int64") - first_out[r_act])
-        amount = act["amount"].to_numpy("float64")[r_act] * res["mult"].to_numpy("float64")[r_res]
         per_year = res["per_year"].to_numpy(bool)[r_res]
-        if per_year.any():
-            amount = np.where(per_year, amount * act["_years"].to_numpy("float64")[r_act], amount)
         scale = res["scale"].to_numpy(object)
-        for p in _PROPS:
-            use = (scale == p)[r_res]
-            if use.any():
-                amount = np.where(use, amount * act[p].to_numpy("float64")[r_act], amount)
+        scaled = {p: ((scale == p)[r_res], act[p].to_numpy("float64")[r_act]) for p in _PROPS}
+        amount = row_emission(
+            act["amount"].to_numpy("float64")[r_act],
+            res["mult"].to_numpy("float64")[r_res],
+            years=(per_year, act["_years"].to_numpy("float64")[r_act]) if per_year.any() else None,
+            scaled={p: v for p, v in scaled.items() if v[0].any()},
+            where=np.where,
+        )
         self.last_rows = total
         return _Expanded(r_act=r_act, r_res=r_res, amount=amount, res=res)
 
