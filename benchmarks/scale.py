@@ -15,10 +15,20 @@
 
 Target (issue 18): Spark warm ≤ 15 × DuckDB warm at 50 M rows.  Exits 1 and says "target missed" otherwise.
 
+``--accounting ROWS[,ROWS]`` measures the accounting instead: the inventory's activity × factor join
+(:mod:`coreduce.account.expression`: the distinct keys grouped by the engine, resolved in Python, the per-key factor
+table shipped to the engine, ``amount × EF × k × (1 − η) [× ash or S %]`` per row in the engine) over a stored
+``activity`` table of ROWS facility × month × fuel rows (``benchmarks/accounting.py``'s generator: coal with controls,
+ash and sulfur contents, gas in m³ and GJ gross, diesel, purchased electricity and heat, CN and US regions), rolled up
+in the same engine to sector × month × pollutant (the whole join is evaluated, only the roll-up is collected), on a
+DuckDB store and a Spark store (local[2]), cold and warm, with the ratio; results compared (same keys, sums within
+1e-12 relative).  No target: figures only.
+
 Usage::
 
     python benchmarks/scale.py                          # 10 M, 25 M, 50 M (about 10 minutes on 2 cores)
     python benchmarks/scale.py --sizes 200000,500000,1000000 --keep   # a quick run
+    python benchmarks/scale.py --accounting 1000000,5000000          # the accounting join
 """
 
 from __future__ import annotations
@@ -128,6 +138,130 @@ def worker(engine: str, urls: list[str], out: str | None) -> None:
     print(json.dumps(res))
 
 
+def accounting_worker(urls: list[str], out: str | None) -> None:
+    """Runs in its own process: time the accounting join + roll-up on each store URL (the first one cold)."""
+    t0 = time.perf_counter()
+    from coreduce.account import FactorLibrary, aggregate
+    from coreduce.account.expression import plan_inventory
+    from coreduce.account.inventory import _Accountant
+    from coreduce.store import Store, release_in_memory_tables
+
+    lib = FactorLibrary.default()
+    res = []
+    for i, url in enumerate(urls):
+        t_open = time.perf_counter()
+        st = Store(url)
+        opened = time.perf_counter()
+        times, plan_s = [], []
+        df = None
+        for _ in range(3):
+            t = time.perf_counter()
+            acc = _Accountant(lib, gwp="AR5", electricity="location", pollutants=None, source="activity")
+            plan = plan_inventory(st.table("activity"), acc)  # the engine groups the keys; Python resolves them
+            plan_s.append(time.perf_counter() - t)
+            df = aggregate(plan.expr, by=("sector",), freq="month")  # the join and the roll-up in the engine
+            times.append(time.perf_counter() - t)
+            release_in_memory_tables(plan.expr, st.con)
+        rec = {"url": url, "open_s": opened - t_open, "first_s": times[0], "warm_s": min(times[1:]),
+               "warm_keys_and_resolution_s": min(plan_s[1:]), "activity_rows": st.count("activity"),
+               "factor_table_rows": len(plan.factors), "groups": len(df)}  # fmt: skip
+        if i == 0:
+            rec["cold_s"] = time.perf_counter() - t0 - sum(times[1:])
+        if i == 0 and out:
+            df.to_parquet(out)
+        st.close()
+        res.append(rec)
+    print(json.dumps(res))
+
+
+def fill_activity(data: Path, db: Path, warehouse: Path) -> None:
+    """The generated activity into a DuckDB store (``INSERT … SELECT``) and a Spark warehouse (the store's layout,
+    ``activity/__part=YYYY-MM/``, as its ingest writes new partitions); no validation (measured elsewhere)."""
+    import duckdb
+
+    from coreduce import schema
+    from coreduce.store import Store
+    from coreduce.store import spark as sp
+
+    cols = ", ".join(schema.spec("activity").names)
+    with Store(db) as st:
+        st.execute(f"INSERT INTO activity SELECT {cols} FROM read_parquet('{data}')")
+    out = warehouse / "activity"
+    shutil.rmtree(out, ignore_errors=True)
+    warehouse.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"""COPY (SELECT {cols}, strftime(period_start, '%Y-%m') AS {sp.PART} FROM read_parquet('{data}'))
+                    TO '{out}' (FORMAT parquet, PARTITION_BY ({sp.PART}), COMPRESSION zstd)""")
+    con.close()
+
+
+def main_accounting(a: argparse.Namespace) -> int:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_bench_accounting", Path(__file__).with_name("accounting.py"))
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    work = Path(a.dir or tempfile.mkdtemp(prefix="coreduce-scale-acc-"))
+    work.mkdir(parents=True, exist_ok=True)
+    results = []
+    try:
+        for n in sorted(int(x) for x in a.accounting.split(",")):
+            data = work / f"activity_{n}.parquet"
+            t = time.perf_counter()
+            rows = gen.inv_generate(str(data), n, 7)
+            db, wh = work / f"acc_{n}.duckdb", work / f"acc_wh_{n}"
+            fill_activity(data, db, wh)
+            setup_s = time.perf_counter() - t
+            duck, duck_rss = _run(["--worker", "accounting", str(work / f"acc_duck_{n}.parquet"), str(db)])
+            url = f"spark://local[2]?warehouse={wh}&spark.driver.memory={a.driver_memory}"
+            spark, spark_rss = _run(["--worker", "accounting", str(work / f"acc_spark_{n}.parquet"), url])
+            check = compare_totals(work / f"acc_duck_{n}.parquet", work / f"acc_spark_{n}.parquet")
+            d, s = duck[0], spark[0]
+            results.append({
+                "activity_rows": rows, "factor_table_rows": d["factor_table_rows"], "setup_s": setup_s,
+                "duckdb": {k: d[k] for k in ("cold_s", "open_s", "first_s", "warm_s", "warm_keys_and_resolution_s")}
+                | {"peak_rss_gb": duck_rss},
+                "spark_local2": {k: s[k] for k in ("cold_s", "open_s", "first_s", "warm_s",
+                                                   "warm_keys_and_resolution_s")}
+                | {"peak_rss_gb_jvm_and_python": spark_rss, "driver_memory": a.driver_memory},
+                "ratio_warm_spark_over_duckdb": s["warm_s"] / d["warm_s"],
+                "ratio_cold_spark_over_duckdb": s["cold_s"] / d["cold_s"],
+                "results_equal": check,
+            })  # fmt: skip
+    finally:
+        if not a.keep and a.dir is None:
+            shutil.rmtree(work, ignore_errors=True)
+    out = {
+        "benchmark": "accounting join (activity x per-key factor table) + roll-up to sector x month x pollutant",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "loadavg_1_5_15": os.getloadavg()},
+        "runs": results,
+    }
+    print(json.dumps(out, indent=2))
+    bad = [r["activity_rows"] for r in results if not r["results_equal"]["ok"]]
+    if bad:
+        print(f"results differ at {bad} rows", file=sys.stderr)
+        return 1
+    return 0
+
+
+def compare_totals(a: Path, b: Path) -> dict:
+    """Roll-ups of the two engines: same keys, sums within 1e-12 relative (the engines add in different orders)."""
+    import numpy as np
+    import pandas as pd
+
+    keys = ["sector", "period", "pollutant"]
+    x = pd.read_parquet(a).sort_values(keys).reset_index(drop=True)
+    y = pd.read_parquet(b).sort_values(keys).reset_index(drop=True)
+    same_keys = len(x) == len(y) and all((x[k].astype(str) == y[k].astype(str)).all() for k in keys)
+    rel = None
+    if same_keys:
+        den = np.maximum(np.abs(x["amount"].to_numpy()), np.finfo(float).tiny)
+        rel = float(np.max(np.abs(x["amount"].to_numpy() - y["amount"].to_numpy()) / den))
+    return {"ok": bool(same_keys and rel is not None and rel <= 1e-12), "groups": len(x), "keys_equal": same_keys,
+            "max_rel_diff_amount": rel}  # fmt: skip
+
+
 def _run(args: list[str]) -> tuple[list[dict], float]:
     """Run a worker process; return its result and the peak RSS of its process tree [GB]."""
     import psutil
@@ -162,12 +296,18 @@ def main() -> int:
     ap.add_argument("--dir", default=None, help="working directory (default: a temporary one, removed)")
     ap.add_argument("--keep", action="store_true", help="keep the data and stores")
     ap.add_argument("--driver-memory", default="3g", help="spark.driver.memory (local mode: the whole Spark heap)")
+    ap.add_argument("--accounting", default=None, metavar="ROWS", help="time the accounting join instead (rows)")
     ap.add_argument("--worker", nargs=2, metavar=("ENGINE", "OUT"), help=argparse.SUPPRESS)
     ap.add_argument("urls", nargs="*", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.worker and a.worker[0] == "accounting":
+        accounting_worker(a.urls, None if a.worker[1] == "-" else a.worker[1])
+        return 0
     if a.worker:
         worker(a.worker[0], a.urls, None if a.worker[1] == "-" else a.worker[1])
         return 0
+    if a.accounting:
+        return main_accounting(a)
     sizes = sorted(int(s) for s in a.sizes.split(","))
     big = sizes[-1]
     work = Path(a.dir or tempfile.mkdtemp(prefix="coreduce-scale-"))

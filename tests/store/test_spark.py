@@ -16,9 +16,10 @@ import pytest
 
 pyspark = pytest.importorskip("pyspark", reason="coreduce[spark] is not installed")
 
-from coreduce.account import aggregate, aggregate_observations  # noqa: E402
+from coreduce.account import aggregate, aggregate_observations, compute_inventory  # noqa: E402
 from coreduce.account.jobs import account_files  # noqa: E402
 from coreduce.errors import StoreError  # noqa: E402
+from coreduce.ingest.files import read_table  # noqa: E402
 from coreduce.ledger import Ledger  # noqa: E402
 from coreduce.store import Store, parse_url  # noqa: E402
 from coreduce.store import spark as spark_store  # noqa: E402
@@ -93,6 +94,7 @@ def test_same_inventory_and_aggregates_on_duckdb_postgres_and_spark(tmp_path, pg
     inv, agg, agg_tz, obs_day, obs_hour = {}, {}, {}, {}, {}
     for name, url in urls.items():
         with Store(url) as st:
+            assert st.accounting_in_engine == (name == "spark")  # Spark: the pipeline's join runs in Spark
             st.drop_all()
             st.create_tables()
             res = account_files(EXAMPLES / "activity.csv", store=st)
@@ -121,6 +123,34 @@ def test_same_inventory_and_aggregates_on_duckdb_postgres_and_spark(tmp_path, pg
     # the example's CO2 total is positive and every backend stored every detail row
     assert len(inv["spark"]) == len(inv["duckdb"])
     assert inv["spark"].loc[inv["spark"]["pollutant"] == "CO2", "amount"].sum() > 0
+
+
+def test_accounting_join_in_each_engine_from_the_stored_activity(tmp_path, pg_url, spark_url):
+    """``compute_inventory(store.table("activity"))``: the activity × factor join as one Ibis expression run by
+    the store's engine over the stored activity (Spark reads it from the warehouse, the per-key factor table is
+    shipped to it) gives the rows the in-process expansion gives, on DuckDB, PostgreSQL and Spark."""
+    act = read_table(EXAMPLES / "activity.csv", "activity")
+    ref = compute_inventory(act, validated=True)  # in this process
+    urls = {"duckdb": str(tmp_path / "ws.duckdb"), "postgres": pg_url, "spark": spark_url}
+    got = {}
+    for name, url in urls.items():
+        with Store(url) as st:
+            st.drop_all()
+            st.create_tables()
+            st.ingest_csv(EXAMPLES / "activity.csv", "activity")
+            got[name] = compute_inventory(st.table("activity"))
+            assert not [t for t in st.tables() if t.startswith("ibis_")]  # no in-memory table left behind
+            if name == "spark":
+                assert not [t.name for t in st._b.session.catalog.listTables() if t.name.startswith("ibis_")]
+            if name == "postgres":
+                st.drop_all()
+    for name, inv in got.items():
+        pd.testing.assert_frame_equal(inv, ref, check_exact=False, rtol=1e-12, atol=0)
+        assert (inv["amount"].to_numpy() == ref["amount"].to_numpy()).all(), name  # the same IEEE products
+    # by hand, from the row's own factor: plant_a burns 1500 TJ of gas (net basis), factor in kg/TJ
+    gas = got["spark"].query("entity == 'plant_a' and activity_type == 'natural_gas' and pollutant == 'CO2'")
+    assert gas["factor_unit"].iloc[0] == "kg/TJ"
+    assert gas["amount"].iloc[0] == pytest.approx(1500 * gas["factor_value"].iloc[0] / 1000, rel=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------- writes

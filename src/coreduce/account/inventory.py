@@ -46,6 +46,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -110,15 +111,19 @@ def compute_inventory(
     source: str | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     validated: bool = False,
+    on: Any = None,
 ) -> pd.DataFrame:
     """Compute CO2, CH4, N2O, CO2e and co-pollutants for every activity row.
 
     Parameters
     ----------
-    activity : pandas.DataFrame or path
+    activity : pandas.DataFrame, path or ibis.Table
         Canonical ``activity`` rows (validated here): ``entity, sector, period_start, period_end,
         activity_type, amount, unit`` and optional ``region, control, source, energy_basis, sulfur_pct,
-        ash_pct``; or the path of a CSV / Parquet file of them (read in chunks).
+        ash_pct``; or the path of a CSV / Parquet file of them (read in chunks); or an Ibis table of canonical
+        activity rows, e.g. ``store.table("activity")`` — then the activity × factor join runs in that table's
+        engine (DuckDB, PostgreSQL, Spark: :mod:`coreduce.account.expression`) and only the distinct keys and
+        the inventory rows come to Python.
     factors : FactorLibrary, optional
         Factor library (default: the bundled, cited library).
     gwp : {"AR4", "AR5", "AR6"} or None
@@ -136,6 +141,11 @@ def compute_inventory(
     validated : bool
         ``activity`` is a frame :func:`coreduce.schema.validate` returned for table ``activity`` (the whole file
         at once, so keys are unique): it is not validated again.
+    on : coreduce.store.Store or ibis backend, optional
+        Run the activity × factor join in this engine (a frame or file is validated here and shipped to it as
+        an in-memory table): the same Ibis expression as for an Ibis ``activity``.  Default: in this process
+        (numpy, chunked) for a frame or file; the table's own engine for an Ibis table.  The engine's session
+        time zone must be UTC (stores pin it; for a bare ``ibis.duckdb.connect()`` run ``SET TimeZone = 'UTC'``).
 
     Returns
     -------
@@ -160,6 +170,11 @@ def compute_inventory(
     .. [2] Amann et al. (2011) GAINS: E = A · EF · (1 − η).
     .. [3] GHG Protocol Scope 2 Guidance (2015): location- and market-based methods.
     """
+    import ibis.expr.types as ir
+
+    if isinstance(activity, ir.Table) or on is not None:
+        return _compute_in_engine(activity, factors, gwp=gwp, electricity=electricity, pollutants=pollutants,
+                                  source=source, validated=validated, on=on)  # fmt: skip
     if source is None:
         source = str(activity) if not isinstance(activity, pd.DataFrame) else "<DataFrame>"
     acc = _Accountant(factors, gwp=gwp, electricity=electricity, pollutants=pollutants, source=source)
@@ -172,6 +187,40 @@ def compute_inventory(
     out.attrs["gaps"] = acc.gaps()
     out.attrs["factor_version"] = acc.version
     return out
+
+
+def _compute_in_engine(activity, factors, *, gwp, electricity, pollutants, source, validated, on) -> pd.DataFrame:
+    """:func:`compute_inventory` with the activity × factor join as one Ibis expression run by an engine."""
+    import ibis.expr.types as ir
+
+    from coreduce.account.expression import activity_table, inventory_frame, plan_inventory
+
+    if isinstance(activity, ir.Table):
+        table, src = activity, source or "<activity table>"
+    else:
+        src = source or (str(activity) if not isinstance(activity, pd.DataFrame) else "<DataFrame>")
+        if isinstance(activity, pd.DataFrame):
+            act = activity if validated else schema.validate(activity, "activity", source=src, row_offset=2)
+        else:
+            from coreduce.ingest.files import read_table
+
+            act = read_table(activity, "activity", source=src)
+        table = activity_table(act)
+    acc = _Accountant(factors, gwp=gwp, electricity=electricity, pollutants=pollutants, source=src)
+    from coreduce.store import Store
+
+    con = on.con if isinstance(on, Store) else on  # a Store or an Ibis backend (None: the table's own)
+    plan = None
+    try:
+        plan = plan_inventory(table, acc, con)
+        return inventory_frame(plan, con)
+    finally:  # the activity (when shipped), factor and period tables: nothing left in the engine
+        from coreduce.store import release_in_memory_tables
+
+        engine = con if con is not None else table._find_backend(use_default=True)
+        for expr in (table, plan.expr if plan is not None else None):
+            if expr is not None:
+                release_in_memory_tables(expr, engine)
 
 
 def write_inventory(
@@ -277,6 +326,25 @@ def factor_gaps(
 
 
 # ====================================================================== the engine
+def row_emission(amount, mult, *, years=None, scaled=None, where):
+    """``E [t] = amount · mult [· years] [· property]`` per inventory row — the one formula of the row arithmetic,
+    for numpy arrays (the in-process expansion, ``where=np.where``) and for Ibis columns (the engine's expression,
+    :mod:`coreduce.account.expression`, ``where`` = ``cond.ifelse``).
+
+    ``mult`` is the key's ``EF · k · (1 − η)`` (Σ GWP · EF · k · (1 − η) for CO2e; a sink's ``−rate · k``);
+    ``years``: ``(per_year, year_fraction)`` for sinks (area × rate × years); ``scaled``: ``{property: (applies,
+    value)}`` for factors per % of a fuel property (AP-42 ash, the S mass balance).  The products are taken in this
+    order, with a factor of exactly 1.0 where a term does not apply, so every engine gives the same doubles.
+    """
+    e = amount * mult
+    if years is not None:
+        per_year, fraction = years
+        e = e * where(per_year, fraction, 1.0)
+    for applies, value in (scaled or {}).values():
+        e = e * where(applies, value, 1.0)
+    return e
+
+
 @dataclass
 class _Expanded:
     """A chunk joined to its keys: the activity row and key row of every output row, and the amounts [t]."""
@@ -412,6 +480,14 @@ class _Accountant:
     def resolve(self, act: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         """Resolve the chunk's distinct keys to ``_kid, pollutant, scope, mult, ...`` rows; record gaps."""
         keys, kid = self._keys(act)
+        return self.resolve_keys(keys), kid
+
+    def resolve_keys(self, keys: pd.DataFrame) -> pd.DataFrame:
+        """Distinct keys (:data:`_KEY` columns with region codes, ``_line``, ``_kid``, ``rows``) to their
+        ``_kid, pollutant, scope, mult, per_year, scale, method, ...`` rows (the per-key factor table); record gaps.
+
+        Shared by the in-process engine (:meth:`expand`) and the Ibis form (:mod:`coreduce.account.expression`):
+        the resolution is the same Python, whichever engine then joins the activity rows to it."""
         parts = []
         direct = keys[keys["_class"] == "direct"]
         if len(direct):
@@ -430,7 +506,7 @@ class _Accountant:
             res = pd.concat([res, self._co2e(res)], ignore_index=True)
         if self.pollutants is not None:
             res = res[res["pollutant"].isin(self.pollutants)]
-        return res.reset_index(drop=True), kid
+        return res.reset_index(drop=True)
 
     # ------------------------------------------------------------------ direct emissions
     def _resolve_direct(self, keys: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -737,15 +813,16 @@ class _Accountant:
         r_act = np.repeat(np.arange(len(act), dtype="int64"), per_row)
         first_out = np.cumsum(per_row) - per_row
         r_res = starts[kid][r_act] + (np.arange(total, dtype="int64") - first_out[r_act])
-        amount = act["amount"].to_numpy("float64")[r_act] * res["mult"].to_numpy("float64")[r_res]
         per_year = res["per_year"].to_numpy(bool)[r_res]
-        if per_year.any():
-            amount = np.where(per_year, amount * act["_years"].to_numpy("float64")[r_act], amount)
         scale = res["scale"].to_numpy(object)
-        for p in _PROPS:
-            use = (scale == p)[r_res]
-            if use.any():
-                amount = np.where(use, amount * act[p].to_numpy("float64")[r_act], amount)
+        scaled = {p: ((scale == p)[r_res], act[p].to_numpy("float64")[r_act]) for p in _PROPS}
+        amount = row_emission(
+            act["amount"].to_numpy("float64")[r_act],
+            res["mult"].to_numpy("float64")[r_res],
+            years=(per_year, act["_years"].to_numpy("float64")[r_act]) if per_year.any() else None,
+            scaled={p: v for p, v in scaled.items() if v[0].any()},
+            where=np.where,
+        )
         self.last_rows = total
         return _Expanded(r_act=r_act, r_res=r_res, amount=amount, res=res)
 

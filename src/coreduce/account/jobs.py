@@ -37,10 +37,13 @@ def load_library(factors: list[str] | None = None, only_user_factors: bool = Fal
     return lib
 
 
-def _compute(activity: str, lib: FactorLibrary, gwp: str, electricity: str, detail: bool) -> dict[str, Any]:
-
+def _compute(
+    activity: str, lib: FactorLibrary, gwp: str, electricity: str, detail: bool, on: Store | None = None
+) -> dict[str, Any]:
+    """Read, validate and account; ``on``: a store whose engine runs the activity × factor join (the same Ibis
+    expression on every engine; None: in this process, the same per-key factor table expanded with numpy)."""
     act = read_table(activity, "activity")  # once, with the file's line numbers (a CSV never becomes Python text)
-    inv = compute_inventory(act, lib, gwp=gwp, electricity=electricity, source=str(activity), validated=True)
+    inv = compute_inventory(act, lib, gwp=gwp, electricity=electricity, source=str(activity), validated=True, on=on)
     gaps = inv.attrs.get("gaps")
     totals = inv.groupby("pollutant", sort=True)["amount"].sum()
     explanation: dict[str, Any] = {
@@ -238,7 +241,8 @@ def _account_stored(st: Store, params: dict[str, Any], lib: FactorLibrary, recor
     from coreduce.ledger import Ledger
 
     act_path = params["activity"]
-    compute = (act_path, lib, params["gwp"], params["electricity"], params["detail"])
+    on = st if st.accounting_in_engine else None  # e.g. Spark: the join runs where the data will live
+    compute = (act_path, lib, params["gwp"], params["electricity"], params["detail"], on)
     if not record:
         res = _result(_compute(*compute))
         with st.transaction() as tx:

@@ -33,6 +33,7 @@ from coreduce.store.base import (
     orders_by_code_point,
     parse_url,
     register,
+    release_in_memory_tables,
 )
 from coreduce.store.duckdb import DuckDBBackend
 from coreduce.store.postgres import PostgresBackend
@@ -55,5 +56,6 @@ __all__ = [
     "orders_by_code_point",
     "parse_url",
     "register",
+    "release_in_memory_tables",
     "spark_url",
 ]

@@ -107,6 +107,20 @@ class Backend(ABC):
     # -- query capabilities (see :func:`epoch_bucket`, :func:`orders_by_code_point`)
     #: ``ORDER BY`` on text sorts by code point, as Python does (False: a locale collation may apply).
     code_point_order: ClassVar[bool] = False
+    #: The accounting pipeline runs its activity × factor join in this engine (one Ibis expression,
+    #: :mod:`coreduce.account.expression`) rather than in the calling process.  True where the data outgrow one
+    #: process (Spark); False where the engine is this process or one server (DuckDB, PostgreSQL): there the
+    #: in-process expansion of the same per-key factor table is faster and gives the same numbers.
+    accounting_in_engine: ClassVar[bool] = False
+
+    #: Name of the Ibis backend that runs this engine's expressions (``ibis.BaseBackend.name``).
+    ibis_name: ClassVar[str] = ""
+
+    @classmethod
+    def drop_in_memory_table(cls, con: Any, name: str) -> None:
+        """Drop an Ibis in-memory table (``ibis.memtable``) registered on Ibis backend ``con`` (default: a
+        temporary table, as Ibis registers one on PostgreSQL)."""
+        con.drop_table(name, force=True)
 
     @classmethod
     def epoch_bucket(cls, ts: Any, width_us: int) -> Any:
@@ -249,6 +263,22 @@ def epoch_bucket(ts: Any, width_us: int) -> Any:
     return _ibis_backend_class(ts).epoch_bucket(ts, width_us)
 
 
+def release_in_memory_tables(expr: Any, con: Any) -> None:
+    """Drop the in-memory tables of ``expr`` that Ibis registered on backend ``con`` when it ran ``expr``.
+
+    Ibis 12 keeps a registered ``memtable`` until the process exits; in a store that would leave views or
+    temporary tables behind (listed by ``Store.tables()``, in the way of ``drop_all``).  Each engine drops its own
+    kind (a DuckDB registered view, a Spark temporary view, a PostgreSQL temporary table)."""
+    import ibis.expr.operations as ops
+
+    cls = next((c for c in _backends() if (c.ibis_name or c.name) == con.name), Backend)
+    registered = getattr(con, "_memtables", None)
+    for op in expr.op().find(ops.InMemoryTable):
+        if registered is not None and op in registered:
+            cls.drop_in_memory_table(con, op.name)
+            registered.discard(op)
+
+
 def orders_by_code_point(expr: Any) -> bool:
     """Whether ``ORDER BY`` on ``expr``'s backend sorts text by code point, as pandas does (DuckDB's binary
     collation), so a sort can be left to the engine; False where a locale collation may apply (PostgreSQL)."""
@@ -300,6 +330,7 @@ class Store:
             msg = mask_url(str(exc).strip().splitlines()[0]) if str(exc).strip() else type(exc).__name__
             raise StoreError(f"cannot open store {self.display_url!r}: {msg}") from None
         self.backend = cls.name
+        self.accounting_in_engine = cls.accounting_in_engine
         self.con = self._b.con
         self.raw = self._b.raw
         self._depth = 0

@@ -103,6 +103,10 @@ class DuckDBBackend(Backend):
     code_point_order = True  # binary collation
 
     @classmethod
+    def drop_in_memory_table(cls, con: Any, name: str) -> None:
+        con.con.unregister(name)  # Ibis registers a memtable as a view over Arrow data
+
+    @classmethod
     def epoch_bucket(cls, ts: Any, width_us: int) -> Any:
         # integer arithmetic on the epoch avoids DuckDB's per-row ICU calendar work on TIMESTAMPTZ
         return _idiv(_epoch_us(ts), ibis.literal(width_us, type="int64"))

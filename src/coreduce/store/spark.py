@@ -186,6 +186,12 @@ class SparkBackend(Backend):
     name = "spark"
     priority = 20
     code_point_order = True  # Spark compares strings as UTF-8 bytes
+    accounting_in_engine = True  # the account pipeline's activity × factor join runs in Spark
+    ibis_name = "pyspark"
+
+    @classmethod
+    def drop_in_memory_table(cls, con: Any, name: str) -> None:
+        con._session.catalog.dropTempView(name)  # Ibis registers a memtable as a temporary view
 
     def __init__(self, url: str, args: dict[str, Any]) -> None:
         from coreduce.extras import require
