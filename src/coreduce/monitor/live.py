@@ -105,6 +105,7 @@ class BatchResult:
     alert_rows: np.ndarray  # positions (in the batch frame) of the readings that opened an alert
     stored_ns: int = 0
     run_id: str | None = None
+    store_cpu_ns: int = 0  # CPU time (thread time) of storing the alerts with their ledger record
 
 
 def _with_group(m: ConditionalModel, column: str) -> ConditionalModel:
@@ -153,6 +154,7 @@ class LiveMonitor:
         self.alerts_raised = 0
         self._bounds_cache: dict[tuple[str, str], tuple[float, float] | None] = {}
         self._design: dict[int, tuple[pd.DataFrame, int]] = {}
+        self._ledger: Any = None
 
     # ------------------------------------------------------------------ quality (before the write)
     def before_write(self, df: pd.DataFrame) -> pd.DataFrame:
@@ -311,12 +313,18 @@ class LiveMonitor:
                 alerts[c] = pd.to_datetime(alerts[c], utc=True)
             self.alerts_raised += len(rows)
             if self.store is not None:
+                t = time.thread_time_ns()
+                if self._ledger is None:  # one ledger for the stream (it checks its tables once)
+                    from coreduce.ledger import Ledger
+
+                    self._ledger = Ledger(self.store, footprint="fallback")
                 versions = sorted({m.version for m in self.models.values()})
                 res.run_id = store_alerts(
                     self.store, alerts.drop_duplicates("alert_id", keep="last"),
                     params={"mode": "live", **self.band_args, "cooldown": self.cooldown},
-                    model_version=",".join(versions) or "trailing-median", footprint="fallback",
+                    model_version=",".join(versions) or "trailing-median", footprint="fallback", ledger=self._ledger,
                 )  # fmt: skip
+                res.store_cpu_ns = time.thread_time_ns() - t
         res.stored_ns = time.time_ns()
         return res
 
