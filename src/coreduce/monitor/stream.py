@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from coreduce.errors import InputErrors
+from coreduce.monitor.alerts import store_alerts
 from coreduce.store import Store
 
 KEY = ["site_id", "ts", "variable", "source"]
@@ -194,6 +195,56 @@ def frame_of_payloads(payloads: list[bytes], source: str, arrived_ns: np.ndarray
     return df.drop_duplicates(KEY, keep="last").reset_index(drop=True)
 
 
+class _AlertWriter:
+    """Stores a live monitor's alerts with their ledger record on a thread and a store connection of its own.
+
+    A ledger run costs tens of milliseconds of CPU whatever its size (validation, hashing, the footprint, the
+    record): inline, every batch of readings that raised an alert waited for it.  Here the writer hands the
+    alerts over and goes on; alerts raised while a run is written are stored together in the next run (the last
+    version of an alert id wins, as when they were stored one batch after the other).
+    """
+
+    def __init__(self, store: Store, stats: StreamStats, sink: Sink) -> None:
+        self.store = Store(store.url, create=False)
+        self.stats, self.sink = stats, sink
+        self.items: deque = deque()
+        self.ledger: Any = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="coreduce-monitor-alerts", daemon=True)
+        self._thread.start()
+
+    def put(self, alerts: pd.DataFrame, kwargs: dict, trig_sent_ns: np.ndarray) -> None:
+        self.items.append((alerts, kwargs, trig_sent_ns))
+
+    def _loop(self) -> None:
+        while not (self._stop.is_set() and not self.items):
+            if not self.items:
+                time.sleep(0.002)
+                continue
+            t = time.thread_time_ns()
+            got = [self.items.popleft() for _ in range(len(self.items))]
+            alerts = pd.concat([g[0] for g in got], ignore_index=True).drop_duplicates("alert_id", keep="last")
+            try:
+                if self.ledger is None:
+                    from coreduce.ledger import Ledger
+
+                    self.ledger = Ledger(self.store, footprint="fallback")
+                store_alerts(self.store, alerts, ledger=self.ledger, **got[-1][1])
+            except Exception as exc:  # keep the stream alive; the error is the sink's last error
+                self.sink.last_error = f"alerts: {type(exc).__name__}: {exc}"
+            else:
+                now = time.time_ns()
+                for g in got:
+                    trig = g[2]
+                    self.stats.alert_ms += ((now - trig[trig > 0]) / 1e6).tolist()
+            self.stats.cpu_ns["alert_store"] = self.stats.cpu_ns.get("alert_store", 0) + time.thread_time_ns() - t
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.store.close()
+
+
 class Sink:
     """A bounded buffer of raw readings and the writer thread that stores, flags and scores them.
 
@@ -231,6 +282,7 @@ class Sink:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._busy = threading.Lock()
+        self._alerts: _AlertWriter | None = None
 
     def put(self, payload: bytes | dict[str, Any], arrived_ns: int | None = None, mid: int | None = None) -> None:
         """Queue one reading (raw JSON bytes or a parsed dict); blocks while ``max_queue`` readings wait."""
@@ -351,13 +403,27 @@ class Sink:
             if res is not None and res.alert_rows is not None and len(res.alert_rows):
                 self.stats.alerts += len(res.alert_rows)
                 trig = sent[res.alert_rows]
-                self.stats.alert_ms += ((res.stored_ns - trig[trig > 0]) / 1e6).tolist()
+                if res.deferred is None:
+                    self.stats.alert_ms += ((res.stored_ns - trig[trig > 0]) / 1e6).tolist()
+            if res is not None and res.deferred is not None:
+                if self._alerts is not None:  # the alert thread stores them (and measures their latency)
+                    self._alerts.put(*res.deferred, sent[res.alert_rows] if len(res.alert_rows) else sent[:0])
+                else:
+                    store_alerts(self.monitor.store, res.deferred[0], **res.deferred[1])
             self.stats.late += int(pre["late"].sum()) if pre is not None else 0
         if self.on_batch is not None:
             self.on_batch(df)
         return int(stored_mask.sum())
 
     def start(self) -> None:
+        mon = self.monitor
+        if mon is not None and getattr(mon, "store", None) is not None and ":memory:" not in str(mon.store.url):
+            try:
+                self._alerts = _AlertWriter(mon.store, self.stats, self)
+                mon.defer_alerts = True
+            except Exception as exc:  # no second connection to this store: alerts stored inline
+                self.last_error = f"alerts stored inline: {type(exc).__name__}: {exc}"
+
         def loop() -> None:
             buf, wait_ns = self.buffer, self.batch_ms * 1_000_000
             while not self._stop.is_set():
@@ -384,6 +450,10 @@ class Sink:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        if self._alerts is not None:  # every alert handed over is stored before stop returns
+            self._alerts.stop()
+            self.monitor.defer_alerts = False
+            self._alerts = None
 
 
 class _BufferedSocket:
