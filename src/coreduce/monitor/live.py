@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from coreduce.monitor.alerts import ALERT_COLUMNS, alert_id, store_alerts
-from coreduce.monitor.quality import QualityRules, StreamScorer, _count, _range_flag, _seg_windows, _stacked, _windows
+from coreduce.monitor.quality import QualityRules, StreamScorer, _range_flag, _seg_windows
 from coreduce.monitor.rca import as_json_list, explain, graph_version
 from coreduce.monitor.thresholds import ConditionalModel
 
@@ -58,32 +58,43 @@ class OnlineBand:
 
     @staticmethod
     def update_many(bands: list[OnlineBand], residuals: list[np.ndarray]) -> list[tuple[np.ndarray, ...]]:
-        """:meth:`update` of several keys' bands with one vectorised quantile call (same window and quantiles)."""
+        """:meth:`update` of several keys' bands at once (same window and quantiles): the keys' windows are rows
+        of one array, their quantiles one call, the hysteresis one pass for all keys."""
         if not bands:
             return []
         b0 = bands[0]
-        wins, rs = [], []
-        for band, res in zip(bands, residuals, strict=True):
-            r = np.asarray(res, dtype=float)
-            win, band.hist = _windows(band.hist, r, band.window)
-            wins.append(win)
-            rs.append(r)
-        qs = _stacked(wins, [b0.q_on, b0.q_off])
+        w, k = b0.window, len(bands)
+        rs = [np.asarray(r, dtype=float) for r in residuals]
+        lens = np.array([len(r) for r in rs], dtype=np.intp)
+        r = np.concatenate(rs)
+        n = len(r)
+        hist = np.full((k, w), np.nan)
+        for i, band in enumerate(bands):
+            h = band.hist[-w:]
+            if len(h):
+                hist[i, w - len(h) :] = h
+        first = np.r_[0, np.cumsum(lens)[:-1]].astype(np.intp)
+        seg = np.repeat(np.arange(k), lens)
+        q, cnt = _seg_windows(hist, np.arange(k), r, lens, seg, np.arange(n) - first[seg], [b0.q_on, b0.q_off])
+        enough = cnt >= b0.min_periods
+        up, lo = np.where(enough, q[0], np.nan), np.where(enough, q[1], np.nan)
+        exceeded = np.isfinite(up) & (r > up)
+        # hysteresis: on above the upper band, off below the lower band (or without one), else as before
+        with np.errstate(invalid="ignore"):
+            off = ~exceeded & (~np.isfinite(lo) | (r < lo))
+        idx = np.arange(n)
+        before = first[seg] - 1
+        last_on = np.maximum.accumulate(np.where(exceeded, idx, before)) if n else idx
+        last_off = np.maximum.accumulate(np.where(off, idx, before)) if n else idx
+        carry = np.array([band.on for band in bands], dtype=bool)
+        alarm = np.where(np.maximum(last_on, last_off) > before, last_on > last_off, carry[seg])
         out = []
-        for band, win, r, q in zip(bands, wins, rs, qs, strict=True):
-            enough = _count(win) >= band.min_periods
-            up, lo = np.where(enough, q[0], np.nan), np.where(enough, q[1], np.nan)
-            exceeded = np.isfinite(up) & (r > up)
-            alarm = np.zeros(len(r), dtype=bool)
-            on = band.on
-            for i in range(len(r)):  # hysteresis: on above the upper band, off below the lower band
-                if exceeded[i]:
-                    on = True
-                elif on and (not np.isfinite(lo[i]) or r[i] < lo[i]):
-                    on = False
-                alarm[i] = on
-            band.on = on
-            out.append((up, lo, exceeded, alarm))
+        for i, band in enumerate(bands):
+            band.hist = hist[i]
+            sl = slice(first[i], first[i] + lens[i])
+            if lens[i]:
+                band.on = bool(alarm[first[i] + lens[i] - 1])
+            out.append((up[sl], lo[sl], exceeded[sl], alarm[sl]))
         return out
 
 
@@ -92,7 +103,7 @@ class _Key:
     band: OnlineBand
     last_ts: int | None = None
     steps: deque = field(default_factory=lambda: deque(maxlen=50))
-    hist: pd.DataFrame | None = None  # last rows (state + value) for a lagged model
+    hist: np.ndarray | None = None  # last rows (state variables, then the value) for a lagged model
     open: dict[str, dict] = field(default_factory=dict)  # kind -> open alert row
     since: dict[str, int] = field(default_factory=dict)  # kind -> readings since the last event ended
     prev: dict[str, bool] = field(default_factory=dict)  # kind -> flag of the previous reading
@@ -273,6 +284,35 @@ class LiveMonitor:
     def _states(self, df: pd.DataFrame) -> pd.DataFrame:
         """Operating state per row: the reading's own ``state`` or the site's last reported one."""
         feats = sorted(self.state_vars)
+        if "state" in df and any(isinstance(x, dict) for x in df["state"].to_numpy()):
+            return self._states_rows(df, feats)
+        # each state variable forward-filled within each site (frame order), the site's state before the batch
+        # where it has not been reported yet
+        n, sites = len(df), df["site_id"].to_numpy()
+        if not n:
+            return pd.DataFrame(np.empty((0, len(feats))), columns=feats, index=df.index)
+        var, val = df["variable"].to_numpy(), df["value"].to_numpy(float)
+        codes, uniq = pd.factorize(sites)
+        order = np.argsort(codes, kind="stable")
+        sc, ar = codes[order], np.arange(n)
+        starts = np.r_[0, np.flatnonzero(sc[1:] != sc[:-1]) + 1]
+        ends = np.r_[starts[1:], n] - 1
+        first = np.repeat(starts, ends - starts + 1)
+        before = [self.site_state.setdefault(s, {}) for s in uniq]
+        carry = np.array([[c.get(f, np.nan) for f in feats] for c in before]).reshape(len(uniq), len(feats))
+        vs, var_s = val[order], var[order]
+        out = np.empty((n, len(feats)))
+        for j, f in enumerate(feats):
+            last = np.maximum.accumulate(np.where(var_s == f, ar, first - 1))
+            has = last >= first
+            col = np.where(has, vs[np.maximum(last, 0)], carry[sc, j])
+            out[order, j] = col
+            for e in ends[has[ends]]:  # the site's last report of f in the batch
+                before[sc[e]][f] = col[e]
+        return pd.DataFrame(out, columns=feats, index=df.index)
+
+    def _states_rows(self, df: pd.DataFrame, feats: list[str]) -> pd.DataFrame:
+        """:meth:`_states` row by row (readings that carry their own ``state`` dict)."""
         rows = []
         st = df["state"].to_numpy() if "state" in df else np.full(len(df), None)
         sites, var, val = df["site_id"].to_numpy(), df["variable"].to_numpy(), df["value"].to_numpy(float)
@@ -392,19 +432,26 @@ class LiveMonitor:
         # a lagged model: each site's last rows go first, and the lags/differences run within each site
         ts = df["ts"].to_numpy("datetime64[ns]")[idx]
         sites = frame["__site"].to_numpy()
+        cur_all = np.column_stack([frame[m.features].to_numpy(float), frame[m.target].to_numpy(float)])
         order = np.lexsort((ts, sites))
-        parts, rows, skips = [], [], []
-        for site, pos in pd.Series(sites[order]).groupby(sites[order], sort=False).indices.items():
-            pos = order[pos]
+        codes, uniq = pd.factorize(sites[order])
+        starts = np.r_[0, np.flatnonzero(codes[1:] != codes[:-1]) + 1]
+        ends = np.r_[starts[1:], len(order)]
+        blocks, rows, skips = [], [], []
+        for j, site in enumerate(uniq):
+            pos = order[starts[j] : ends[j]]
             k = self._key(site, var)
-            cur = frame.iloc[pos]
-            hist = k.hist if k.hist is not None else cur.iloc[:0]
-            parts += [hist, cur]
+            hist = k.hist if k.hist is not None else cur_all[:0]
+            cur = cur_all[pos]
+            blocks += [hist, cur]
             rows.append(pos)
             skips.append(len(hist))
-            k.hist = pd.concat([hist, cur]).iloc[-m.lags :].reset_index(drop=True)
-        both = pd.concat(parts, ignore_index=True)
-        both[m.group or "__chain"] = pd.factorize(both["__site"])[0]
+            k.hist = np.concatenate([hist, cur])[-m.lags :]
+        big = np.concatenate(blocks)
+        both = pd.DataFrame(big[:, :-1], columns=m.features)
+        both[m.target] = big[:, -1]
+        sizes = [h + len(p) for h, p in zip(skips, rows, strict=True)]
+        both[m.group or "__chain"] = np.repeat(np.arange(len(uniq)), sizes)
         mg = m if m.group else _with_group(m, "__chain")
         is_new = np.concatenate(
             [np.r_[np.zeros(h, bool), np.ones(len(p), bool)] for h, p in zip(skips, rows, strict=True)]

@@ -317,12 +317,22 @@ def _count(win: np.ndarray) -> np.ndarray:
 
 
 def _seg_windows(
-    hist: np.ndarray, rows: np.ndarray, new: np.ndarray, lens: np.ndarray, seg: np.ndarray, pos: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_windows` of many keys at once.  ``hist``: the keys' last ``w`` values, one row per key (NaN-padded;
-    rows ``rows`` of it are updated in place); ``new``: the new values of all keys, key after key (``lens`` of
-    each, ``seg`` = key number and ``pos`` = position within its key of each value).  Returns the ``(n, w)``
-    windows (a fresh copy) and the count of non-NaN values in each."""
+    hist: np.ndarray,
+    rows: np.ndarray,
+    new: np.ndarray,
+    lens: np.ndarray,
+    seg: np.ndarray,
+    pos: np.ndarray,
+    qs: list[float] | None = None,
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """:func:`_windows` of many keys at once, and the trailing quantiles ``qs`` over them.
+
+    ``hist``: the keys' last ``w`` values, one row per key (NaN-padded; rows ``rows`` of it are updated in
+    place); ``new``: the new values of all keys, key after key (``lens`` of each, ``seg`` = key number and ``pos``
+    = position within its key of each value).  Returns the ``(len(qs), n)`` quantiles of the ``w`` values before
+    each new one (:func:`trailing_quantiles`; ``None`` without ``qs``) and the count of non-NaN values in each
+    window.  The windows are gathered and partitioned 512 at a time (they stay in the CPU cache: ~30 % less CPU
+    than all at once, measured at 2,400 readings x 168)."""
     w = hist.shape[1]
     k = len(rows)
     start = np.arange(k) * w + np.r_[0, np.cumsum(lens)[:-1]]  # each key's history, then its new values
@@ -331,10 +341,16 @@ def _seg_windows(
     flat[(start[:, None] + ar).ravel()] = hist[rows].ravel()
     wstart = start[seg] + pos
     flat[wstart + w] = new
-    win = flat[wstart[:, None] + ar]
     hist[rows] = flat[(start + lens)[:, None] + ar]
     have = np.r_[0, np.cumsum(~np.isnan(flat))]
-    return win, have[wstart + w] - have[wstart]
+    counts = have[wstart + w] - have[wstart]
+    if qs is None:
+        return None, counts
+    out = np.empty((len(qs), len(new)))
+    for i in range(0, len(new), 512):
+        j = i + 512
+        out[:, i:j] = trailing_quantiles(flat[wstart[i:j, None] + ar], qs, owned=True, counts=counts[i:j])
+    return out, counts
 
 
 def _seg_shift(v: np.ndarray, carry: np.ndarray, first: np.ndarray) -> np.ndarray:
@@ -423,20 +439,17 @@ class StreamScorer:
         raw = x - prev_x  # as x.diff() on the whole series (NaN first)
         dx = np.nan_to_num(raw, nan=0.0)  # as x.diff().fillna(0)
         # stage 1: trailing medians of the value and of its difference, trailing IQR of the raw difference
-        wv, cv = _seg_windows(H["x"], rows, x, lens, seg, pos)
-        wd, cd = _seg_windows(H["d"], rows, dx, lens, seg, pos)
-        wr, cr = _seg_windows(H["draw"], rows, raw, lens, seg, pos)
-        med_v = trailing_quantiles(wv, [0.5], owned=True, counts=cv)[0]
-        med_d = trailing_quantiles(wd, [0.5], owned=True, counts=cd)[0]
-        iq = trailing_quantiles(wr, [0.25, 0.75], owned=True, counts=cr)
+        med_v, cv = _seg_windows(H["x"], rows, x, lens, seg, pos, [0.5])
+        med_d, cd = _seg_windows(H["d"], rows, dx, lens, seg, pos, [0.5])
+        iq, cr = _seg_windows(H["draw"], rows, raw, lens, seg, pos, [0.25, 0.75])
+        med_v, med_d = med_v[0], med_d[0]
         # stage 2: trailing MAD of the deviations from those medians
         m_v = np.where(cv >= mp, med_v, np.nan)
         m_d = np.where(cd >= mp, med_d, np.nan)
         dev_v, dev_d = np.abs(x - m_v), np.abs(dx - m_d)
-        a, ca = _seg_windows(H["xd"], rows, dev_v, lens, seg, pos)
-        b, cb = _seg_windows(H["dd"], rows, dev_d, lens, seg, pos)
-        mad_v = trailing_quantiles(a, [0.5], owned=True, counts=ca)[0]
-        mad_d = trailing_quantiles(b, [0.5], owned=True, counts=cb)[0]
+        mad_v, ca = _seg_windows(H["xd"], rows, dev_v, lens, seg, pos, [0.5])
+        mad_d, cb = _seg_windows(H["dd"], rows, dev_d, lens, seg, pos, [0.5])
+        mad_v, mad_d = mad_v[0], mad_d[0]
         with np.errstate(all="ignore"):
             sv = np.where(ca >= mp, mad_v, np.nan) * MAD_TO_SD
             sd = np.where(cb >= mp, mad_d, np.nan) * MAD_TO_SD

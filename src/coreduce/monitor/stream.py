@@ -270,7 +270,7 @@ class Sink:
         Called with the message ids of a batch once it is committed (manual MQTT acknowledgement).
     """
 
-    def __init__(self, store: Store, source: str, *, batch_ms: int = 50, max_rows: int = 20_000,
+    def __init__(self, store: Store, source: str, *, batch_ms: int = 25, max_rows: int = 20_000,
                  max_queue: int = 100_000, monitor: Any = None, ack: Callable[[list[int]], None] | None = None,
                  on_batch: Callable[[pd.DataFrame], None] | None = None) -> None:  # fmt: skip
         self.store, self.source, self.batch_ms, self.max_rows = store, source, batch_ms, max_rows
@@ -578,7 +578,7 @@ class MqttConsumer:
     """
 
     def __init__(self, store: Store, host: str, port: int, topics: Iterable[str], *,
-                 client_id: str = "coreduce-monitor", batch_ms: int = 50, max_queue: int = 100_000,
+                 client_id: str = "coreduce-monitor", batch_ms: int = 25, max_queue: int = 100_000,
                  monitor: Any = None, on_batch: Callable[[pd.DataFrame], None] | None = None,
                  ack: str = "receipt", protocol: str = "3.1.1") -> None:  # fmt: skip
         import paho.mqtt.client as mqtt

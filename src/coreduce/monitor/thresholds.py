@@ -78,7 +78,8 @@ class ConditionalModel:
         y = np.asarray(df[self.target] if observed is None else observed, dtype=float)
         g = df[self.group].to_numpy() if self.group else np.zeros(len(df))
         # as X[c].groupby(g).diff() and y.groupby(g).shift(k), with one index of the previous rows per lag
-        cols = {c: X[c].to_numpy() for c in self.features}
+        a = X.to_numpy(float)
+        cols = {c: a[:, j] for j, c in enumerate(self.features)}
         prev = _previous_in_group(g, 1)
         for c in self.features:
             cols[f"{c}_d1"] = _take_or_nan(cols[c], prev, cols[c])
