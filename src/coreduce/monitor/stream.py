@@ -1,22 +1,24 @@
-"""Stream ingest: MQTT (paho-mqtt 2.x, VERSION2 callbacks, MQTT 5, QoS 1, persistent session) or a replayed file
-into the canonical ``observations`` table through :meth:`Store.ingest`, and every reading through the live
+"""Stream ingest: MQTT (paho-mqtt 2.x, VERSION2 callbacks, MQTT 3.1.1 or 5, QoS 1, persistent session) or a replayed
+file into the canonical ``observations`` table through :meth:`Store.ingest`, and every reading through the live
 monitor (:class:`~coreduce.monitor.live.LiveMonitor`: quality flags, dynamic band, scores, explained alerts).
 
 A message is one JSON reading ``{"site": "stack-01", "ts": "2024-01-01T00:00:00Z" | epoch-ns, "variable":
 "NOx", "value": 42.0, "unit": "mg/m^3"}`` (optional ``"id"``, ``"sent_ns"`` = publish time for latency,
 ``"state": {"TEY": 130.2, ...}`` = the operating state at that reading).
 
-Threads: paho's network thread only queues ``(payload, arrival time, message id)`` on a bounded queue (a full queue
-blocks it: backpressure through TCP to the broker, which holds QoS 1 messages for the session); one writer thread
-drains the queue, parses, flags and writes the batch in one transaction. Acknowledgement: ``ack="receipt"``
-(default) lets paho send the PUBACK when the message is queued — the broker's in-flight window (20 by default) then
-never stalls the stream, and a graceful stop stores everything queued, but a consumer *killed* with readings still
-queued loses them; ``ack="commit"`` sends each PUBACK only after the reading's batch is committed (nothing is lost
-even then: the broker redelivers), at the price of a throughput bounded by the broker's in-flight window per batch —
-in one 10 s run at 5,000 readings/s offered to the machine's default Mosquitto (queue 1,000 per client, after which
-it drops QoS 1 messages) on the loaded 2-core box, 3,392 of 23,140 readings arrived. The writer does not wait a
-fixed interval: it takes what arrived while it wrote the previous batch, so a batch covers at most ``batch_ms`` when
-the store keeps up and the batching adapts when it does not. Idempotent: the observations key is (site_id, ts,
+Threads: paho's network thread (:func:`_client_class`: a buffered socket, every buffered packet handled per poll)
+only appends ``(payload, arrival time, message id)`` to a deque (``max_queue`` waiting readings block it:
+backpressure through TCP to the broker, which holds QoS 1 messages for the session); one writer thread takes a batch
+when its oldest reading has waited ``batch_ms`` (or ``max_rows`` wait, or at once when it finishes a batch that took
+longer: the batching adapts to the store), decodes it with one Arrow JSON pass, flags it, writes it in one
+transaction and scores it; the alerts go with their ledger record on a third thread (:class:`_AlertWriter`).
+Acknowledgement: ``ack="receipt"`` (default) lets paho send the PUBACK when the message is queued — the broker's
+in-flight window (20 by default) then never stalls the stream, and a graceful stop stores everything queued, but a
+consumer *killed* with readings still queued loses them; ``ack="commit"`` sends each PUBACK only after the reading's
+batch is committed (nothing is lost even then: the broker redelivers), at the price of a throughput bounded by the
+broker's in-flight window per batch — in one 10 s run at 5,000 readings/s offered to the machine's default
+Mosquitto (queue 1,000 per client, after which it drops QoS 1 messages) on the loaded 2-core box, 3,392 of 23,140
+readings arrived. Idempotent: the observations key is (site_id, ts,
 variable, source), so a redelivered reading upserts onto itself; duplicates inside a batch are dropped first.
 
 Broker: QoS 1 is hop by hop; Mosquitto keeps at most ``max_queued_messages`` (default 1,000) for a subscriber
