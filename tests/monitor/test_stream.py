@@ -180,6 +180,46 @@ def test_broker_sigkill_and_consumer_restart_lose_nothing(tmp_path):
         shutil.rmtree(pdir, ignore_errors=True)
 
 
+@pytest.mark.skipif(MOSQ is None, reason="mosquitto not installed")
+@pytest.mark.parametrize(("protocol", "ack"), [("5", "commit"), ("3.1.1", "commit"), ("5", "receipt")])
+def test_protocols_and_acknowledgement_modes(tmp_path, protocol, ack):
+    """Both protocols and both acknowledgement modes through the buffered network thread: every reading stored
+    once, and every one acknowledged to the broker (a consumer reconnecting under the same persistent session gets
+    nothing again)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf = tmp_path / "m.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n")
+    broker = subprocess.Popen([MOSQ, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = None
+    try:
+        assert _wait(lambda: _up("127.0.0.1", port), 5)
+        st = Store(tmp_path / "ws.duckdb")
+        cid = f"proto-{protocol}-{ack}"
+        c = MqttConsumer(st, "127.0.0.1", port, ["p/#"], client_id=cid, ack=ack, protocol=protocol)
+        c.start()
+        assert c.connected.wait(5)
+        p = ReliablePublisher("127.0.0.1", port, client_id=f"pub-{cid}")
+        n = 3000
+        for i in range(n):
+            p.publish("p/stack-01", _reading(i))
+        assert _wait(lambda: c.sink.stats.inserted >= n and not c.sink.pending(), 30), c.sink.stats.as_dict()
+        time.sleep(0.5)
+        c.stop()
+        assert st.count("observations") == n
+        again = MqttConsumer(st, "127.0.0.1", port, ["p/#"], client_id=cid, ack=ack, protocol=protocol)
+        again.start()
+        assert again.connected.wait(5)
+        time.sleep(1.0)
+        assert again.stop().received == 0  # the broker holds nothing unacknowledged for the session
+    finally:
+        if p is not None:
+            p.close()
+        broker.send_signal(signal.SIGKILL)
+        broker.wait()
+
+
 def test_replay_file_same_path_idempotent(tmp_path):
     import pandas as pd
 
