@@ -148,6 +148,10 @@ def frame_of_payloads(payloads: list[bytes], source: str, arrived_ns: np.ndarray
     try:
         opts = pj.ReadOptions(use_threads=False, block_size=len(joined) + 1)
         tb = pj.read_json(pa.py_buffer(joined), read_options=opts)
+        if "ts" in tb.column_names and pa.types.is_timestamp(tb["ts"].type):
+            # Arrow read ISO 8601 text as timestamps itself: read it as text, parsed below as pandas does
+            text = pj.ParseOptions(explicit_schema=pa.schema([pa.field("ts", pa.string())]))
+            tb = pj.read_json(pa.py_buffer(joined), read_options=opts, parse_options=text)
     except (pa.ArrowException, ValueError):
         return None
     names = set(tb.column_names)
