@@ -168,7 +168,10 @@ def mqtt_bench(seconds: float, rate: int, port: int = 1883, sites: int = 50, mon
             "alerts_explained_share": None if alerts is None or not len(alerts) else
             float((alerts["path"] != "unexplained").mean()),
             "late": d["late"], "bad": d["bad"], "batches": d["batches"], "mean_batch_rows": d["mean_batch_rows"],
-            "queue_max": d["queue_max"], "last_error": c.sink.last_error, "elapsed_s": time.time() - t0}  # fmt: skip
+            "queue_max": d["queue_max"], "last_error": c.sink.last_error, "elapsed_s": time.time() - t0,
+            # CPU time per received reading of each consumer stage (thread time: independent of the machine's load)
+            "consumer_cpu_us_per_reading": {k: round(v, 2) for k, v in d["cpu_us_per_reading"].items()},
+            "consumer_cpu_us_per_reading_total": round(sum(d["cpu_us_per_reading"].values()), 2)}  # fmt: skip
 
 
 def main() -> None:

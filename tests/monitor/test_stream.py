@@ -180,6 +180,46 @@ def test_broker_sigkill_and_consumer_restart_lose_nothing(tmp_path):
         shutil.rmtree(pdir, ignore_errors=True)
 
 
+@pytest.mark.skipif(MOSQ is None, reason="mosquitto not installed")
+@pytest.mark.parametrize(("protocol", "ack"), [("5", "commit"), ("3.1.1", "commit"), ("5", "receipt")])
+def test_protocols_and_acknowledgement_modes(tmp_path, protocol, ack):
+    """Both protocols and both acknowledgement modes through the buffered network thread: every reading stored
+    once, and every one acknowledged to the broker (a consumer reconnecting under the same persistent session gets
+    nothing again)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf = tmp_path / "m.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n")
+    broker = subprocess.Popen([MOSQ, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = None
+    try:
+        assert _wait(lambda: _up("127.0.0.1", port), 5)
+        st = Store(tmp_path / "ws.duckdb")
+        cid = f"proto-{protocol}-{ack}"
+        c = MqttConsumer(st, "127.0.0.1", port, ["p/#"], client_id=cid, ack=ack, protocol=protocol)
+        c.start()
+        assert c.connected.wait(5)
+        p = ReliablePublisher("127.0.0.1", port, client_id=f"pub-{cid}")
+        n = 3000
+        for i in range(n):
+            p.publish("p/stack-01", _reading(i))
+        assert _wait(lambda: c.sink.stats.inserted >= n and not c.sink.pending(), 30), c.sink.stats.as_dict()
+        time.sleep(0.5)
+        c.stop()
+        assert st.count("observations") == n
+        again = MqttConsumer(st, "127.0.0.1", port, ["p/#"], client_id=cid, ack=ack, protocol=protocol)
+        again.start()
+        assert again.connected.wait(5)
+        time.sleep(1.0)
+        assert again.stop().received == 0  # the broker holds nothing unacknowledged for the session
+    finally:
+        if p is not None:
+            p.close()
+        broker.send_signal(signal.SIGKILL)
+        broker.wait()
+
+
 def test_replay_file_same_path_idempotent(tmp_path):
     import pandas as pd
 
@@ -191,3 +231,35 @@ def test_replay_file_same_path_idempotent(tmp_path):
     b = replay(st, f, batch_rows=20)
     assert (a.inserted, a.batches, b.inserted, b.stored_rows) == (50, 3, 0, 50)
     assert st.count("observations") == 50
+
+
+def test_arrow_batch_decode_equals_message_by_message():
+    """The one-pass Arrow decode of a batch gives the frame the message-by-message parse gives (epoch-ns and
+    ISO timestamps, integer values, optional unit/quality/state, duplicates), and declines what it cannot
+    represent (malformed JSON, a missing field, a payload over two lines) so that the slow path handles it."""
+    import numpy as np
+    import pandas as pd
+
+    from coreduce.monitor.stream import frame_of_payloads, parse_many, readings_frame
+
+    arrived = np.arange(1, 6, dtype="int64") * 1_000_000_000 + T0
+    batches = [
+        [_reading(i).encode() for i in range(4)] + [_reading(2).encode()],  # a duplicate key: last copy kept
+        [json.dumps({"site": "s", "ts": f"2024-01-01T00:00:0{i}Z", "variable": "load", "value": i, "unit": "MW",
+                     "quality": "ok", "state": {"TEY": 1.0 + i} if i % 2 else None}).encode()
+         for i in range(5)],
+        [json.dumps({"site": "s", "ts": T0 + i, "variable": "x", "value": 1.5}).encode() for i in range(5)],
+        [json.dumps({"site": "s", "ts": f"2024-01-01T08:00:0{i}.25+08:00", "variable": "x", "value": 1.5}).encode()
+         for i in range(5)],
+    ]  # fmt: skip
+    for raw in batches:
+        fast = frame_of_payloads(raw, "src", arrived[: len(raw)])
+        slow = readings_frame(parse_many(raw), "src", arrived[: len(raw)])
+        assert fast is not None
+        pd.testing.assert_frame_equal(fast.drop(columns="state"), slow.drop(columns="state"))
+        norm = [None if not isinstance(s, dict) else s for s in slow["state"]]
+        assert list(fast["state"]) == norm
+    good = _reading(1).encode()
+    for bad in (b"not json", json.dumps({"site": "s", "ts": T0, "variable": "x"}).encode(),
+                json.dumps({"site": "s", "ts": T0, "variable": "x", "value": 1.0}, indent=1).encode()):  # fmt: skip
+        assert frame_of_payloads([good, bad], "src", arrived[:2]) is None

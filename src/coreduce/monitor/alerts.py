@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -89,16 +90,19 @@ def build_alerts(
 
 
 def store_alerts(store, alerts: pd.DataFrame, *, params: dict | None = None, inputs: dict | None = None,
-                 model_version: str | None = None, footprint: str | None = None) -> str:  # fmt: skip
+                 model_version: str | None = None, footprint: str | None = None,
+                 ledger: Any = None) -> str:  # fmt: skip
     """Upsert an alert batch into ``alerts`` in the same transaction as its ledger record; returns the run id.
 
     ``footprint`` is the ledger's footprint mode (``"fallback"`` for the live monitor: codecarbon's start-up
-    would dominate a sub-second alert).  Re-storing the same events is idempotent (same ``alert_id``); an alert
+    would dominate a sub-second alert); ``ledger``: a :class:`~coreduce.ledger.Ledger` of ``store`` to reuse (a
+    stream stores alerts many times a minute: a new ``Ledger`` checks its tables each time).
+    Re-storing the same events is idempotent (same ``alert_id``); an alert
     already acknowledged keeps its acknowledgement (only open alerts of the batch are written).
     """
     from coreduce.ledger import Ledger
 
-    led = Ledger(store, footprint=footprint)
+    led = ledger if ledger is not None else Ledger(store, footprint=footprint)
     st = led.store if hasattr(led, "store") else store
     have = _stored_status(st, alerts["alert_id"].tolist())
     keep = alerts[~alerts["alert_id"].isin([k for k, v in have.items() if v == "acknowledged"])].copy()

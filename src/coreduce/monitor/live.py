@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from coreduce.monitor.alerts import ALERT_COLUMNS, alert_id, store_alerts
-from coreduce.monitor.quality import QualityRules, StreamScorer, _count, _range_flag, _stacked, _windows
+from coreduce.monitor.quality import QualityRules, StreamScorer, _range_flag, _seg_windows
 from coreduce.monitor.rca import as_json_list, explain, graph_version
 from coreduce.monitor.thresholds import ConditionalModel
 
@@ -58,32 +58,43 @@ class OnlineBand:
 
     @staticmethod
     def update_many(bands: list[OnlineBand], residuals: list[np.ndarray]) -> list[tuple[np.ndarray, ...]]:
-        """:meth:`update` of several keys' bands with one vectorised quantile call (same window and quantiles)."""
+        """:meth:`update` of several keys' bands at once (same window and quantiles): the keys' windows are rows
+        of one array, their quantiles one call, the hysteresis one pass for all keys."""
         if not bands:
             return []
         b0 = bands[0]
-        wins, rs = [], []
-        for band, res in zip(bands, residuals, strict=True):
-            r = np.asarray(res, dtype=float)
-            win, band.hist = _windows(band.hist, r, band.window)
-            wins.append(win)
-            rs.append(r)
-        qs = _stacked(wins, [b0.q_on, b0.q_off])
+        w, k = b0.window, len(bands)
+        rs = [np.asarray(r, dtype=float) for r in residuals]
+        lens = np.array([len(r) for r in rs], dtype=np.intp)
+        r = np.concatenate(rs)
+        n = len(r)
+        hist = np.full((k, w), np.nan)
+        for i, band in enumerate(bands):
+            h = band.hist[-w:]
+            if len(h):
+                hist[i, w - len(h) :] = h
+        first = np.r_[0, np.cumsum(lens)[:-1]].astype(np.intp)
+        seg = np.repeat(np.arange(k), lens)
+        q, cnt = _seg_windows(hist, np.arange(k), r, lens, seg, np.arange(n) - first[seg], [b0.q_on, b0.q_off])
+        enough = cnt >= b0.min_periods
+        up, lo = np.where(enough, q[0], np.nan), np.where(enough, q[1], np.nan)
+        exceeded = np.isfinite(up) & (r > up)
+        # hysteresis: on above the upper band, off below the lower band (or without one), else as before
+        with np.errstate(invalid="ignore"):
+            off = ~exceeded & (~np.isfinite(lo) | (r < lo))
+        idx = np.arange(n)
+        before = first[seg] - 1
+        last_on = np.maximum.accumulate(np.where(exceeded, idx, before)) if n else idx
+        last_off = np.maximum.accumulate(np.where(off, idx, before)) if n else idx
+        carry = np.array([band.on for band in bands], dtype=bool)
+        alarm = np.where(np.maximum(last_on, last_off) > before, last_on > last_off, carry[seg])
         out = []
-        for band, win, r, q in zip(bands, wins, rs, qs, strict=True):
-            enough = _count(win) >= band.min_periods
-            up, lo = np.where(enough, q[0], np.nan), np.where(enough, q[1], np.nan)
-            exceeded = np.isfinite(up) & (r > up)
-            alarm = np.zeros(len(r), dtype=bool)
-            on = band.on
-            for i in range(len(r)):  # hysteresis: on above the upper band, off below the lower band
-                if exceeded[i]:
-                    on = True
-                elif on and (not np.isfinite(lo[i]) or r[i] < lo[i]):
-                    on = False
-                alarm[i] = on
-            band.on = on
-            out.append((up, lo, exceeded, alarm))
+        for i, band in enumerate(bands):
+            band.hist = hist[i]
+            sl = slice(first[i], first[i] + lens[i])
+            if lens[i]:
+                band.on = bool(alarm[first[i] + lens[i] - 1])
+            out.append((up[sl], lo[sl], exceeded[sl], alarm[sl]))
         return out
 
 
@@ -92,7 +103,7 @@ class _Key:
     band: OnlineBand
     last_ts: int | None = None
     steps: deque = field(default_factory=lambda: deque(maxlen=50))
-    hist: pd.DataFrame | None = None  # last rows (state + value) for a lagged model
+    hist: np.ndarray | None = None  # last rows (state variables, then the value) for a lagged model
     open: dict[str, dict] = field(default_factory=dict)  # kind -> open alert row
     since: dict[str, int] = field(default_factory=dict)  # kind -> readings since the last event ended
     prev: dict[str, bool] = field(default_factory=dict)  # kind -> flag of the previous reading
@@ -105,6 +116,8 @@ class BatchResult:
     alert_rows: np.ndarray  # positions (in the batch frame) of the readings that opened an alert
     stored_ns: int = 0
     run_id: str | None = None
+    store_cpu_ns: int = 0  # CPU time (thread time) of storing the alerts with their ledger record
+    deferred: tuple[pd.DataFrame, dict] | None = None  # (alerts, store_alerts arguments) left to the caller
 
 
 def _with_group(m: ConditionalModel, column: str) -> ConditionalModel:
@@ -153,50 +166,98 @@ class LiveMonitor:
         self.alerts_raised = 0
         self._bounds_cache: dict[tuple[str, str], tuple[float, float] | None] = {}
         self._design: dict[int, tuple[pd.DataFrame, int]] = {}
+        self._ledger: Any = None
+        #: True: :meth:`after_write` leaves the alerts to store in ``BatchResult.deferred`` (the stream's alert
+        #: thread stores them, so that a batch of readings does not wait for the ledger)
+        self.defer_alerts = False
+        self._gap_rows: dict[tuple[str, str], int] = {}  # key -> row of the clock-gap state
+        self._steps = np.empty((0, 50))  # each key's last 50 positive time steps (ns), NaN-padded
+        self._last_ts = np.empty(0, dtype=np.int64)
 
     # ------------------------------------------------------------------ quality (before the write)
+    def _key_codes(self, df: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, str]]]:
+        """Key number of each row (keys numbered in order of first appearance) and the ``(site, variable)`` keys."""
+        sc, su = pd.factorize(df["site_id"].to_numpy())
+        vc, vu = pd.factorize(df["variable"].to_numpy())
+        codes, uc = pd.factorize(sc.astype(np.int64) * len(vu) + vc)
+        return codes.astype(np.intp), [(su[u // len(vu)], vu[u % len(vu)]) for u in uc]
+
     def before_write(self, df: pd.DataFrame) -> pd.DataFrame:
         """Flags and scores of a batch (rows in the frame's order), and the ``quality`` to store."""
+        n = len(df)
         out = pd.DataFrame(index=df.index)
         x = df["value"].to_numpy(float)
         ts = df["ts"].to_numpy("datetime64[ns]").astype("int64")
         late_ns = int(self.rules.late_after / pd.Timedelta(1, "ns"))
         arrived = df["arrived"].to_numpy("datetime64[ns]").astype("int64") if "arrived" in df else ts
-        cols = {k: np.zeros(len(df), dtype=bool) for k in ("stuck", "spike", "score", "non_positive", "out_of_range",
-                                                             "clock_gap", "double_delta")}  # fmt: skip
-        zv, zd, med = (np.zeros(len(df)) for _ in range(3))
-        groups = []
-        for (site, var), idx in df.groupby(["site_id", "variable"], sort=False).indices.items():
-            groups.append(((site, var), idx[np.argsort(ts[idx], kind="stable")]))
-        scores = self.scorer.update_many([(key, x[idx]) for key, idx in groups])
-        for ((site, var), idx), s in zip(groups, scores, strict=True):
-            k = self._key(site, var)
-            for c in ("stuck", "spike", "score", "non_positive"):
-                cols[c][idx] = s[c]
+        codes, keys = self._key_codes(df)
+        order = np.lexsort((ts, codes))  # key after key, each in time order (stable)
+        lens = np.bincount(codes, minlength=len(keys))
+        s = self.scorer.update_flat(keys, lens, x[order])
+        cols = {}
+        for c, src in (("stuck", "stuck"), ("spike", "spike"), ("score", "score"), ("non_positive", "non_positive"),
+                       ("double_delta", "double_delta_prev")):  # fmt: skip
             # the double delta of reading t is decided at t+1: flagged on the reading that confirms it
-            cols["double_delta"][idx] = s["double_delta_prev"]
-            zv[idx], zd[idx], med[idx] = s["z_value"], s["z_diff"], s["median"]
-            lo_hi = self._bounds(var, df["unit"].iat[idx[0]])
-            if lo_hi is not None:
-                cols["out_of_range"][idx] = (x[idx] < lo_hi[0]) | (x[idx] > lo_hi[1])
-            t = ts[idx]
-            prev = np.r_[k.last_ts if k.last_ts is not None else t[0], t[:-1]]
-            step = (t - prev).astype(float)
-            # clock gap: a step above 1.5 x the key's median step (the median of its last 50 steps before the batch)
-            gap = step > 1.5 * float(np.median(k.steps)) if len(k.steps) >= 5 else np.zeros(len(t), dtype=bool)
-            k.steps.extend(step[step > 0].tolist())
-            cols["clock_gap"][idx] = gap
-            k.last_ts = int(t[-1])
-        for c, v in cols.items():
-            out[c] = v
+            cols[c] = np.empty(n, dtype=bool)
+            cols[c][order] = s[src]
+        zv, zd, med = np.empty(n), np.empty(n), np.empty(n)
+        zv[order], zd[order], med[order] = s["z_value"], s["z_diff"], s["median"]
+        # out of range: the bounds of each key's (variable, unit)
+        first_row = np.unique(codes, return_index=True)[1]
+        units = df["unit"].to_numpy()[first_row]
+        lo, hi = np.full(len(keys), np.nan), np.full(len(keys), np.nan)
+        for j, ((_, var), unit) in enumerate(zip(keys, units, strict=True)):
+            b = self._bounds(var, unit)
+            if b is not None:
+                lo[j], hi[j] = b
+        with np.errstate(invalid="ignore"):
+            cols["out_of_range"] = (x < lo[codes]) | (x > hi[codes])
+        cols["clock_gap"] = np.empty(n, dtype=bool)
+        cols["clock_gap"][order] = self._clock_gap(keys, lens, ts[order])
+        for c in ("stuck", "spike", "score", "non_positive", "out_of_range", "clock_gap", "double_delta"):
+            out[c] = cols[c]
         out["missing"] = np.isnan(x)
         out["late"] = (arrived - ts) > late_ns
         out["z_value"], out["z_diff"], out["median"] = zv, zd, med
-        invalid = out["non_positive"] | out["out_of_range"]
-        suspect = out[["late", "stuck", "spike", "score", "double_delta"]].any(axis=1)
+        invalid = cols["non_positive"] | cols["out_of_range"]
+        suspect = out["late"].to_numpy() | cols["stuck"] | cols["spike"] | cols["score"] | cols["double_delta"]
         out["quality"] = np.where(out["missing"], "missing", np.where(invalid, "invalid",
                                   np.where(suspect, "suspect", "ok")))  # fmt: skip
         return out
+
+    def _clock_gap(self, keys: list[tuple[str, str]], lens: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Clock gap of readings ``t`` (key after key, in time order): a step above 1.5 x the key's median step
+        (the median of its last 50 positive steps before the batch, once it has 5)."""
+        rows = np.empty(len(keys), dtype=np.intp)
+        for i, key in enumerate(keys):
+            j = self._gap_rows.get(key)
+            if j is None:
+                j = self._gap_rows[key] = len(self._gap_rows)
+            rows[i] = j
+        grow = len(self._gap_rows) - len(self._last_ts)
+        if grow > 0:
+            self._steps = np.vstack([self._steps, np.full((grow, 50), np.nan)])
+            self._last_ts = np.r_[self._last_ts, np.full(grow, np.iinfo(np.int64).min)]
+        first = np.r_[0, np.cumsum(lens)[:-1]].astype(np.intp)
+        seg = np.repeat(np.arange(len(keys)), lens)
+        carry = self._last_ts[rows]
+        prev = np.empty(len(t), dtype=np.int64)
+        prev[1:] = t[:-1]
+        prev[first] = np.where(carry == np.iinfo(np.int64).min, t[first], carry)  # a new key: no step
+        step = (t - prev).astype(float)
+        hist = self._steps[rows]
+        have = np.sum(~np.isnan(hist), axis=1)
+        with np.errstate(all="ignore"):
+            med = np.where(have >= 5, np.nanmedian(np.where(have[:, None] > 0, hist, 0.0), axis=1), np.nan)
+            gap = step > 1.5 * med[seg]
+        # keep each key's last 50 positive steps
+        pos = step > 0
+        plen = np.bincount(seg[pos], minlength=len(keys))
+        kept = np.arange(pos.sum()) - np.r_[0, np.cumsum(plen)[:-1]][seg[pos]]
+        if pos.any():
+            _seg_windows(self._steps, rows, step[pos], plen, seg[pos], kept)
+        self._last_ts[rows] = t[first + lens - 1]
+        return gap
 
     def _bounds(self, var: str, unit: str) -> tuple[float, float] | None:
         """(min, max) of ``bounds.csv`` for (variable, unit), cached (None: none declared)."""
@@ -223,6 +284,35 @@ class LiveMonitor:
     def _states(self, df: pd.DataFrame) -> pd.DataFrame:
         """Operating state per row: the reading's own ``state`` or the site's last reported one."""
         feats = sorted(self.state_vars)
+        if "state" in df and any(isinstance(x, dict) for x in df["state"].to_numpy()):
+            return self._states_rows(df, feats)
+        # each state variable forward-filled within each site (frame order), the site's state before the batch
+        # where it has not been reported yet
+        n, sites = len(df), df["site_id"].to_numpy()
+        if not n:
+            return pd.DataFrame(np.empty((0, len(feats))), columns=feats, index=df.index)
+        var, val = df["variable"].to_numpy(), df["value"].to_numpy(float)
+        codes, uniq = pd.factorize(sites)
+        order = np.argsort(codes, kind="stable")
+        sc, ar = codes[order], np.arange(n)
+        starts = np.r_[0, np.flatnonzero(sc[1:] != sc[:-1]) + 1]
+        ends = np.r_[starts[1:], n] - 1
+        first = np.repeat(starts, ends - starts + 1)
+        before = [self.site_state.setdefault(s, {}) for s in uniq]
+        carry = np.array([[c.get(f, np.nan) for f in feats] for c in before]).reshape(len(uniq), len(feats))
+        vs, var_s = val[order], var[order]
+        out = np.empty((n, len(feats)))
+        for j, f in enumerate(feats):
+            last = np.maximum.accumulate(np.where(var_s == f, ar, first - 1))
+            has = last >= first
+            col = np.where(has, vs[np.maximum(last, 0)], carry[sc, j])
+            out[order, j] = col
+            for e in ends[has[ends]]:  # the site's last report of f in the batch
+                before[sc[e]][f] = col[e]
+        return pd.DataFrame(out, columns=feats, index=df.index)
+
+    def _states_rows(self, df: pd.DataFrame, feats: list[str]) -> pd.DataFrame:
+        """:meth:`_states` row by row (readings that carry their own ``state`` dict)."""
         rows = []
         st = df["state"].to_numpy() if "state" in df else np.full(len(df), None)
         sites, var, val = df["site_id"].to_numpy(), df["variable"].to_numpy(), df["value"].to_numpy(float)
@@ -311,12 +401,20 @@ class LiveMonitor:
                 alerts[c] = pd.to_datetime(alerts[c], utc=True)
             self.alerts_raised += len(rows)
             if self.store is not None:
+                t = time.thread_time_ns()
                 versions = sorted({m.version for m in self.models.values()})
-                res.run_id = store_alerts(
-                    self.store, alerts.drop_duplicates("alert_id", keep="last"),
-                    params={"mode": "live", **self.band_args, "cooldown": self.cooldown},
-                    model_version=",".join(versions) or "trailing-median", footprint="fallback",
-                )  # fmt: skip
+                kw = {"params": {"mode": "live", **self.band_args, "cooldown": self.cooldown},
+                      "model_version": ",".join(versions) or "trailing-median", "footprint": "fallback"}  # fmt: skip
+                batch = alerts.drop_duplicates("alert_id", keep="last")
+                if self.defer_alerts:  # the caller stores them (a stream's alert thread)
+                    res.deferred = (batch, kw)
+                    return res
+                if self._ledger is None:  # one ledger for the stream (it checks its tables once)
+                    from coreduce.ledger import Ledger
+
+                    self._ledger = Ledger(self.store, footprint="fallback")
+                res.run_id = store_alerts(self.store, batch, ledger=self._ledger, **kw)
+                res.store_cpu_ns = time.thread_time_ns() - t
         res.stored_ns = time.time_ns()
         return res
 
@@ -334,19 +432,26 @@ class LiveMonitor:
         # a lagged model: each site's last rows go first, and the lags/differences run within each site
         ts = df["ts"].to_numpy("datetime64[ns]")[idx]
         sites = frame["__site"].to_numpy()
+        cur_all = np.column_stack([frame[m.features].to_numpy(float), frame[m.target].to_numpy(float)])
         order = np.lexsort((ts, sites))
-        parts, rows, skips = [], [], []
-        for site, pos in pd.Series(sites[order]).groupby(sites[order], sort=False).indices.items():
-            pos = order[pos]
+        codes, uniq = pd.factorize(sites[order])
+        starts = np.r_[0, np.flatnonzero(codes[1:] != codes[:-1]) + 1]
+        ends = np.r_[starts[1:], len(order)]
+        blocks, rows, skips = [], [], []
+        for j, site in enumerate(uniq):
+            pos = order[starts[j] : ends[j]]
             k = self._key(site, var)
-            cur = frame.iloc[pos]
-            hist = k.hist if k.hist is not None else cur.iloc[:0]
-            parts += [hist, cur]
+            hist = k.hist if k.hist is not None else cur_all[:0]
+            cur = cur_all[pos]
+            blocks += [hist, cur]
             rows.append(pos)
             skips.append(len(hist))
-            k.hist = pd.concat([hist, cur]).iloc[-m.lags :].reset_index(drop=True)
-        both = pd.concat(parts, ignore_index=True)
-        both[m.group or "__chain"] = pd.factorize(both["__site"])[0]
+            k.hist = np.concatenate([hist, cur])[-m.lags :]
+        big = np.concatenate(blocks)
+        both = pd.DataFrame(big[:, :-1], columns=m.features)
+        both[m.target] = big[:, -1]
+        sizes = [h + len(p) for h, p in zip(skips, rows, strict=True)]
+        both[m.group or "__chain"] = np.repeat(np.arange(len(uniq)), sizes)
         mg = m if m.group else _with_group(m, "__chain")
         is_new = np.concatenate(
             [np.r_[np.zeros(h, bool), np.ones(len(p), bool)] for h, p in zip(skips, rows, strict=True)]

@@ -369,18 +369,86 @@ def _count(win: np.ndarray) -> np.ndarray:
     return np.sum(~np.isnan(win), axis=1)
 
 
+def _seg_windows(
+    hist: np.ndarray,
+    rows: np.ndarray,
+    new: np.ndarray,
+    lens: np.ndarray,
+    seg: np.ndarray,
+    pos: np.ndarray,
+    qs: list[float] | None = None,
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """:func:`_windows` of many keys at once, and the trailing quantiles ``qs`` over them.
+
+    ``hist``: the keys' last ``w`` values, one row per key (NaN-padded; rows ``rows`` of it are updated in
+    place); ``new``: the new values of all keys, key after key (``lens`` of each, ``seg`` = key number and ``pos``
+    = position within its key of each value).  Returns the ``(len(qs), n)`` quantiles of the ``w`` values before
+    each new one (:func:`trailing_quantiles`; ``None`` without ``qs``) and the count of non-NaN values in each
+    window.  The windows are gathered and partitioned 512 at a time (they stay in the CPU cache: ~30 % less CPU
+    than all at once, measured at 2,400 readings x 168)."""
+    w = hist.shape[1]
+    k = len(rows)
+    start = np.arange(k) * w + np.r_[0, np.cumsum(lens)[:-1]]  # each key's history, then its new values
+    flat = np.empty(k * w + len(new))
+    ar = np.arange(w)
+    flat[(start[:, None] + ar).ravel()] = hist[rows].ravel()
+    wstart = start[seg] + pos
+    flat[wstart + w] = new
+    hist[rows] = flat[(start + lens)[:, None] + ar]
+    have = np.r_[0, np.cumsum(~np.isnan(flat))]
+    counts = have[wstart + w] - have[wstart]
+    if qs is None:
+        return None, counts
+    out = np.empty((len(qs), len(new)))
+    for i in range(0, len(new), 512):
+        j = i + 512
+        out[:, i:j] = trailing_quantiles(flat[wstart[i:j, None] + ar], qs, owned=True, counts=counts[i:j])
+    return out, counts
+
+
+def _seg_shift(v: np.ndarray, carry: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """``v`` shifted by one within each key, the key's ``carry`` (its value before the batch) first."""
+    out = np.empty(len(v))
+    out[1:] = v[:-1]
+    out[first] = carry
+    return out
+
+
 class StreamScorer:
     """Incremental data-quality flags and robust scores per series key (e.g. ``(site, variable)``), for a stream.
 
     Each :meth:`update` scores only the new readings against the kept trailing window, with the same numbers as
     :func:`anomaly_flags` with ``relocate=False`` on the whole series (tested), at a fraction of the cost;
-    :meth:`update_many` does it for many keys with one vectorised quantile call per statistic (a batch of a
-    stream holds hundreds of keys: per-key NumPy calls would dominate).
+    :meth:`update_flat` does it for many keys at once: the keys' trailing windows are rows of one array per
+    statistic and every step is one NumPy call for the whole batch (a batch of a stream holds hundreds of keys:
+    per-key NumPy calls would dominate).
     """
+
+    _VEC = ("last", "run", "pre", "iqr")
 
     def __init__(self, rules: QualityRules | None = None) -> None:
         self.rules = rules or QualityRules(relocate=False)
-        self._state: dict[object, dict[str, object]] = {}
+        self._rows: dict[object, int] = {}
+        r = self.rules
+        self._hist = {k: np.empty((0, n)) for k, n in (("x", r.window), ("d", r.window), ("draw", r.delta_window),
+                                                         ("xd", r.window), ("dd", r.window))}  # fmt: skip
+        self._vec = {k: np.empty(0) for k in self._VEC}
+
+    def _rows_of(self, keys: list[object]) -> np.ndarray:
+        rows = np.empty(len(keys), dtype=np.intp)
+        new = 0
+        for i, key in enumerate(keys):
+            j = self._rows.get(key)
+            if j is None:
+                j = self._rows[key] = len(self._rows)
+                new += 1
+            rows[i] = j
+        if new:  # a fresh key: empty (NaN) windows, no previous value
+            for k, h in self._hist.items():
+                self._hist[k] = np.vstack([h, np.full((new, h.shape[1]), np.nan)])
+            for k, v in self._vec.items():
+                self._vec[k] = np.r_[v, np.zeros(new) if k == "run" else np.full(new, np.nan)]
+        return rows
 
     def update(self, key: object, values: np.ndarray) -> dict[str, np.ndarray]:
         """Flags and scores of the new readings of ``key`` (in time order).
@@ -392,85 +460,89 @@ class StreamScorer:
 
     def update_many(self, groups: list[tuple[object, np.ndarray]]) -> list[dict[str, np.ndarray]]:
         """:meth:`update` for several keys (each key once, its new readings in time order)."""
-        r, w, mp = self.rules, self.rules.window, self.rules.min_periods
-        sts, xs, dxs, raws = [], [], [], []
-        for key, values in groups:
-            s = self._state.get(key)
-            if s is None:
-                s = self._state[key] = {"x": np.empty(0), "xd": np.empty(0), "d": np.empty(0), "dd": np.empty(0),
-                                        "last": np.nan, "run": 0, "draw": np.empty(0), "pre": np.nan,
-                                        "iqr": np.nan}  # fmt: skip
-            x = np.asarray(values, dtype=float)
-            raw = x - np.r_[s["last"], x[:-1]]  # as x.diff() on the whole series (NaN first)
-            sts.append(s)
-            xs.append(x)
-            raws.append(raw)
-            dxs.append(np.nan_to_num(raw, nan=0.0))  # as x.diff().fillna(0)
+        lens = np.array([len(v) for _, v in groups], dtype=np.intp)
+        x = np.concatenate([np.asarray(v, dtype=float) for _, v in groups]) if groups else np.empty(0)
+        flat = self.update_flat([k for k, _ in groups], lens, x)
+        cuts = np.cumsum(lens)[:-1]
+        parts = {k: np.split(v, cuts) for k, v in flat.items()}
+        return [{k: parts[k][i] for k in flat} for i in range(len(groups))]
+
+    def update_flat(self, keys: list[object], lens: np.ndarray, x: np.ndarray) -> dict[str, np.ndarray]:
+        """:meth:`update` of several keys (each once) given their new values key after key (``lens`` of each, in
+        time order within a key); the results are flat arrays in the same order."""
+        r, mp = self.rules, self.rules.min_periods
+        lens = np.asarray(lens, dtype=np.intp)
+        x = np.asarray(x, dtype=float)
+        keep = lens > 0
+        if not keep.all():
+            keys, lens = [k for k, ok in zip(keys, keep, strict=True) if ok], lens[keep]
+        n = len(x)
+        if not n:
+            empty = np.empty(0)
+            return {k: empty.astype(bool) if k not in ("z_value", "z_diff", "median") else empty
+                    for k in ("z_value", "z_diff", "median", "non_positive", "stuck", "spike", "score",
+                              "double_delta_prev", "anomaly")}  # fmt: skip
+        rows = self._rows_of(keys)
+        seg = np.repeat(np.arange(len(rows)), lens)
+        first = np.r_[0, np.cumsum(lens)[:-1]].astype(np.intp)
+        end = first + lens - 1
+        pos = np.arange(n) - first[seg]
+        H, V = self._hist, self._vec
+        prev_x = _seg_shift(x, V["last"][rows], first)
+        raw = x - prev_x  # as x.diff() on the whole series (NaN first)
+        dx = np.nan_to_num(raw, nan=0.0)  # as x.diff().fillna(0)
         # stage 1: trailing medians of the value and of its difference, trailing IQR of the raw difference
-        wv, wd, wr = [], [], []
-        for s, x, dx, raw in zip(sts, xs, dxs, raws, strict=True):
-            v, s["x"] = _windows(s["x"], x, w)
-            d, s["d"] = _windows(s["d"], dx, w)
-            q, s["draw"] = _windows(s["draw"], raw, r.delta_window)
-            wv.append(v)
-            wd.append(d)
-            wr.append(q)
-        med_v, med_d = _stacked(wv, [0.5]), _stacked(wd, [0.5])
-        iq = _stacked(wr, [0.25, 0.75])
+        med_v, cv = _seg_windows(H["x"], rows, x, lens, seg, pos, [0.5])
+        med_d, cd = _seg_windows(H["d"], rows, dx, lens, seg, pos, [0.5])
+        iq, cr = _seg_windows(H["draw"], rows, raw, lens, seg, pos, [0.25, 0.75])
+        med_v, med_d = med_v[0], med_d[0]
         # stage 2: trailing MAD of the deviations from those medians
-        mv, md, devs = [], [], []
-        for i, s in enumerate(sts):
-            m_v = np.where(_count(wv[i]) >= mp, med_v[i][0], np.nan)
-            m_d = np.where(_count(wd[i]) >= mp, med_d[i][0], np.nan)
-            dev_v, dev_d = np.abs(xs[i] - m_v), np.abs(dxs[i] - m_d)
-            a, s["xd"] = _windows(s["xd"], dev_v, w)
-            b, s["dd"] = _windows(s["dd"], dev_d, w)
-            mv.append(a)
-            md.append(b)
-            devs.append((m_v, m_d, dev_v, dev_d))
-        mad_v, mad_d = _stacked(mv, [0.5]), _stacked(md, [0.5])
-        outs = []
-        for i, s in enumerate(sts):
-            x, dx, raw = xs[i], dxs[i], raws[i]
-            m_v, m_d, dev_v, dev_d = devs[i]
-            with np.errstate(all="ignore"):
-                sv = np.where(_count(mv[i]) >= mp, mad_v[i][0], np.nan) * MAD_TO_SD
-                sd = np.where(_count(md[i]) >= mp, mad_d[i][0], np.nan) * MAD_TO_SD
-                zv = np.nan_to_num(dev_v / np.where(sv == 0, np.nan, sv), nan=0.0)
-                zd = np.nan_to_num(dev_d / np.where(sd == 0, np.nan, sd), nan=0.0)
-            iqr = np.where(_count(wr[i]) >= mp, iq[i][1] - iq[i][0], np.nan)
-            prev_x, prev_pre = np.r_[s["last"], x[:-1]], np.r_[s["pre"], raw[:-1]]
-            prev_iqr = np.r_[s["iqr"], iqr[:-1]]
-            post = prev_x - x
-            lim = np.where(prev_iqr > 0, r.delta_k * prev_iqr, np.nan)
-            with np.errstate(invalid="ignore"):
-                ddp = ((prev_pre > lim) & (post > lim)) | ((prev_pre < -lim) & (post < -lim))
-            if len(x):
-                s["pre"], s["iqr"] = raw[-1], iqr[-1]
-            run = np.empty(len(x), dtype=int)
-            cur = int(s["run"])
-            for j, eq in enumerate(dx == 0):
-                cur = cur + 1 if eq else 0
-                run[j] = cur
-            s["run"], s["last"] = cur, x[-1] if len(x) else s["last"]
-            nonpos = (x <= 0) if r.positive else np.zeros(len(x), bool)
-            out = {"z_value": zv, "z_diff": zd, "median": m_v, "non_positive": nonpos, "stuck": run >= r.stuck_after,
-                   "spike": zd > r.spike_z, "score": np.maximum(zv, zd) > r.score_z,
-                   "double_delta_prev": ddp & r.double_delta}  # fmt: skip
-            out["anomaly"] = out["non_positive"] | out["stuck"] | out["spike"] | out["score"]
-            outs.append(out)
-        return outs
+        m_v = np.where(cv >= mp, med_v, np.nan)
+        m_d = np.where(cd >= mp, med_d, np.nan)
+        dev_v, dev_d = np.abs(x - m_v), np.abs(dx - m_d)
+        mad_v, ca = _seg_windows(H["xd"], rows, dev_v, lens, seg, pos, [0.5])
+        mad_d, cb = _seg_windows(H["dd"], rows, dev_d, lens, seg, pos, [0.5])
+        mad_v, mad_d = mad_v[0], mad_d[0]
+        with np.errstate(all="ignore"):
+            sv = np.where(ca >= mp, mad_v, np.nan) * MAD_TO_SD
+            sd = np.where(cb >= mp, mad_d, np.nan) * MAD_TO_SD
+            zv = np.nan_to_num(dev_v / np.where(sv == 0, np.nan, sv), nan=0.0)
+            zd = np.nan_to_num(dev_d / np.where(sd == 0, np.nan, sd), nan=0.0)
+        iqr = np.where(cr >= mp, iq[1] - iq[0], np.nan)
+        prev_pre = _seg_shift(raw, V["pre"][rows], first)
+        prev_iqr = _seg_shift(iqr, V["iqr"][rows], first)
+        post = prev_x - x
+        lim = np.where(prev_iqr > 0, r.delta_k * prev_iqr, np.nan)
+        with np.errstate(invalid="ignore"):
+            ddp = ((prev_pre > lim) & (post > lim)) | ((prev_pre < -lim) & (post < -lim))
+        # run of repeats: readings since the last change within the key (the key's run before the batch carried)
+        idx = np.arange(n)
+        eq = dx == 0
+        last_change = np.maximum.accumulate(np.where(eq, first[seg] - 1, idx)) if n else idx
+        run = idx - last_change + np.where(last_change < first[seg], V["run"][rows][seg], 0)
+        run = np.where(eq, run, 0).astype(int)
+        V["pre"][rows], V["iqr"][rows] = raw[end], iqr[end]
+        V["run"][rows], V["last"][rows] = run[end], x[end]
+        nonpos = (x <= 0) if r.positive else np.zeros(n, bool)
+        out = {"z_value": zv, "z_diff": zd, "median": m_v, "non_positive": nonpos, "stuck": run >= r.stuck_after,
+               "spike": zd > r.spike_z, "score": np.maximum(zv, zd) > r.score_z,
+               "double_delta_prev": ddp & r.double_delta}  # fmt: skip
+        out["anomaly"] = out["non_positive"] | out["stuck"] | out["spike"] | out["score"]
+        return out
 
 
-def trailing_quantiles(win: np.ndarray, qs: list[float], *, owned: bool = False) -> np.ndarray:
+def trailing_quantiles(
+    win: np.ndarray, qs: list[float], *, owned: bool = False, counts: np.ndarray | None = None
+) -> np.ndarray:
     """``np.nanquantile(win, qs, axis=1)`` (linear interpolation) fast: windows without NaN in one vectorised
     ``np.quantile``; windows with NaN (a key's warm-up, missing readings) sorted at once (NaN last) and
     interpolated at their own count instead of NumPy's per-row NaN path.  Shape ``(len(qs), len(win))``.
-    ``owned``: ``win`` is a scratch copy the caller gives up (partitioned in place, no further copy)."""
+    ``owned``: ``win`` is a scratch copy the caller gives up (partitioned in place, no further copy); ``counts``:
+    the non-NaN values of each window when the caller has them (saves a pass over ``win``)."""
     out = np.full((len(qs), len(win)), np.nan)
     if not len(win):
         return out
-    gaps = np.isnan(win).any(axis=1)
+    gaps = counts < win.shape[1] if counts is not None else np.isnan(win).any(axis=1)
     if owned and not gaps.any():
         return np.quantile(win, qs, axis=1, overwrite_input=True)
     if (~gaps).any():

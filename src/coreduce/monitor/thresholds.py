@@ -18,6 +18,27 @@ import numpy as np
 import pandas as pd
 
 
+def _previous_in_group(g: np.ndarray, k: int) -> np.ndarray:
+    """Position of the ``k``-th previous row of the same group (rows in their order), -1 where none."""
+    n = len(g)
+    prev = np.full(n, -1, dtype=np.intp)
+    if n <= k:
+        return prev
+    codes = pd.factorize(g)[0]
+    order = np.argsort(codes, kind="stable")
+    same = codes[order[k:]] == codes[order[:-k]]
+    prev[order[k:]] = np.where(same, order[:-k], -1)
+    return prev
+
+
+def _take_or_nan(v: np.ndarray, prev: np.ndarray, minus: np.ndarray | None = None) -> np.ndarray:
+    """``v`` at ``prev`` (NaN where -1), or ``minus`` less that (a first difference) when ``minus`` is given."""
+    out = np.full(len(v), np.nan)
+    has = prev >= 0
+    out[has] = v[prev[has]] if minus is None else minus[has] - v[prev[has]]
+    return out
+
+
 @dataclass
 class ConditionalModel:
     """Expected value of ``target`` given ``features`` (the operating state).
@@ -54,14 +75,17 @@ class ConditionalModel:
         X = df[self.features].astype(float).reset_index(drop=True)
         if not self.lags:
             return X
-        y = pd.Series(np.asarray(df[self.target] if observed is None else observed, dtype=float))
+        y = np.asarray(df[self.target] if observed is None else observed, dtype=float)
         g = df[self.group].to_numpy() if self.group else np.zeros(len(df))
-        out = X.copy()
+        # as X[c].groupby(g).diff() and y.groupby(g).shift(k), with one index of the previous rows per lag
+        a = X.to_numpy(float)
+        cols = {c: a[:, j] for j, c in enumerate(self.features)}
+        prev = _previous_in_group(g, 1)
         for c in self.features:
-            out[f"{c}_d1"] = X[c].groupby(g).diff()
+            cols[f"{c}_d1"] = _take_or_nan(cols[c], prev, cols[c])
         for k in range(1, self.lags + 1):
-            out[f"{self.target}_lag{k}"] = y.groupby(g).shift(k)
-        return out
+            cols[f"{self.target}_lag{k}"] = _take_or_nan(y, prev if k == 1 else _previous_in_group(g, k))
+        return pd.DataFrame(cols)
 
     def fit(self, df: pd.DataFrame) -> ConditionalModel:
         X, y = self.design(df), df[self.target].astype(float).reset_index(drop=True)
