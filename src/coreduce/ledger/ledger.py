@@ -32,10 +32,12 @@ import random
 import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import metadata, resources
+from pathlib import PurePath
 from typing import Any
 
 import numpy as np
@@ -44,7 +46,7 @@ import pandas as pd
 from coreduce.errors import CoreduceError, StoreError
 from coreduce.footprint import Footprint, FootprintMeter, net_benefit
 from coreduce.ledger.decorator import _CURRENT, _REGISTRY, accepts, entrypoint_of, get_entrypoint
-from coreduce.ledger.hashing import LedgerError, canonical_json, describe, iso
+from coreduce.ledger.hashing import LedgerError, canonical_json, check_readable, describe, iso
 from coreduce.ledger.records import (
     CLAIM_FIELDS,
     CLAIMS,
@@ -154,6 +156,7 @@ class Run:
         self.run_id: str = fields["run_id"]
         self.fields = fields
         self._inputs: dict[str, Any] = {}
+        self._pending: dict[str, Future[dict[str, Any]]] = {}
         self._outputs: dict[str, Any] = {}
         self._explanation: Any = None
         self._claims: list[dict[str, Any]] = []
@@ -171,6 +174,25 @@ class Run:
         d = describe(value, text_is_path=True)
         self._inputs[name] = d
         return d["sha256"]
+
+    def _input_in_background(self, name: str, value: Any, pool: ThreadPoolExecutor) -> None:
+        """Record a file input: checked now (a FIFO or a device is refused before it is opened), hashed on a
+        thread while the run's block works (hashlib releases the GIL); other inputs are hashed now."""
+        if isinstance(value, PurePath) or isinstance(value, str):
+            check_readable(value, allow_dir=True)
+            self._pending[name] = pool.submit(describe, value, text_is_path=True)
+        else:
+            self.input(name, value)
+
+    def _resolve_inputs(self, *, quiet: bool = False) -> None:
+        """Wait for the inputs hashed in the background (``quiet``: drop one whose hashing failed)."""
+        pending, self._pending = self._pending, {}
+        for name, fut in pending.items():
+            try:
+                self._inputs[name] = fut.result()
+            except Exception:
+                if not quiet:
+                    raise
 
     def output(self, name: str, value: Any) -> str:
         """Record an output (hash only: DataFrame, bytes, text, Path or JSON value); returns its hash."""
@@ -432,10 +454,18 @@ class Ledger:
             "packages": canonical_json(package_versions()),
         }
         r = Run(self, kind, fields)
-        for name, value in (inputs or {}).items():
-            r.input(name, value)
-        if not self._ready:
-            self.ensure_tables()
+        pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="coreduce-hash") if inputs else None
+        try:
+            for name, value in (inputs or {}).items():
+                r._input_in_background(name, value, pool)  # type: ignore[arg-type]
+            if not self._ready:
+                self.ensure_tables()
+        except BaseException:
+            r._resolve_inputs(quiet=True)
+            raise
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=False)
         meter = FootprintMeter(self.province, factor_id=self.factor_id, mode=self.footprint_mode)
         token = _CURRENT.set(r)
         fields["started_at"] = datetime.now(UTC)
@@ -444,8 +474,10 @@ class Ledger:
             seed_everything(seed)
         try:
             yield r
+            r._resolve_inputs()  # the file inputs hashed while the block ran
         except BaseException as exc:
             _CURRENT.reset(token)
+            r._resolve_inputs(quiet=True)
             r.footprint = meter.stop()
             self._record_error(r, exc)
             raise
