@@ -642,6 +642,7 @@ def unique_key_codes(tbl: pa.Table, spec: Any, checked: Iterable[str]) -> bool |
     checked = set(checked)
     names = {c.strip(): c for c in tbl.column_names}
     combined: Any = None
+    span = 1
     for k in spec.keys:
         if k not in names:
             return None
@@ -664,11 +665,15 @@ def unique_key_codes(tbl: pa.Table, spec: Any, checked: Iterable[str]) -> bool |
         else:
             return None
         codes = codes + 1  # null -> 0
+        card = int(codes.max()) + 1 if len(codes) else 1
         if combined is None:
-            combined = codes
-        else:  # mixed radix, re-factorised after each column so it never overflows
-            combined, _ = pd.factorize(combined * (int(codes.max()) + 1) + codes)
-            combined = combined.astype(np.int64)
+            combined, span = codes, card
+            continue
+        if span * card >= 2**62:  # mixed radix would overflow: make the codes so far dense first
+            combined, uniq = pd.factorize(combined)
+            combined, span = combined.astype(np.int64), len(uniq)
+        combined = combined * card + codes
+        span *= card
     if combined is None:
         return None
     return len(pd.unique(combined)) == len(combined)

@@ -216,7 +216,7 @@ class DuckDBBackend(Backend):
             return None  # the careful path names the problem
         if int(self.raw.execute(f"SELECT count(*) FROM {q(spec.name)}").fetchone()[0]):
             return None
-        tbl = schema._scannable(df.reset_index(drop=True))
+        tbl = schema._scannable(df)  # the index plays no part (no reset_index: a copy of every column)
         if not isinstance(tbl, pa.Table):  # mixed Python objects: the careful path reads them as text
             return None
         # text columns stay dictionaries: each distinct value is trimmed, defaulted and checked once (a detail
