@@ -119,3 +119,37 @@ def test_csv_text_needing_trim_or_empty_gives_what_careful_staging_gives(store, 
     assert got["variable"].tolist() == ["PM2.5", "PM2.5"]
     assert got["unit"].tolist() == ["ug/m^3", "ug/m^3"]
     assert got["source"].tolist() == ["unknown", "station"]  # "" read as missing: the column's default
+
+
+def test_frame_text_checked_per_distinct_value_gives_what_staging_gives(store):
+    """Text columns are typed and checked once per distinct value (dictionary entries) on the fast path: padding
+    trimmed, blanks to the default or null, and a key that repeats only after trimming is still a repeated key."""
+    df = schema.validate(ACT, "activity")
+    padded = df.assign(entity=[" plant_a", "plant_a ", "homes"], region=["  ", None, " CN-GD "],
+                       control=["ESP", "", None])  # fmt: skip
+    with store.transaction() as tx:
+        assert tx.upsert("activity", padded) == (3, 0)
+    fast = store.read("activity")
+    by_entity = fast.sort_values(["entity", "period_start"]).reset_index(drop=True)
+    assert by_entity["entity"].tolist() == ["homes", "plant_a", "plant_a"]
+    assert by_entity["region"].tolist() == ["CN-GD", "*", "*"]  # blank -> the default '*'
+    assert by_entity["control"].isna().tolist() == [True, False, True] and by_entity["control"][1] == "ESP"
+    store.drop_all()
+    store.create_tables()
+    store.ingest({"activity": padded})  # the careful staging
+    pd.testing.assert_frame_equal(fast, store.read("activity"))
+    store.drop_all()
+    store.create_tables()
+    # the same key once padding is trimmed (" plant_a" and "plant_a", same period): a repeated key
+    dup = df.assign(entity=[" plant_a", "plant_a", "homes"], period_start=df["period_start"].iloc[[0, 0, 2]].to_numpy(),
+                    period_end=df["period_end"].iloc[[0, 0, 2]].to_numpy())  # fmt: skip
+    with pytest.raises(InputError, match="same key as row 2"):
+        with store.transaction() as tx:
+            tx.upsert("activity", dup)
+    assert store.count("activity") == 0
+    # a required text value that is blank once trimmed (the only row using that dictionary entry)
+    blank = df.assign(sector=["power", "   ", "residential"])
+    with pytest.raises(InputError, match="row 3, column 'sector'"):
+        with store.transaction() as tx:
+            tx.upsert("activity", blank)
+    assert store.count("activity") == 0

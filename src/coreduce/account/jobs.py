@@ -256,7 +256,7 @@ def _account_stored(st: Store, params: dict[str, Any], lib: FactorLibrary, recor
     with led.run("account", entrypoint="coreduce.account.jobs:account_outputs", params=params, inputs=inputs,
                  factor_version=lib.version) as run:  # fmt: skip
         o = _compute(*compute)
-        run.outputs(_recorded(o))
+        run.outputs(_recorded(o), background=True)  # hashed while the rows are written (nothing changes them)
         run.explain(o["explanation"])
         run.write("activity", o["activity"], validate=False)  # validated by _compute
         # the engine's own output: finite masses were checked against the input's rows and

@@ -32,10 +32,12 @@ import random
 import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import metadata, resources
+from pathlib import PurePath
 from typing import Any
 
 import numpy as np
@@ -44,7 +46,7 @@ import pandas as pd
 from coreduce.errors import CoreduceError, StoreError
 from coreduce.footprint import Footprint, FootprintMeter, net_benefit
 from coreduce.ledger.decorator import _CURRENT, _REGISTRY, accepts, entrypoint_of, get_entrypoint
-from coreduce.ledger.hashing import LedgerError, canonical_json, describe, iso
+from coreduce.ledger.hashing import LedgerError, canonical_json, check_readable, describe, iso
 from coreduce.ledger.records import (
     CLAIM_FIELDS,
     CLAIMS,
@@ -154,6 +156,8 @@ class Run:
         self.run_id: str = fields["run_id"]
         self.fields = fields
         self._inputs: dict[str, Any] = {}
+        self._pending: dict[str, Future[dict[str, Any]]] = {}
+        self._pending_outputs: dict[str, Future[dict[str, Any]]] = {}
         self._outputs: dict[str, Any] = {}
         self._explanation: Any = None
         self._claims: list[dict[str, Any]] = []
@@ -172,16 +176,55 @@ class Run:
         self._inputs[name] = d
         return d["sha256"]
 
+    def _input_in_background(self, name: str, value: Any, pool: ThreadPoolExecutor) -> None:
+        """Record a file input: checked now (a FIFO or a device is refused before it is opened), hashed on a
+        thread while the run's block works (hashlib releases the GIL); other inputs are hashed now."""
+        if isinstance(value, PurePath) or isinstance(value, str):
+            check_readable(value, allow_dir=True)
+            self._pending[name] = pool.submit(describe, value, text_is_path=True)
+        else:
+            self.input(name, value)
+
+    def _resolve_inputs(self, *, quiet: bool = False) -> None:
+        """Wait for the inputs hashed in the background (``quiet``: drop one whose hashing failed)."""
+        pending, self._pending = self._pending, {}
+        for name, fut in pending.items():
+            try:
+                self._inputs[name] = fut.result()
+            except Exception:
+                if not quiet:
+                    raise
+
     def output(self, name: str, value: Any) -> str:
         """Record an output (hash only: DataFrame, bytes, text, Path or JSON value); returns its hash."""
         d = describe(value, text_is_path=False)
         self._outputs[name] = d
         return d["sha256"]
 
-    def outputs(self, values: Mapping[str, Any]) -> None:
-        """Record several outputs."""
-        for k, v in values.items():
-            self.output(k, v)
+    def outputs(self, values: Mapping[str, Any], *, background: bool = False) -> None:
+        """Record several outputs.  ``background=True``: hash them on a thread while the run goes on (the
+        store's writes at the end of the run release the GIL); the hashes are waited for before the record is
+        made, and the values must not be changed in the meantime."""
+        if not background:
+            for k, v in values.items():
+                self.output(k, v)
+            return
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="coreduce-hash")
+        try:
+            for k, v in values.items():
+                self._pending_outputs[k] = pool.submit(describe, v, text_is_path=False)
+        finally:
+            pool.shutdown(wait=False)
+
+    def _resolve_outputs(self, *, quiet: bool = False) -> None:
+        """Wait for the outputs hashed in the background (``quiet``: drop one whose hashing failed)."""
+        pending, self._pending_outputs = self._pending_outputs, {}
+        for name, fut in pending.items():
+            try:
+                self._outputs[name] = fut.result()
+            except Exception:
+                if not quiet:
+                    raise
 
     def write(self, table: str, df: pd.DataFrame, *, source: str | None = None, validate: bool = True) -> int:
         """Stage a canonical frame to upsert into ``table`` when the run ends, in the same transaction as
@@ -432,10 +475,18 @@ class Ledger:
             "packages": canonical_json(package_versions()),
         }
         r = Run(self, kind, fields)
-        for name, value in (inputs or {}).items():
-            r.input(name, value)
-        if not self._ready:
-            self.ensure_tables()
+        pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="coreduce-hash") if inputs else None
+        try:
+            for name, value in (inputs or {}).items():
+                r._input_in_background(name, value, pool)  # type: ignore[arg-type]
+            if not self._ready:
+                self.ensure_tables()
+        except BaseException:
+            r._resolve_inputs(quiet=True)
+            raise
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=False)
         meter = FootprintMeter(self.province, factor_id=self.factor_id, mode=self.footprint_mode)
         token = _CURRENT.set(r)
         fields["started_at"] = datetime.now(UTC)
@@ -444,8 +495,10 @@ class Ledger:
             seed_everything(seed)
         try:
             yield r
+            r._resolve_inputs()  # the file inputs hashed while the block ran
         except BaseException as exc:
             _CURRENT.reset(token)
+            r._resolve_inputs(quiet=True)
             r.footprint = meter.stop()
             self._record_error(r, exc)
             raise
@@ -503,10 +556,10 @@ class Ledger:
                 r.write(table, out[name])
         return out
 
-    def _record(self, r: Run, status: str, error: str | None) -> dict[str, Any]:
+    def _record(self, r: Run, status: str, error: str | None, finished_at: datetime | None = None) -> dict[str, Any]:
         rec = dict(r.fields)
         rec["schema_version"] = CURRENT_VERSION
-        rec["finished_at"] = datetime.now(UTC)
+        rec["finished_at"] = finished_at or datetime.now(UTC)
         rec["inputs"] = canonical_json(r._inputs)
         rec["outputs"] = canonical_json(r._outputs)
         rec["explanation"] = None if r._explanation is None else canonical_json(r._explanation)
@@ -534,7 +587,10 @@ class Ledger:
         return rec
 
     def _append(self, r: Run, status: str, error: str | None, *, writes: list[tuple[str, pd.DataFrame]]) -> None:
-        rec = self._record(r, status, error)
+        finished = datetime.now(UTC)
+        if r._pending_outputs:  # outputs still being hashed: write the rows first, make the record after
+            return self._append_while_hashing(r, status, error, writes=writes, finished=finished)
+        rec = self._record(r, status, error, finished)
         claims = rec.pop("_claims")
         names = db_columns()
         cols = ", ".join(_q(c) for c in names)
@@ -557,6 +613,39 @@ class Ledger:
                 tx.execute(f"INSERT INTO {CLAIMS} ({ccols}) VALUES ({cmarks})",
                            [r.run_id, *(c[k] for k in CLAIM_FIELDS)])  # fmt: skip
             tx.execute(f"INSERT INTO {TABLE} ({cols}) VALUES ({marks})", [to_db(c, rec.get(c)) for c in names])
+        r.seq, r.record_hash, r.status, r.stored = rec["seq"], rec["record_hash"], status, stored
+
+    def _append_while_hashing(
+        self, r: Run, status: str, error: str | None, *, writes: list[tuple[str, pd.DataFrame]], finished: datetime
+    ) -> None:
+        """:meth:`_append` for a run whose outputs are hashed on a thread: the staged rows are upserted first (in
+        the same transaction, while the hashes are computed), then the record is made and appended."""
+        names = db_columns()
+        cols = ", ".join(_q(c) for c in names)
+        marks = ", ".join("?" for _ in names)
+        ccols = ", ".join(_q(c) for c in ("run_id", *CLAIM_FIELDS))
+        cmarks = ", ".join("?" for _ in ("run_id", *CLAIM_FIELDS))
+        stored: dict[str, tuple[int, int]] = {}
+        try:
+            with self.store.transaction() as tx:
+                for table, df in _in_write_order(writes):
+                    ins, upd = tx.upsert(table, df)
+                    a, b = stored.get(table, (0, 0))
+                    stored[table] = (a + ins, b + upd)
+                r._resolve_outputs()
+                rec = self._record(r, status, error, finished)
+                claims = rec.pop("_claims")
+                tx.lock(TABLE)
+                last = tx.execute(f"SELECT seq, record_hash FROM {TABLE} ORDER BY seq DESC LIMIT 1")
+                rec["seq"] = int(last[0][0]) + 1 if last else 1
+                rec["prev_hash"] = str(last[0][1]) if last else GENESIS
+                rec["record_hash"] = record_hash(rec)
+                for c in claims:
+                    tx.execute(f"INSERT INTO {CLAIMS} ({ccols}) VALUES ({cmarks})",
+                               [r.run_id, *(c[k] for k in CLAIM_FIELDS)])  # fmt: skip
+                tx.execute(f"INSERT INTO {TABLE} ({cols}) VALUES ({marks})", [to_db(c, rec.get(c)) for c in names])
+        finally:
+            r._resolve_outputs(quiet=True)  # never leave a hashing thread behind (an error record follows)
         r.seq, r.record_hash, r.status, r.stored = rec["seq"], rec["record_hash"], status, stored
 
     # ------------------------------------------------------------------ reading

@@ -343,15 +343,41 @@ def _scannable(df: pd.DataFrame) -> Any:
         cols = {}
         for c in df.columns:
             s = df[c]
-            if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) == "string":
-                codes, uniques = pd.factorize(s)
-                text = pa.array(np.asarray(uniques, dtype=object), pa.string())
-                cols[str(c)] = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32(), mask=codes < 0), text)
-            else:
-                cols[str(c)] = pa.Array.from_pandas(s)
+            enc = _text_dictionary(s) if s.dtype == object else None
+            cols[str(c)] = enc if enc is not None else pa.Array.from_pandas(s)
         return pa.table(cols)
     except (pa.ArrowException, TypeError, ValueError):
         return df
+
+
+def _text_dictionary(s: pd.Series) -> Any:
+    """An object column whose values are all text (or null) as an Arrow dictionary array, else None.
+
+    The rows are grouped by *object identity* first (an integer hash of the pointers: an engine output shares a
+    few string objects over millions of rows, and hashing pointers is several times cheaper than hashing and
+    comparing strings), then the distinct objects by value, as ``pd.factorize`` of the column would (same codes,
+    same dictionary in order of first appearance).
+    """
+    import ctypes
+
+    import pyarrow as pa
+
+    arr = np.ascontiguousarray(s.to_numpy(dtype=object))
+    n = len(arr)
+    if n == 0:
+        return None
+    # the PyObject pointers of the (C-contiguous) object array, read as integers while ``arr`` holds the objects
+    ptrs = np.ctypeslib.as_array((ctypes.c_ssize_t * n).from_address(arr.ctypes.data))
+    by_object, uniq = pd.factorize(ptrs)
+    first = np.empty(len(uniq), dtype=np.int64)
+    first[by_object[::-1]] = np.arange(n - 1, -1, -1, dtype=np.int64)  # the first row holding each object
+    by_value, values = pd.factorize(arr[first])  # nulls (None, NaN, NA) -> -1
+    values = np.asarray(values, dtype=object)
+    if len(values) == 0 or not all(isinstance(v, str) for v in values):
+        return None  # all null, or some value is not text: Arrow converts the column as it is
+    idx = by_value[by_object]
+    text = pa.array(values, pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(idx.astype(np.int32), pa.int32(), mask=idx < 0), text)
 
 
 def validate(

@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from coreduce.errors import InputError, InputErrors
 
@@ -586,8 +587,120 @@ def load_strict(
     return n
 
 
+def check_distinct_text(con: Any, tbl: pa.Table, spec: Any) -> tuple[pa.Table, set[str]] | None:
+    """Type and check the dictionary-encoded text columns of an Arrow table once per distinct value.
+
+    For each canonical ``string`` / ``json`` column held as one dictionary array (what
+    :func:`coreduce.schema._scannable` makes of a pandas text column), the staging expression of the column
+    (trim, empty → null, the default) and its rules (NUL bytes, valid JSON, a required value) are evaluated by
+    DuckDB over the dictionary's values — plus one null when some rows are null — instead of over every row;
+    each row's value is that of its dictionary entry, so the rows pass exactly when every entry they use
+    passes.  The column is replaced by the typed dictionary (rows whose typed value is null made null).
+
+    Returns the table and the names of the columns so typed (their values need no further work or checks),
+    or None when any entry breaks a rule: the caller then takes the careful path, which reports every error
+    with its row.
+    """
+    inname = {n.strip(): n for n in tbl.column_names}
+    if len(inname) != len(tbl.column_names):
+        return None  # repeated names: the careful path names them
+    checked: set[str] = set()
+    for c in spec.columns:
+        if c.type not in ("string", "json") or c.name not in inname:
+            continue
+        col = tbl.column(inname[c.name])
+        if col.num_chunks != 1 or not pa.types.is_dictionary(col.type):
+            continue
+        arr = col.chunk(0)
+        if not pa.types.is_string(arr.type.value_type) and not pa.types.is_large_string(arr.type.value_type):
+            continue
+        values = arr.dictionary.cast(pa.string())
+        has_null = arr.null_count > 0
+        if has_null:
+            values = pa.concat_arrays([values, pa.nulls(1, pa.string())])
+        items, rules, how = _column_exprs(c, q("v"), "VARCHAR")
+        if how != "typed" or len(items) != 1 or any(r.bad.startswith('"__') for r in rules):  # pragma: no cover
+            continue
+        bad = " OR ".join(r.bad for r in rules) or "FALSE"
+        view = f"__coreduce_distinct_{next(_SEQ)}"
+        con.register(view, pa.table({"__pos": pa.array(range(len(values)), pa.int64()), "v": values}))
+        try:
+            typed = con.execute(
+                f"SELECT {q(c.name)}, {bad} FROM (SELECT __pos, {items[0]} FROM {view}) ORDER BY __pos"
+            ).fetch_arrow_table()
+        finally:
+            con.unregister(view)
+        if len(typed) != len(values) or any(typed.column(1).to_pylist()):
+            return None
+        text = typed.column(0).combine_chunks().cast(pa.string())
+        idx = arr.indices
+        if has_null:
+            idx = pc.fill_null(idx, pa.scalar(len(values) - 1, idx.type))
+        idx = pc.if_else(pc.take(pc.is_valid(text), idx), idx, pa.scalar(None, idx.type))
+        pos = tbl.schema.get_field_index(inname[c.name])
+        tbl = tbl.set_column(pos, inname[c.name], pa.DictionaryArray.from_arrays(idx, text))
+        checked.add(c.name)
+    return tbl, checked
+
+
+def unique_key_codes(tbl: pa.Table, spec: Any, checked: Iterable[str]) -> bool | None:
+    """Whether the key columns of ``spec`` in an Arrow table (typed: dictionary text, numbers, timestamps) hold
+    every key once, decided exactly on integer codes (dictionary entries are compared by their text, so two
+    entries with the same text are one value; nulls equal each other, as in a ``GROUP BY``).  Text key columns
+    must be among ``checked`` (typed by :func:`check_distinct_text`: trimmed, defaults applied).  None when a
+    key column is missing, untyped text or of another kind (the caller then checks in SQL)."""
+    import numpy as np
+
+    checked = set(checked)
+    names = {c.strip(): c for c in tbl.column_names}
+    combined: Any = None
+    span = 1
+    for k in spec.keys:
+        if k not in names:
+            return None
+        col = tbl.column(names[k])
+        if col.num_chunks != 1:
+            col = pa.chunked_array([col.combine_chunks()]) if not pa.types.is_dictionary(col.type) else None
+            if col is None:
+                return None
+        arr = col.chunk(0)
+        if pa.types.is_dictionary(arr.type):
+            if k not in checked:
+                return None
+            d_codes, _ = pd.factorize(np.asarray(arr.dictionary.to_pylist(), dtype=object))
+            idx = arr.indices.to_numpy(zero_copy_only=False) if arr.null_count == 0 else (
+                pc.fill_null(arr.indices, -1).to_numpy(zero_copy_only=False))  # fmt: skip
+            codes = np.where(idx >= 0, np.append(d_codes, -1)[idx], -1).astype(np.int64)
+        elif pa.types.is_timestamp(arr.type) or pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
+            codes, _ = pd.factorize(arr.to_numpy(zero_copy_only=False), use_na_sentinel=True)
+            codes = codes.astype(np.int64)
+        else:
+            return None
+        codes = codes + 1  # null -> 0
+        card = int(codes.max()) + 1 if len(codes) else 1
+        if combined is None:
+            combined, span = codes, card
+            continue
+        if span * card >= 2**62:  # mixed radix would overflow: make the codes so far dense first
+            combined, uniq = pd.factorize(combined)
+            combined, span = combined.astype(np.int64), len(uniq)
+        combined = combined * card + codes
+        span *= card
+    if combined is None:
+        return None
+    return len(pd.unique(combined)) == len(combined)
+
+
 def insert_checked(
-    con: Any, from_sql: str, spec: Any, target: str, *, source: str, extra_rules: Sequence[Rule] = ()
+    con: Any,
+    from_sql: str,
+    spec: Any,
+    target: str,
+    *,
+    source: str,
+    extra_rules: Sequence[Rule] = (),
+    checked: Iterable[str] = (),
+    keys_unique: bool = False,
 ) -> int | None:
     """Fast path for rows that are already canonical (``validate=False``) into an EMPTY table: every check the
     staging would run on them (the typing rules — required values, NUL bytes, finite numbers, the time range —,
@@ -598,12 +711,20 @@ def insert_checked(
     staging (text to parse into numbers, integers, booleans or times) or when anything is wrong or empty: the
     caller then stages the input (:func:`stage`), which reports every error with its row, column and value.
     A hash collision of two distinct keys also returns None (the careful path compares the keys themselves).
+
+    ``checked`` names text columns already typed and checked once per distinct value
+    (:func:`check_distinct_text`): they are inserted as they are.  ``keys_unique=True`` says the caller has
+    proved the key unique exactly (:func:`unique_key_codes`), so it is not counted again here.
     """
     inname, intypes = describe_input(con, from_sql, spec, source=source)
+    done = set(checked)
     items: list[str] = []
     rules: list[Rule] = []
     for c in spec.columns:
         x = q(inname[c.name]) if c.name in inname else None
+        if c.name in done and x is not None and intypes.get(c.name, "").startswith("VARCHAR"):
+            items.append(f"{x} AS {q(c.name)}")
+            continue
         it, rs, how = _column_exprs(c, x, intypes.get(c.name, ""))
         if how == "text" or any(r.bad.startswith('"__') for r in rs):  # parsing text, or a flag column
             return None
@@ -613,9 +734,9 @@ def insert_checked(
     sel = f"SELECT {', '.join(items)} FROM {from_sql}"
     keys = ", ".join(q(k) for k in spec.keys)
     bad = " OR ".join(r.bad for r in rules) or "FALSE"
+    n_keys_sql = "count(*)" if not keys or keys_unique else f"count(DISTINCT hash({keys}))"
     n, n_bad, n_keys = con.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE {bad}), "
-        f"{f'count(DISTINCT hash({keys}))' if keys else 'count(*)'} FROM ({sel})"
+        f"SELECT count(*), count(*) FILTER (WHERE {bad}), {n_keys_sql} FROM ({sel})"
     ).fetchone()
     if not n or n_bad or n_keys != n:
         return None

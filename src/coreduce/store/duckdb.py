@@ -39,6 +39,8 @@ _DUCK_TYPES = {"string": "VARCHAR", "float": "DOUBLE", "int": "BIGINT", "timesta
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 _SEQ = itertools.count()
+#: rows per Arrow batch handed to DuckDB (its row-group size)
+_BATCH_ROWS = 122_880
 
 
 def lock_timeout() -> float:
@@ -77,7 +79,10 @@ def connect(database: str, *, timeout: float | None = None) -> duckdb.DuckDBPyCo
 
 
 def _decoded(col: pa.ChunkedArray) -> pa.ChunkedArray:
-    """A dictionary-encoded text column as plain text with 64-bit offsets (other columns unchanged)."""
+    """A dictionary-encoded text column as plain text with 64-bit offsets (other columns unchanged).
+
+    No longer used by :meth:`DuckDBBackend.load_frame_strict`, which hands the dictionaries to DuckDB as they
+    are (kept for callers that need a plain text column)."""
     if not pa.types.is_dictionary(col.type) or not pa.types.is_string(col.type.value_type):
         return col
     chunks = [pc.take(ch.dictionary.cast(pa.large_string()), ch.indices) for ch in col.chunks]
@@ -215,19 +220,28 @@ class DuckDBBackend(Backend):
             return None  # the careful path names the problem
         if int(self.raw.execute(f"SELECT count(*) FROM {q(spec.name)}").fetchone()[0]):
             return None
-        tbl = schema._scannable(df.reset_index(drop=True))
+        tbl = schema._scannable(df)  # the index plays no part (no reset_index: a copy of every column)
         if not isinstance(tbl, pa.Table):  # mixed Python objects: the careful path reads them as text
             return None
-        # DuckDB writes plain Arrow strings about twice as fast as dictionary-encoded ones (measured on an
-        # inventory of long citation strings): decode the dictionaries once, in Arrow, into 64-bit offsets (a
-        # column of millions of long strings passes 2 GiB)
-        tbl = pa.table({c: _decoded(a) for c, a in zip(tbl.column_names, tbl.columns, strict=True)})
+        # text columns stay dictionaries: each distinct value is trimmed, defaulted and checked once (a detail
+        # inventory repeats a few dozen long citations over millions of rows), and the key is proved unique on
+        # integer codes; DuckDB then scans the dictionaries without a per-row copy of the text
+        typed = engine.check_distinct_text(self.raw, tbl, spec)
+        if typed is None:
+            return None  # some value breaks a rule: the careful path reports it with its row
+        tbl, checked = typed
+        keys_unique = engine.unique_key_codes(tbl, spec, checked)
+        if keys_unique is False:
+            return None  # a repeated key: the careful path names both rows
+        # in batches of a row group: DuckDB scans (and compresses) batches in parallel, a single one on one thread
+        tbl = pa.Table.from_batches(tbl.to_batches(max_chunksize=_BATCH_ROWS), tbl.schema)
         view = f"__coreduce_frame_{next(_SEQ)}"
         self.raw.register(view, tbl)
         try:
             return engine.insert_checked(
-                self.raw, q(view), spec, spec.name, source="<DataFrame>", extra_rules=self.extra_rules(spec)
-            )
+                self.raw, q(view), spec, spec.name, source="<DataFrame>", extra_rules=self.extra_rules(spec),
+                checked=checked, keys_unique=bool(keys_unique),
+            )  # fmt: skip
         finally:
             self.raw.unregister(view)
 
