@@ -267,7 +267,9 @@ def service():
         admin.close()
 
 
-@pytest.fixture(scope="session")
+# package scope: Playwright's sync API keeps an event loop running in this thread while it is open, which would
+# break asyncio.run() in the tests that come after tests/web on the same worker (tests/api)
+@pytest.fixture(scope="package")
 def browser():
     pytest.importorskip("playwright", reason="the browser tests need `playwright` (the `dev` extra)")
     if not CHROMIUM.exists():  # pragma: no cover - .ci/run installs it
@@ -289,7 +291,7 @@ class Visit:
     outside: list[str]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def _contexts(service, browser):
     """One browser context per user for the session (signed in once; the HTTP cache keeps the assets, as a
     returning user's browser would); ``None`` gets a fresh context each time (not signed in)."""
