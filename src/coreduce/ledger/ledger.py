@@ -143,6 +143,16 @@ def error_text(exc: BaseException) -> str:
 
 
 # =========================================================================== the open run
+def _collect(pending: Mapping[str, Future[dict[str, Any]]], into: dict[str, Any], *, quiet: bool) -> None:
+    """Wait for each background hash and keep its description (``quiet``: drop one whose hashing failed)."""
+    for name, fut in pending.items():
+        try:
+            into[name] = fut.result()
+        except Exception:
+            if not quiet:
+                raise
+
+
 class Run:
     """The open record of one run (yielded by :meth:`Ledger.run`).
 
@@ -188,12 +198,7 @@ class Run:
     def _resolve_inputs(self, *, quiet: bool = False) -> None:
         """Wait for the inputs hashed in the background (``quiet``: drop one whose hashing failed)."""
         pending, self._pending = self._pending, {}
-        for name, fut in pending.items():
-            try:
-                self._inputs[name] = fut.result()
-            except Exception:
-                if not quiet:
-                    raise
+        _collect(pending, self._inputs, quiet=quiet)
 
     def output(self, name: str, value: Any) -> str:
         """Record an output (hash only: DataFrame, bytes, text, Path or JSON value); returns its hash."""
@@ -219,12 +224,7 @@ class Run:
     def _resolve_outputs(self, *, quiet: bool = False) -> None:
         """Wait for the outputs hashed in the background (``quiet``: drop one whose hashing failed)."""
         pending, self._pending_outputs = self._pending_outputs, {}
-        for name, fut in pending.items():
-            try:
-                self._outputs[name] = fut.result()
-            except Exception:
-                if not quiet:
-                    raise
+        _collect(pending, self._outputs, quiet=quiet)
 
     def write(self, table: str, df: pd.DataFrame, *, source: str | None = None, validate: bool = True) -> int:
         """Stage a canonical frame to upsert into ``table`` when the run ends, in the same transaction as
