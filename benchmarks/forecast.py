@@ -35,7 +35,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from coreduce.forecast import Climatology, Persistence, SeasonalNaive, StatsModel, backtest, daily_cutoffs
+from coreduce.forecast import Climatology, Ensemble, Persistence, SeasonalNaive, StatsModel, backtest, daily_cutoffs
 from coreduce.forecast import metrics as M
 from coreduce.forecast.backtest import episode_warnings
 from coreduce.forecast.frames import from_observations, mask_anomalies
@@ -60,6 +60,7 @@ def _gbm(*a, **kw) -> LightGBMForecaster:
 
 POLLUTANTS = ("NO2", "CO", "SO2")  # the LSTM's other targets
 EXTRA = ("O3", "PM10")  # observed up to the cutoff: features of the next-hour model
+PM_EXOG = ("PM10", "NO2", "O3", "SO2")  # other pollutants at the cutoff: features of an ensemble member
 
 
 def _clean(d):
@@ -91,11 +92,19 @@ def beijing_day_ahead(df: pd.DataFrame, args) -> dict:
     test = _q(daily_cutoffs("2016-03-01", "2017-02-28", utc_offset_h=OFF))
     cal = _q(daily_cutoffs("2015-10-31", "2016-02-28", utc_offset_h=OFF))
     w = list(BEIJING_WEATHER)
+    ek = {"utc_offset_h": OFF, "train_every": args.train_every, "seed": 0, "neighbours": True}
     models = [Persistence(), SeasonalNaive(24), SeasonalNaive(168), Climatology(OFF),
               StatsModel("mstl", window=672, stride=args.stat_stride),
               StatsModel("autoets", window=336, stride=args.stat_stride),
               _gbm(24, [*w, *args.gbm_exog], utc_offset_h=OFF, train_every=args.train_every, seed=0,
-                                 neighbours=True)]  # fmt: skip
+                                 neighbours=True),
+              # the mean of three LightGBMs that differ in inputs and training sample (chosen on the dev year
+              # 2015-03..2016-02, persistence ratio 0.928 against 0.941 for the single model above): the one above,
+              # + the other pollutants at the cutoff, + those and training cutoffs every 12 h
+              Ensemble([_gbm(24, [*w, *args.gbm_exog], **ek),
+                        _gbm(24, [*w, *args.gbm_exog, *PM_EXOG], **ek),
+                        _gbm(24, [*w, *args.gbm_exog, *PM_EXOG], **(ek | {"train_every": 12}))],
+                       name="lightgbm_ensemble")]  # fmt: skip
     if args.oracle:
         models.append(_gbm(24, w, oracle=True, utc_offset_h=OFF, train_every=args.train_every))
     if not args.no_lstm:
@@ -224,8 +233,11 @@ def load_day_ahead(args) -> dict:
         # local calendar: PJM's file is on its local clock (offset 0); EIA-930 is UTC, US Central assumed (-6 h)
         models = [Persistence(), SeasonalNaive(24), SeasonalNaive(168),
                   StatsModel("mstl", window=672, stride=args.stat_stride),
-                  _gbm(24, [], train_every=24, seed=0, utc_offset_h=off, holidays="US",
-                                     params={"objective": "l1", "min_data_in_leaf": 20})]  # fmt: skip
+                  # chosen on the EIA-930 12-BA validation year 2023 (fitted on 2020-2022), MAPE / seasonal naive
+                  # 24: 31 leaves 0.778, 63: 0.747, 255: 0.710, 511: 0.706; the target as the log ratio to the
+                  # same hour yesterday: 255 leaves 0.703, 511 leaves 0.701 (cutoffs every 12 h: 0.794)
+                  _gbm(24, [], train_every=24, seed=0, utc_offset_h=off, holidays="US", relative_to="same_hour_d1",
+                       params={"objective": "l1", "min_data_in_leaf": 20, "num_leaves": 511})]  # fmt: skip
         t0 = time.perf_counter()
         res = backtest(df, models, h=24, test_cutoffs=test, cal_cutoffs=cal)
         fc = res.forecasts
