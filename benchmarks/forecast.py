@@ -9,13 +9,16 @@ Sections (``--only`` picks some):
   the same days. ``lightgbm+oracle_weather`` reads observed weather at the target hour and is never the
   headline. Targets of issue 13: best MAE ≤ 0.85 × persistence and ≤ 0.95 × the best statsforecast model;
   95 % coverage 0.93–0.97.
-- ``beijing_next_hour``: the same stations and test year, every hour a cutoff, h = 1: persistence vs a LightGBM
-  trained for h = 1 on hourly cutoffs. Target: RMSE ≤ 0.85 × persistence.
+- ``beijing_next_hour``: the same stations and test year, every hour a cutoff, h = 1: persistence vs the
+  dedicated next-hour LightGBM (:mod:`coreduce.forecast.nexthour`, trained on every hour before the test, weather
+  and pollutants observed up to the cutoff). Target: RMSE ≤ 0.85 × persistence.
 - ``beijing_warnings``: P(PM2.5 > 75 µg/m³) for each of the next 72 hours (issued daily 00:00), from the conformal
   residuals of each model; Brier score and its skill against the climatological base rate of the calibration
   period. 75 µg/m³ is the 24-hour Grade II limit of GB 3095-2012 (Table 1) applied to hourly values.
 - ``load_day_ahead``: PJM East (last 365 issue days of the data) and EIA-930 CONUS and PJM-DOM (2024) hourly load,
-  issued 00:00 (h 1–24); MAPE against the previous-day profile (seasonal naive 24). Target ≤ 0.6 ×.
+  issued 00:00 (h 1–24); MAPE against the previous-day profile (seasonal naive 24, the stronger of the two
+  seasonal naives here; the ratio to seasonal naive 168 is reported too). Target ≤ 0.6 ×. A second view leaves
+  out the truth hours flagged by the causal data-quality layer (``frames.mask_anomalies``).
 
 Run: ``PYTHONPATH=src python benchmarks/forecast.py [--only beijing_day_ahead,...] [--out FILE]``.
 """
@@ -32,12 +35,13 @@ import time
 import numpy as np
 import pandas as pd
 
-from coreduce.forecast import Climatology, Persistence, SeasonalNaive, StatsModel, backtest, daily_cutoffs
+from coreduce.forecast import Climatology, Ensemble, Persistence, SeasonalNaive, StatsModel, backtest, daily_cutoffs
 from coreduce.forecast import metrics as M
 from coreduce.forecast.backtest import episode_warnings
-from coreduce.forecast.frames import from_observations
+from coreduce.forecast.frames import from_observations, mask_anomalies
 from coreduce.forecast.gbm import LightGBMForecaster
 from coreduce.forecast.jobs import BEIJING_WEATHER, load_frame
+from coreduce.forecast.nexthour import NextHourLightGBM
 
 OFF = 8.0
 QUICK = {"on": False}  # --quick: a smoke run of every code path (10 test cutoffs, 10 trees), not a measurement
@@ -54,7 +58,9 @@ def _gbm(*a, **kw) -> LightGBMForecaster:
     return LightGBMForecaster(*a, **kw)
 
 
-POLLUTANTS = ("NO2", "CO", "SO2")
+POLLUTANTS = ("NO2", "CO", "SO2")  # the LSTM's other targets
+EXTRA = ("O3", "PM10")  # observed up to the cutoff: features of the next-hour model
+PM_EXOG = ("PM10", "NO2", "O3", "SO2")  # other pollutants at the cutoff: features of an ensemble member
 
 
 def _clean(d):
@@ -78,7 +84,7 @@ def beijing_frame() -> pd.DataFrame:
     from coreduce.ingest.loaders import read_beijing_aq
 
     _, obs = read_beijing_aq()
-    df = from_observations(obs, "PM2.5", [*BEIJING_WEATHER, *POLLUTANTS])
+    df = from_observations(obs, "PM2.5", [*BEIJING_WEATHER, *POLLUTANTS, *EXTRA])
     return df.merge(beijing_wind_direction(), on=["unique_id", "ds"], how="left")
 
 
@@ -86,11 +92,19 @@ def beijing_day_ahead(df: pd.DataFrame, args) -> dict:
     test = _q(daily_cutoffs("2016-03-01", "2017-02-28", utc_offset_h=OFF))
     cal = _q(daily_cutoffs("2015-10-31", "2016-02-28", utc_offset_h=OFF))
     w = list(BEIJING_WEATHER)
+    ek = {"utc_offset_h": OFF, "train_every": args.train_every, "seed": 0, "neighbours": True}
     models = [Persistence(), SeasonalNaive(24), SeasonalNaive(168), Climatology(OFF),
               StatsModel("mstl", window=672, stride=args.stat_stride),
               StatsModel("autoets", window=336, stride=args.stat_stride),
               _gbm(24, [*w, *args.gbm_exog], utc_offset_h=OFF, train_every=args.train_every, seed=0,
-                                 neighbours=True)]  # fmt: skip
+                                 neighbours=True),
+              # the mean of three LightGBMs that differ in inputs and training sample (chosen on the dev year
+              # 2015-03..2016-02, persistence ratio 0.928 against 0.941 for the single model above): the one above,
+              # + the other pollutants at the cutoff, + those and training cutoffs every 12 h
+              Ensemble([_gbm(24, [*w, *args.gbm_exog], **ek),
+                        _gbm(24, [*w, *args.gbm_exog, *PM_EXOG], **ek),
+                        _gbm(24, [*w, *args.gbm_exog, *PM_EXOG], **(ek | {"train_every": 12}))],
+                       name="lightgbm_ensemble")]  # fmt: skip
     if args.oracle:
         models.append(_gbm(24, w, oracle=True, utc_offset_h=OFF, train_every=args.train_every))
     if not args.no_lstm:
@@ -163,16 +177,17 @@ def _check_range(what: str, value, lo: float, hi: float) -> dict:
 def beijing_next_hour(df: pd.DataFrame, args) -> dict:
     start, end = pd.Timestamp("2016-02-29 15:00"), pd.Timestamp("2017-02-28 14:00")
     test = _q(pd.date_range(start, end, freq="h"))
-    # RMSE is the target: squared error on the raw scale (the conditional mean), latest lags of every station
-    m = _gbm(1, [*BEIJING_WEATHER, *args.gbm_exog], utc_offset_h=OFF, neighbours=True, seed=0,
-                           train_every=args.nexthour_train_every, objective_scale="identity",
-                           params={"objective": "l2"})  # fmt: skip
+    # a dedicated next-hour model: trained on every hour, squared error on the change y(t+1) - y(t) (RMSE is the
+    # target), features known at the cutoff only: lags and differences, the panel, weather and the other
+    # pollutants observed so far (no oracle weather); settings chosen on the dev year 2015-03..2016-02
+    ex = [*BEIJING_WEATHER, "wd_n", "wd_e", *POLLUTANTS, *EXTRA]
+    m = NextHourLightGBM(ex, utc_offset_h=OFF, seed=0, num_boost_round=10 if QUICK["on"] else 600)
     t0 = time.perf_counter()
     res = backtest(df, [Persistence(), m], h=1, test_cutoffs=test)
     met = res.metrics.set_index("model")
-    r = met.loc["lightgbm", "ratio_rmse_vs_persistence"]
-    return {"wall_s": time.perf_counter() - t0, "models": _rows(res.metrics), "ratio_rmse_vs_persistence": r,
-            "checks": [_check("next-hour RMSE / persistence", r, 0.85)]}  # fmt: skip
+    r = met.loc[m.name, "ratio_rmse_vs_persistence"]
+    return {"wall_s": time.perf_counter() - t0, "model": m.name, "exog": ex, "models": _rows(res.metrics),
+            "ratio_rmse_vs_persistence": r, "checks": [_check("next-hour RMSE / persistence", r, 0.85)]}  # fmt: skip
 
 
 def beijing_warnings(df: pd.DataFrame, args) -> dict:
@@ -218,8 +233,11 @@ def load_day_ahead(args) -> dict:
         # local calendar: PJM's file is on its local clock (offset 0); EIA-930 is UTC, US Central assumed (-6 h)
         models = [Persistence(), SeasonalNaive(24), SeasonalNaive(168),
                   StatsModel("mstl", window=672, stride=args.stat_stride),
-                  _gbm(24, [], train_every=24, seed=0, utc_offset_h=off, holidays="US",
-                                     params={"objective": "l1", "min_data_in_leaf": 20})]  # fmt: skip
+                  # chosen on the EIA-930 12-BA validation year 2023 (fitted on 2020-2022), MAPE / seasonal naive
+                  # 24: 31 leaves 0.778, 63: 0.747, 255: 0.710, 511: 0.706; the target as the log ratio to the
+                  # same hour yesterday: 255 leaves 0.703, 511 leaves 0.701 (cutoffs every 12 h: 0.794)
+                  _gbm(24, [], train_every=24, seed=0, utc_offset_h=off, holidays="US", relative_to="same_hour_d1",
+                       params={"objective": "l1", "min_data_in_leaf": 20, "num_leaves": 511})]  # fmt: skip
         t0 = time.perf_counter()
         res = backtest(df, models, h=24, test_cutoffs=test, cal_cutoffs=cal)
         fc = res.forecasts
@@ -228,8 +246,22 @@ def load_day_ahead(args) -> dict:
         sub = fc[fc["cutoff"].isin(sub_cut)]
         mape_sub = {m: M.mape(g["y"], g["y_hat"]) for m, g in sub.groupby("model")}
         r = mape["lightgbm"] / mape["seasonal_naive_24"]
+        # the truth hours the causal data-quality layer flags (reporting outages such as LDWP's 2024 blocks near
+        # 130 MW, zeros) left out of the scoring for every model alike: a second view, not the headline (the
+        # models read the raw inputs: masking them did not help on the validation year 2023)
+        _, flags = mask_anomalies(df)
+        bad = df.loc[flags, ["unique_id", "ds"]].assign(flagged=True)
+        fq = fc.merge(bad, on=["unique_id", "ds"], how="left")
+        fq = fq[fq["flagged"].isna()]
+        mape_q = {m: M.mape(g["y"], g["y_hat"]) for m, g in fq.groupby("model")}
         o = {"series": len(names), "test": [str(test.min()), str(test.max())], "mape_pct": mape,
              "mape_pct_mstl_cutoffs": mape_sub, "ratio_mape_lightgbm_vs_seasonal_naive_24": r,
+             "ratio_mape_lightgbm_vs_seasonal_naive_168": mape["lightgbm"] / mape["seasonal_naive_168"],
+             "flagged_truth_hours_in_test": int(df.loc[flags, "ds"].between(test.min(), test.max()
+                                                                            + pd.Timedelta(hours=24)).sum()),
+             "mape_pct_flagged_truth_left_out": mape_q,
+             "ratio_mape_lightgbm_vs_seasonal_naive_24_flagged_truth_left_out":
+                 mape_q["lightgbm"] / mape_q["seasonal_naive_24"],
              "checks": [_check(f"{key} day-ahead MAPE / seasonal naive 24", r, 0.6, 0.5)],
              "models": _rows(res.metrics), "wall_s": time.perf_counter() - t0}  # fmt: skip
         if len(names) > 1:
@@ -237,6 +269,7 @@ def load_day_ahead(args) -> dict:
             for uid, g in fc.groupby("unique_id"):
                 mm = {m: M.mape(gg["y"], gg["y_hat"]) for m, gg in g.groupby("model")}
                 per[uid] = {"mape_lightgbm": mm["lightgbm"], "mape_seasonal_naive_24": mm["seasonal_naive_24"],
+                            "mape_seasonal_naive_168": mm["seasonal_naive_168"],
                             "ratio": mm["lightgbm"] / mm["seasonal_naive_24"]}  # fmt: skip
             o["per_series"] = per
             o["series_meeting_0.6"] = sum(v["ratio"] <= 0.6 for v in per.values())
@@ -306,7 +339,6 @@ def main(argv=None) -> int:
     ap.add_argument("--overhead-windows", type=int, default=8, help="cutoffs (every 14 days) of stat_overhead")
     ap.add_argument("--stat-stride", type=int, default=14, help="statsforecast models on every k-th issue day")
     ap.add_argument("--train-every", type=int, default=24, help="hours between LightGBM training cutoffs")
-    ap.add_argument("--nexthour-train-every", type=int, default=3)
     ap.add_argument("--warn-every", type=int, default=3, help="issue days between 72-h warning cutoffs")
     ap.add_argument("--lstm-epochs", type=int, default=4)
     ap.add_argument("--no-lstm", action="store_true")

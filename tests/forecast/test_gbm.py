@@ -84,3 +84,19 @@ def test_identity_scale_predicts_the_mean_and_rejects_unknown_holidays(make_hour
     assert abs(np.mean(fc["y"] - fc["y_hat"])) < 0.1 * np.std(fc["y"])
     with pytest.raises(ValueError):
         LightGBMForecaster(1, holidays="CN", num_boost_round=1, params={"num_threads": 1}).fit(df)
+
+
+def test_relative_target_returns_yesterdays_profile_on_a_repeating_day(make_hourly):
+    # every day the same profile at two very different levels: the log ratio to the same hour yesterday is 0
+    # everywhere, so the forecast is exactly yesterday's profile (whatever the level)
+    prof = 1000 + 300 * np.sin(2 * np.pi * np.arange(24) / 24)
+    df = make_hourly({"big": np.tile(prof * 20, 60), "small": np.tile(prof, 60)})
+    m = LightGBMForecaster(24, num_boost_round=20, relative_to="same_hour_d1", holidays=None,
+                           params={"num_threads": 1, "min_data_in_leaf": 5})  # fmt: skip
+    m.fit(df[df["ds"] < "2020-02-20"])
+    cut = [pd.Timestamp("2020-02-25 23:00")]
+    fc = m.predict(df, 24, cut).sort_values(["unique_id", "h"])
+    assert np.allclose(fc.loc[fc["unique_id"] == "small", "y_hat"], prof, rtol=1e-9)
+    assert np.allclose(fc.loc[fc["unique_id"] == "big", "y_hat"], prof * 20, rtol=1e-9)
+    with pytest.raises(ValueError):
+        LightGBMForecaster(24, relative_to="same_hour_d7")

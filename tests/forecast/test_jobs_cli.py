@@ -140,3 +140,28 @@ def test_run_cli_stores_forecasts_and_records_the_model_version(tmp_path):
     assert int(row["seed"]) == 5 and row["model_version"] == "1" and row["kind"] == "forecast"
     bad = runner.invoke(app, ["run", "--model", "prophet", "--store", ws])
     assert bad.exit_code == 2 and "prophet" in bad.output
+
+
+@pytest.mark.parametrize("method", ["stirpat", "ml"])
+def test_peak_cli_method_matches_the_library_and_records_its_version(tmp_path, method):
+    pytest.importorskip("sklearn")
+    from coreduce.forecast.jobs import PEAK_MODEL_VERSIONS
+    from coreduce.forecast.peak import peak_path
+    from coreduce.store import Store
+
+    ws = str(tmp_path / "ws.duckdb")
+    args = ["peak", "--region", "China", "--source", "owid", "--method", method, "--n-paths", "100"]
+    r = runner.invoke(app, [*args, "--store", ws, "--json"])
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.stdout)
+    lib = peak_path("China", "owid", "baseline", n_paths=100, seed=0, method=method).summary
+    assert s["method"] == method == lib["method"]
+    assert s["co2_2030_mt"] == pytest.approx(lib["co2_2030_mt"]) and s["peak_year"] == lib["peak_year"]
+    st = Store(ws)
+    try:
+        led = st.read("ledger")
+    finally:
+        st.close()
+    assert led[led["run_id"] == s["run_id"]].iloc[0]["model_version"] == PEAK_MODEL_VERSIONS[method]
+    bad = runner.invoke(app, ["peak", "--region", "China", "--source", "owid", "--method", "lstm", "--store", ws])
+    assert bad.exit_code == 2 and "lstm" in bad.output

@@ -103,3 +103,13 @@ def test_stats_model_equals_statsforecast_cross_validation(make_hourly, kind):
     ours = m.predict(df, h, cuts).merge(ref, on=["unique_id", "cutoff", "ds"])
     assert len(ours) == 2 * n * h
     np.testing.assert_allclose(ours["y_hat"], ours[kind], rtol=1e-6, atol=1e-6)
+
+
+def test_ensemble_is_the_mean_of_its_members_by_hand(make_hourly):
+    from coreduce.forecast import Ensemble
+
+    y = np.arange(1.0, 24 * 3 + 1)  # 1, 2, ..., 72
+    df = make_hourly({"a": y})
+    cut = [df["ds"].iloc[47]]  # last value 48; the same hours a day before are 25 ... 48
+    fc = Ensemble([Persistence(), SeasonalNaive(24)], name="mean2").fit(df).predict(df, 24, cut)
+    assert fc["y_hat"].tolist() == [(48.0 + (24.0 + h)) / 2 for h in range(1, 25)]

@@ -65,6 +65,9 @@ def peak_cmd(
     region: str = typer.Option(..., help="CEADs province (Jiangsu) or OWID country (China)"),
     source: str = typer.Option("ceads", help="ceads or owid"),
     scenario: str = typer.Option("baseline", help="baseline, low_carbon or high_growth"),
+    method: str = typer.Option(
+        "kaya", help="kaya (Kaya factors, relaxed growth), stirpat (STIRPAT OLS with the EKC term) or ml (panel GBR)"
+    ),
     n_paths: int = typer.Option(1000, help="Monte Carlo paths"),
     seed: int = typer.Option(0, help="random seed (recorded)"),
     chart: str = typer.Option(None, help="write the Plotly chart to this HTML file"),
@@ -72,10 +75,15 @@ def peak_cmd(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """Carbon-peak path to 2060: peak year and value, 2030 and 2060 values, cumulative emissions [Mt CO2]."""
-    from coreduce.forecast.jobs import PEAK_MODEL_VERSION, peak_outputs, recorded_run
+    from coreduce.errors import InputError
+    from coreduce.forecast.jobs import PEAK_MODEL_VERSIONS, peak_outputs, recorded_run
 
-    params = {"region": region, "source": source, "scenario": scenario, "n_paths": n_paths, "seed": seed}
-    out = recorded_run("forecast", peak_outputs, params, store or default_store(), model_version=PEAK_MODEL_VERSION)
+    if method not in PEAK_MODEL_VERSIONS:
+        raise InputError("--method", f"one of {', '.join(PEAK_MODEL_VERSIONS)}", value=method)
+    params = {"region": region, "source": source, "scenario": scenario, "n_paths": n_paths, "seed": seed,
+              "method": method}  # fmt: skip
+    version = PEAK_MODEL_VERSIONS[method]
+    out = recorded_run("forecast", peak_outputs, params, store or default_store(), model_version=version)
     s = {"run_id": out["run_id"], **out["summary"]}
     if chart:
         from coreduce.export import atomic_write_text
@@ -89,7 +97,7 @@ def peak_cmd(
     pk = f"{s['peak_year']} at {s['peak_value_mt']:.1f} Mt" if s["peaked"] else "no peak by 2060 (median path)"
     vals = f"2030 {s['co2_2030_mt']:.1f} Mt; 2060 {s['co2_2060_mt']:.1f} Mt"
     cum = f"cumulative {s['cumulative_from']}-2060 {s['cumulative_mt']:.0f} Mt"
-    c.print(f"{region} ({source}, {scenario}): peak {pk}; {vals}; {cum}")
+    c.print(f"{region} ({source}, {scenario}, {method}): peak {pk}; {vals}; {cum}")
 
 
 @app.command("run")

@@ -5,14 +5,23 @@ Optional dependencies (the ``forecast`` extra): statsforecast (MSTL, AutoETS), l
 """
 
 from coreduce.forecast.backtest import BacktestResult, backtest, episode_warnings, label, score
-from coreduce.forecast.frames import Panel, complete_grid, daily_cutoffs, fill_gaps, forecasts_table, from_observations
+from coreduce.forecast.frames import (
+    Panel,
+    complete_grid,
+    daily_cutoffs,
+    fill_gaps,
+    forecasts_table,
+    from_observations,
+    mask_anomalies,
+)
 from coreduce.forecast.intervals import Conformal
-from coreduce.forecast.models import Climatology, Forecaster, Persistence, SeasonalNaive, StatsModel
+from coreduce.forecast.models import Climatology, Ensemble, Forecaster, Persistence, SeasonalNaive, StatsModel
 
 __all__ = [
     "BacktestResult",
     "Climatology",
     "Conformal",
+    "Ensemble",
     "Forecaster",
     "Panel",
     "Persistence",
@@ -26,5 +35,6 @@ __all__ = [
     "forecasts_table",
     "from_observations",
     "label",
+    "mask_anomalies",
     "score",
 ]

@@ -216,3 +216,27 @@ def forecasts_table(fc: pd.DataFrame, *, model: str, run_id: str, variable: str,
     out["cutoff"] = pd.to_datetime(out["cutoff"], utc=True)
     out["target_time"] = pd.to_datetime(out["target_time"], utc=True)
     return out
+
+
+def mask_anomalies(df: pd.DataFrame, column: str = "y", rules: Any = None) -> tuple[pd.DataFrame, pd.Series]:
+    """``df`` with ``column`` set to NaN where the causal data-quality layer flags an anomaly, and the flags.
+
+    The flags are :func:`coreduce.monitor.quality.anomaly_flags` per series (data-quality rules, robust scores of
+    the value and its first difference, the seasonal level detector), run with ``relocate=False`` and
+    ``double_delta=False`` by default so that the flag of the reading at ``t`` uses readings ``<= t`` only: a
+    model that reads the masked frame at a cutoff sees nothing after it. Masked values are gaps (carried forward
+    by the models). Returns ``(masked frame, boolean flags aligned with df.index)``.
+    """
+    from coreduce.monitor.quality import QualityRules, anomaly_flags
+
+    rules = rules if rules is not None else QualityRules(relocate=False, double_delta=False)
+    parts = []
+    for _, g in df.groupby("unique_id", sort=False, observed=True):
+        g = g.sort_values("ds")
+        fl = anomaly_flags(pd.DataFrame({"ts": g["ds"].to_numpy(), "value": g[column].to_numpy()}), rules=rules)
+        parts.append(pd.Series(fl["anomaly"].to_numpy(), index=g.index))
+    flags = pd.concat(parts).reindex(df.index).fillna(False).astype(bool)
+    out = df.copy()
+    out[column] = out[column].where(~flags)
+    out.attrs = dict(df.attrs)
+    return out, flags

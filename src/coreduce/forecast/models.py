@@ -233,6 +233,35 @@ class StatsModel(PanelForecaster):
         return out
 
 
+class Ensemble(Forecaster):
+    """The mean of several models' point forecasts (each fitted on the same frame).
+
+    Averaging models that differ in their inputs or training sample lowers the error when their errors are not
+    perfectly correlated (e.g. Bates & Granger 1969, Oper. Res. Q. 20:451). Members are fitted and used as
+    given; the ensemble reads nothing the members do not (oracle if any member is).
+    """
+
+    def __init__(self, members: Sequence[Forecaster], name: str = "ensemble") -> None:
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members, self.name = list(members), name
+        self.oracle = any(m.oracle for m in self.members)
+
+    @property
+    def version(self) -> str:  # type: ignore[override]
+        return "mean of [" + "; ".join(str(m.version) for m in self.members) + "]"
+
+    def fit(self, df: pd.DataFrame) -> Ensemble:
+        for m in self.members:
+            m.fit(df)
+        return self
+
+    def predict(self, df: pd.DataFrame, h: int, cutoffs: Sequence[pd.Timestamp] | None = None) -> pd.DataFrame:
+        key = ["unique_id", "cutoff", "ds", "h"]
+        parts = [m.predict(df, h, cutoffs).set_index(key)["y_hat"] for m in self.members]
+        return pd.concat(parts, axis=1).mean(axis=1, skipna=False).rename("y_hat").reset_index()
+
+
 BASELINES = {
     "persistence": Persistence,
     "seasonal_naive_24": lambda: SeasonalNaive(24),
