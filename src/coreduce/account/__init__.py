@@ -12,8 +12,9 @@ from coreduce.account.combustion import (
     combustion_emissions,
     so2_mass_balance,
 )
+from coreduce.account.compute import compute_inventory
 from coreduce.account.factors import FactorLibrary
-from coreduce.account.inventory import GAP_COLUMNS, compute_inventory, factor_gaps, summarise, write_inventory
+from coreduce.account.inventory import GAP_COLUMNS, factor_gaps, summarise, write_inventory
 from coreduce.account.sinks import sequestration, year_fraction
 
 __all__ = [

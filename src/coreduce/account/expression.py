@@ -325,3 +325,36 @@ def _check_overflow(raw: pd.DataFrame, kid: np.ndarray, res: pd.DataFrame, acc: 
             table="activity",
             **_where(raw, np.arange(len(raw)) == i),
         )
+
+
+def compute_in_engine(activity, factors, *, gwp, electricity, pollutants, source, validated, on) -> pd.DataFrame:
+    """:func:`coreduce.account.compute_inventory` with the activity × factor join as one Ibis expression run by an
+    engine (a table's own, or ``on``: a Store or an Ibis backend)."""
+    import ibis.expr.types as ir
+
+    if isinstance(activity, ir.Table):
+        table, src = activity, source or "<activity table>"
+    else:
+        src = source or (str(activity) if not isinstance(activity, pd.DataFrame) else "<DataFrame>")
+        if isinstance(activity, pd.DataFrame):
+            act = activity if validated else schema.validate(activity, "activity", source=src, row_offset=2)
+        else:
+            from coreduce.ingest.files import read_table
+
+            act = read_table(activity, "activity", source=src)
+        table = activity_table(act)
+    acc = _Accountant(factors, gwp=gwp, electricity=electricity, pollutants=pollutants, source=src)
+    from coreduce.store import Store
+
+    con = on.con if isinstance(on, Store) else on  # a Store or an Ibis backend (None: the table's own)
+    plan = None
+    try:
+        plan = plan_inventory(table, acc, con)
+        return inventory_frame(plan, con)
+    finally:  # the activity (when shipped), factor and period tables: nothing left in the engine
+        from coreduce.store import release_in_memory_tables
+
+        engine = con if con is not None else table._find_backend(use_default=True)
+        for expr in (table, plan.expr if plan is not None else None):
+            if expr is not None:
+                release_in_memory_tables(expr, engine)

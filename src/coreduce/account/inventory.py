@@ -46,7 +46,6 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -101,7 +100,7 @@ class GapFrame(pd.DataFrame):
     __hash__ = None  # type: ignore[assignment]
 
 
-def compute_inventory(
+def compute_inventory_in_process(
     activity: pd.DataFrame | str | os.PathLike,
     factors: FactorLibrary | None = None,
     *,
@@ -111,70 +110,9 @@ def compute_inventory(
     source: str | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     validated: bool = False,
-    on: Any = None,
 ) -> pd.DataFrame:
-    """Compute CO2, CH4, N2O, CO2e and co-pollutants for every activity row.
-
-    Parameters
-    ----------
-    activity : pandas.DataFrame, path or ibis.Table
-        Canonical ``activity`` rows (validated here): ``entity, sector, period_start, period_end,
-        activity_type, amount, unit`` and optional ``region, control, source, energy_basis, sulfur_pct,
-        ash_pct``; or the path of a CSV / Parquet file of them (read in chunks); or an Ibis table of canonical
-        activity rows, e.g. ``store.table("activity")`` — then the activity × factor join runs in that table's
-        engine (DuckDB, PostgreSQL, Spark: :mod:`coreduce.account.expression`) and only the distinct keys and
-        the inventory rows come to Python.
-    factors : FactorLibrary, optional
-        Factor library (default: the bundled, cited library).
-    gwp : {"AR4", "AR5", "AR6"} or None
-        GWP-100 set for the CO2e rows (None: no CO2e rows).
-    electricity : str
-        Scope-2 electricity factor purpose: ``"location"`` (region → regional grid → national, MEE/NBS),
-        ``"market"``, ``"fossil"``, ``"carbon_market"`` (the 0.5703 t/MWh reporting factor), or an explicit
-        ``factor_id`` of the grid-factor table.  Purchased heat always uses purpose ``heat``.
-    pollutants : list of str, optional
-        Keep only these pollutants (CO2e is still computed from all three greenhouse gases).
-    source : str, optional
-        Name of the input, used in error messages (default: the path, or ``<DataFrame>``).
-    chunk_rows : int
-        Activity rows per chunk.
-    validated : bool
-        ``activity`` is a frame :func:`coreduce.schema.validate` returned for table ``activity`` (the whole file
-        at once, so keys are unique): it is not validated again.
-    on : coreduce.store.Store or ibis backend, optional
-        Run the activity × factor join in this engine (a frame or file is validated here and shipped to it as
-        an in-memory table): the same Ibis expression as for an Ibis ``activity``.  Default: in this process
-        (numpy, chunked) for a frame or file; the table's own engine for an Ibis table.  The engine's session
-        time zone must be UTC (stores pin it; for a bare ``ibis.duckdb.connect()`` run ``SET TimeZone = 'UTC'``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Canonical inventory columns plus ``factor_set, factor_value, factor_unit, removal_efficiency``,
-        ``amount`` in t, sorted by entity, sector, period_start, activity_type, pollutant.
-        ``attrs["gaps"]``: the factor gaps (:data:`GAP_COLUMNS`); ``attrs["factor_version"]``: the
-        library version written in every row.
-
-    Raises
-    ------
-    coreduce.errors.InputError
-        Invalid activity (names the input row and column), e.g. an unknown region, electricity in a
-        mass unit, or an amount whose emissions overflow.
-    coreduce.errors.FactorError
-        An activity type with no factor at all, CO2 factors that cannot be applied to the activity's unit,
-        an unknown control, a land type without a sink rate for the region.
-
-    References
-    ----------
-    .. [1] IPCC (2006) 2006 IPCC Guidelines, Vol. 2 Ch. 1–2 (Tier 1: E = fuel × EF; NCV/GCV, Sect. 1.4.1.1).
-    .. [2] Amann et al. (2011) GAINS: E = A · EF · (1 − η).
-    .. [3] GHG Protocol Scope 2 Guidance (2015): location- and market-based methods.
-    """
-    import ibis.expr.types as ir
-
-    if isinstance(activity, ir.Table) or on is not None:
-        return _compute_in_engine(activity, factors, gwp=gwp, electricity=electricity, pollutants=pollutants,
-                                  source=source, validated=validated, on=on)  # fmt: skip
+    """:func:`coreduce.account.compute_inventory` in this process: a frame or a file, expanded with NumPy in
+    chunks of ``chunk_rows`` (parameters, return value and errors as there)."""
     if source is None:
         source = str(activity) if not isinstance(activity, pd.DataFrame) else "<DataFrame>"
     acc = _Accountant(factors, gwp=gwp, electricity=electricity, pollutants=pollutants, source=source)
@@ -187,40 +125,6 @@ def compute_inventory(
     out.attrs["gaps"] = acc.gaps()
     out.attrs["factor_version"] = acc.version
     return out
-
-
-def _compute_in_engine(activity, factors, *, gwp, electricity, pollutants, source, validated, on) -> pd.DataFrame:
-    """:func:`compute_inventory` with the activity × factor join as one Ibis expression run by an engine."""
-    import ibis.expr.types as ir
-
-    from coreduce.account.expression import activity_table, inventory_frame, plan_inventory
-
-    if isinstance(activity, ir.Table):
-        table, src = activity, source or "<activity table>"
-    else:
-        src = source or (str(activity) if not isinstance(activity, pd.DataFrame) else "<DataFrame>")
-        if isinstance(activity, pd.DataFrame):
-            act = activity if validated else schema.validate(activity, "activity", source=src, row_offset=2)
-        else:
-            from coreduce.ingest.files import read_table
-
-            act = read_table(activity, "activity", source=src)
-        table = activity_table(act)
-    acc = _Accountant(factors, gwp=gwp, electricity=electricity, pollutants=pollutants, source=src)
-    from coreduce.store import Store
-
-    con = on.con if isinstance(on, Store) else on  # a Store or an Ibis backend (None: the table's own)
-    plan = None
-    try:
-        plan = plan_inventory(table, acc, con)
-        return inventory_frame(plan, con)
-    finally:  # the activity (when shipped), factor and period tables: nothing left in the engine
-        from coreduce.store import release_in_memory_tables
-
-        engine = con if con is not None else table._find_backend(use_default=True)
-        for expr in (table, plan.expr if plan is not None else None):
-            if expr is not None:
-                release_in_memory_tables(expr, engine)
 
 
 def write_inventory(

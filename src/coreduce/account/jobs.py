@@ -18,8 +18,9 @@ from typing import Any
 
 import pandas as pd
 
+from coreduce.account.compute import compute_inventory
 from coreduce.account.factors import FactorLibrary
-from coreduce.account.inventory import compute_inventory, summarise
+from coreduce.account.inventory import summarise
 from coreduce.export import write_csv
 from coreduce.ingest.files import read_table
 from coreduce.ledger import entrypoint
