@@ -57,11 +57,44 @@ def test_stream_double_delta_is_batch_flag_one_reading_late():
     assert np.array_equal(prev[1:], ref[:-1]) and not prev[0]
 
 
+def test_online_band_by_state_equals_dynamic_threshold():
+    """A band per state (pooled until a state has min_periods scores; state -1 = pooled only), fed in random
+    chunks, online per reading (ResidualBand) and vectorised (dynamic_threshold): the same numbers."""
+    from coreduce.monitor.thresholds import ResidualBand
+
+    rng = np.random.default_rng(2)
+    n = 3000
+    st = rng.integers(-1, 3, n)
+    st[:400] = rng.integers(0, 2, 400)  # state 2 appears late: its first readings use the pooled band
+    r = rng.standard_t(3, size=n) * (1 + st.clip(0))  # spread grows with the state
+    ref = dynamic_threshold(r, np.zeros(n), window=120, q_on=0.99, q_off=0.95, min_periods=50, state=st)
+    band, parts, i = OnlineBand(window=120, min_periods=50), [], 0
+    while i < n:
+        k = int(rng.integers(1, 300))
+        parts.append(band.update(r[i : i + k], st[i : i + k]))
+        i += k
+    up, lo, ex, al = (np.concatenate([p[k] for p in parts]) for k in range(4))
+    np.testing.assert_allclose(up, ref["band_high"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(lo, ref["band_low"], rtol=0, atol=1e-12)
+    assert np.array_equal(ex, ref["exceeded"]) and np.array_equal(al, ref["alarm"])
+    rb = ResidualBand(window=120, q_on=0.99, q_off=0.95, min_periods=50)
+    one = [rb.update(v, s) for v, s in zip(r, st, strict=True)]
+    np.testing.assert_allclose([o[0] for o in one], ref["band_high"], rtol=0, atol=1e-12)
+    assert [o[3] for o in one] == ref["alarm"].tolist()
+    # the state bands differ from the pooled one: state 2 (3 x the spread) has a higher band than state 0
+    pooled = dynamic_threshold(r, np.zeros(n), window=120, q_on=0.99, q_off=0.95, min_periods=50)
+    late = np.arange(n) > 1500
+    assert np.median(up[late & (st == 2)]) > 2 * np.median(up[late & (st == 0)])
+    assert not np.array_equal(ex, pooled["exceeded"].to_numpy())
+
+
 @needs_gt
-def test_live_monitor_equals_batch_pipeline_on_gas_turbine():
+@pytest.mark.parametrize("band", ["abs-pooled", "rel-by-state"])
+def test_live_monitor_equals_batch_pipeline_on_gas_turbine(band):
     """Two turbines' NOx (+10 % faults on 1 % of readings) and operating state, streamed interleaved in random
-    chunks: the live expected value equals the batch model's, the alarms equal the batch band's, and each
-    alert is an explained rising edge of that alarm."""
+    chunks: the live expected value equals the batch model's, the alarms equal the batch band's (the residual
+    band, and the relative-residual band per load tercile of :data:`NOX_BAND`), and each alert is an explained
+    rising edge of that alarm."""
     from coreduce.monitor.evaluation import load_gas_turbine
     from coreduce.monitor.rca import terciles_of
 
@@ -82,8 +115,9 @@ def test_live_monitor_equals_batch_pipeline_on_gas_turbine():
                          "unit": "mg/m^3", "state": {c: float(part[c].iat[i]) for c in STATE}})  # fmt: skip
     feed = pd.DataFrame(rows).sort_values(["ts", "site_id"], kind="stable").reset_index(drop=True)
     feed["arrived"] = feed["ts"] + pd.Timedelta(seconds=2)
+    kw = {"score": "rel", "by_state": True} if band == "rel-by-state" else {}
     mon = LiveMonitor(None, models={"stack_NOx": m}, terciles={"stack_NOx": terciles_of(tr, STATE)}, window=200,
-                      min_periods=50)  # fmt: skip
+                      min_periods=50, **kw)  # fmt: skip
     rng, i, scored, alerts = np.random.default_rng(0), 0, [], []
     while i < len(feed):
         k = int(rng.integers(1, 250))
@@ -101,7 +135,9 @@ def test_live_monitor_equals_batch_pipeline_on_gas_turbine():
         frame = part.assign(NOX=y, year=0)
         exp = m.predict(frame, y)
         np.testing.assert_allclose(got["expected"].to_numpy(), exp, rtol=1e-9)
-        ref = dynamic_threshold(y, exp, window=200, min_periods=50)
+        state = m.load_state(part["TEY"]) if kw else None
+        ref = dynamic_threshold(y, exp, window=200, min_periods=50, score=kw.get("score", "abs"), state=state)
+        np.testing.assert_allclose(got["band_high"].to_numpy(), ref["band_high"].to_numpy(), rtol=1e-12)
         bad = got[["missing", "stuck", "non_positive", "out_of_range"]].any(axis=1).to_numpy()
         assert np.array_equal(got["alarm"].to_numpy(), ref["alarm"].to_numpy() & ~bad)
         a = ref["alarm"].to_numpy() & ~bad

@@ -8,8 +8,10 @@
    reading late).  They set the stored ``quality`` (``suspect`` / ``invalid`` / ``missing``).
 2. Dynamic threshold: the expected value from the variable's :class:`ConditionalModel` given the operating
    state carried by the reading (``state``) or last reported for the site (readings whose variable is a state
-   variable), else the trailing median of the key; the residual band per key is recalibrated online
-   (:class:`OnlineBand`, the trailing ``q_on`` / ``q_off`` residual quantiles) with hysteresis.  A fixed
+   variable), else the trailing median of the key; the band per key is recalibrated online (:class:`OnlineBand`,
+   the trailing ``q_on`` / ``q_off`` quantiles of the residual or, ``score="rel"``, of the relative residual; with
+   ``by_state`` one band per load tercile of the model's training load, pooled until a tercile has
+   ``min_periods``: :data:`~coreduce.monitor.thresholds.NOX_BAND`) with hysteresis.  A fixed
    regulatory limit per variable is checked separately.
 3. Alerts: the rising edge of the dynamic alarm (``dynamic``), of a quality flag (``quality``) or of the limit
    (``limit``) opens an explained alert (observed, expected, band, top contributing variables, graph path or
@@ -32,7 +34,7 @@ import pandas as pd
 from coreduce.monitor.alerts import ALERT_COLUMNS, alert_id, store_alerts
 from coreduce.monitor.quality import QualityRules, StreamScorer, _range_flag, _seg_windows
 from coreduce.monitor.rca import as_json_list, explain, graph_version
-from coreduce.monitor.thresholds import ConditionalModel
+from coreduce.monitor.thresholds import ConditionalModel, band_score, band_value
 
 QUALITY_FLAGS = ("stuck", "spike", "non_positive", "out_of_range", "double_delta")
 #: Flags that raise a ``quality`` alert by default (the others mark the reading ``suspect`` and are listed in
@@ -44,22 +46,30 @@ SYMPTOMS = {"stuck": "value_stuck", "spike": "value_spike", "non_positive": "val
 
 
 class OnlineBand:
-    """Trailing residual quantiles of one key, updated a batch at a time (the numbers of
-    :func:`~coreduce.monitor.thresholds.dynamic_threshold` on the whole series; tested)."""
+    """Trailing score quantiles of one key, updated a batch at a time (the numbers of
+    :func:`~coreduce.monitor.thresholds.dynamic_threshold` on the whole series, with or without load states;
+    tested).  With states, each state keeps its own last ``window`` scores; a reading's band is its state's once
+    that state has ``min_periods`` scores, the pooled one before (and for state -1)."""
 
     def __init__(self, window: int = 720, q_on: float = 0.99, q_off: float = 0.95, min_periods: int = 100) -> None:
         self.window, self.q_on, self.q_off, self.min_periods = window, q_on, q_off, min_periods
         self.hist = np.empty(0)
+        self.state_hist: dict[int, np.ndarray] = {}
         self.on = False
 
-    def update(self, residuals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(upper, lower, exceeded, alarm after hysteresis) for each new residual."""
-        return OnlineBand.update_many([self], [residuals])[0]
+    def update(
+        self, residuals: np.ndarray, states: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(upper, lower, exceeded, alarm after hysteresis) for each new score."""
+        return OnlineBand.update_many([self], [residuals], None if states is None else [states])[0]
 
     @staticmethod
-    def update_many(bands: list[OnlineBand], residuals: list[np.ndarray]) -> list[tuple[np.ndarray, ...]]:
+    def update_many(
+        bands: list[OnlineBand], residuals: list[np.ndarray], states: list[np.ndarray] | None = None
+    ) -> list[tuple[np.ndarray, ...]]:
         """:meth:`update` of several keys' bands at once (same window and quantiles): the keys' windows are rows
-        of one array, their quantiles one call, the hysteresis one pass for all keys."""
+        of one array, their quantiles one call, the hysteresis one pass for all keys.  ``states``: each key's
+        load state per score (-1 = none: the pooled band)."""
         if not bands:
             return []
         b0 = bands[0]
@@ -78,6 +88,29 @@ class OnlineBand:
         q, cnt = _seg_windows(hist, np.arange(k), r, lens, seg, np.arange(n) - first[seg], [b0.q_on, b0.q_off])
         enough = cnt >= b0.min_periods
         up, lo = np.where(enough, q[0], np.nan), np.where(enough, q[1], np.nan)
+        if states is not None:
+            st = np.concatenate([np.asarray(s, dtype=np.int64) for s in states])
+            has = np.flatnonzero(st >= 0)
+            if len(has):
+                # one window per (key, state): the scores of the key in that state, in time order
+                codes, sub = pd.factorize(seg[has].astype(np.int64) * (int(st.max()) + 1) + st[has])
+                order = np.argsort(codes, kind="stable")
+                slens = np.bincount(codes, minlength=len(sub)).astype(np.intp)
+                sfirst = np.r_[0, np.cumsum(slens)[:-1]]
+                sseg = codes[order]
+                nstate = int(st.max()) + 1
+                shist = np.full((len(sub), w), np.nan)
+                for j, u in enumerate(sub):
+                    h = bands[u // nstate].state_hist.get(int(u % nstate))
+                    if h is not None and len(h):
+                        shist[j, w - len(h[-w:]) :] = h[-w:]
+                sq, scnt = _seg_windows(shist, np.arange(len(sub)), r[has[order]], slens, sseg,
+                                        np.arange(len(has)) - sfirst[sseg], [b0.q_on, b0.q_off])  # fmt: skip
+                own = scnt >= b0.min_periods
+                rows = has[order][own]
+                up[rows], lo[rows] = sq[0][own], sq[1][own]
+                for j, u in enumerate(sub):
+                    bands[u // nstate].state_hist[int(u % nstate)] = shist[j]
         exceeded = np.isfinite(up) & (r > up)
         # hysteresis: on above the upper band, off below the lower band (or without one), else as before
         with np.errstate(invalid="ignore"):
@@ -145,17 +178,23 @@ class LiveMonitor:
         is none).  Every reading of every variable is flagged, scored and banded either way.
     quality_alerts : iterable of str
         Quality flags that raise a ``quality`` alert.
+    score, by_state :
+        The band's score (``"abs"`` residual, ``"rel"`` relative residual) and whether it is kept per load state
+        of the variable's model (:meth:`ConditionalModel.load_state`); the numbers of
+        :func:`~coreduce.monitor.thresholds.dynamic_threshold` with the same arguments (tested).
     """
 
     def __init__(self, store: Any = None, *, models: dict[str, ConditionalModel] | None = None,
                  terciles: dict[str, dict[str, tuple[float, float]]] | None = None,
                  limits: dict[str, float] | None = None, rules: QualityRules | None = None, window: int = 720,
                  q_on: float = 0.99, q_off: float = 0.95, min_periods: int = 100, cooldown: int = 0,
-                 watch: Any = None, quality_alerts: Any = QUALITY_ALERT_FLAGS) -> None:  # fmt: skip
+                 watch: Any = None, quality_alerts: Any = QUALITY_ALERT_FLAGS, score: str = "abs",
+                 by_state: bool = False) -> None:  # fmt: skip
         self.store, self.models, self.terciles = store, models or {}, terciles or {}
         self.limits = limits or {}
         self.rules = rules or QualityRules(relocate=False)
         self.band_args = {"window": window, "q_on": q_on, "q_off": q_off, "min_periods": min_periods}
+        self.score, self.by_state = score, by_state
         self.cooldown = cooldown
         self.scorer = StreamScorer(self.rules)
         self.keys: dict[tuple[str, str], _Key] = {}
@@ -342,17 +381,27 @@ class LiveMonitor:
         up, lo = np.full(n, np.nan), np.full(n, np.nan)
         exceeded, alarm = np.zeros(n, bool), np.zeros(n, bool)
         resid = x - expected
+        sc = np.nan_to_num(band_score(x, expected, self.score), nan=0.0)
+        load_state = np.full(n, -1, dtype=np.intp)
+        if self.by_state:  # each variable's model: the load tercile of its training load
+            for var, m in self.models.items():
+                if m.state_edges is not None and m.features[0] in state:
+                    rows = (df["variable"] == var).to_numpy()
+                    load_state[rows] = m.load_state(state[m.features[0]].to_numpy(float)[rows])
         order: dict[tuple[str, str], np.ndarray] = {}
         for (site, var), idx in df.groupby(["site_id", "variable"], sort=False).indices.items():
             order[site, var] = idx[np.argsort(ts[idx], kind="stable")]
-        bands = OnlineBand.update_many([self._key(*key).band for key in order],
-                                       [np.nan_to_num(resid[idx], nan=0.0) for idx in order.values()])  # fmt: skip
+        states = [load_state[idx] for idx in order.values()] if self.by_state else None
+        bands = OnlineBand.update_many([self._key(*key).band for key in order], [sc[idx] for idx in order.values()],
+                                       states)  # fmt: skip
         for idx, (u, lw, e, a) in zip(order.values(), bands, strict=True):
             up[idx], lo[idx], exceeded[idx], alarm[idx] = u, lw, e, a
         bad = (flags["missing"] | flags["stuck"] | flags["non_positive"] | flags["out_of_range"]).to_numpy()
         alarm &= ~bad
-        scored = flags.assign(observed=x, expected=expected, residual=resid, band_high=expected + up,
-                              band_low=expected + lo, exceeded=exceeded, alarm=alarm)  # fmt: skip
+        scored = flags.assign(observed=x, expected=expected, residual=resid, band_score=sc,
+                              band_high=band_value(expected, up, self.score),
+                              band_low=band_value(expected, lo, self.score), exceeded=exceeded,
+                              alarm=alarm)  # fmt: skip
         limit = np.array([x[i] > self.limits[v] if v in self.limits else False
                           for i, v in enumerate(df["variable"].to_numpy())], dtype=bool)  # fmt: skip
         scored["limit"] = limit
@@ -403,7 +452,8 @@ class LiveMonitor:
             if self.store is not None:
                 t = time.thread_time_ns()
                 versions = sorted({m.version for m in self.models.values()})
-                kw = {"params": {"mode": "live", **self.band_args, "cooldown": self.cooldown},
+                kw = {"params": {"mode": "live", **self.band_args, "score": self.score, "by_state": self.by_state,
+                                 "cooldown": self.cooldown},
                       "model_version": ",".join(versions) or "trailing-median", "footprint": "fallback"}  # fmt: skip
                 batch = alerts.drop_duplicates("alert_id", keep="last")
                 if self.defer_alerts:  # the caller stores them (a stream's alert thread)
