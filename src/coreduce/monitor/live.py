@@ -196,7 +196,7 @@ class LiveMonitor:
         self.band_args = {"window": window, "q_on": q_on, "q_off": q_off, "min_periods": min_periods}
         self.score, self.by_state = score, by_state
         self.cooldown = cooldown
-        self.scorer = StreamScorer(self.rules)
+        self.scorer = StreamScorer(self.rules, seasonal=False)  # no alert is raised on the level rule or the hold
         self.keys: dict[tuple[str, str], _Key] = {}
         self.site_state: dict[str, dict[str, float]] = {}
         self.state_vars = {f for m in self.models.values() for f in m.features}

@@ -27,6 +27,7 @@ value and its first difference, the detector measured on the EIA-930 screening l
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -406,6 +407,30 @@ def _seg_windows(
     return out, counts
 
 
+def _seg_lagged(
+    hist: np.ndarray,
+    rows: np.ndarray,
+    new: np.ndarray,
+    lens: np.ndarray,
+    seg: np.ndarray,
+    pos: np.ndarray,
+    lags: np.ndarray,
+) -> np.ndarray:
+    """The values ``lags`` readings before each of ``new`` (NaN before a key's start), as an ``(n, len(lags))``
+    array; ``hist`` (the keys' last ``w`` values, ``w >= max(lags)``) is updated in place (the layout of
+    :func:`_seg_windows`)."""
+    w = hist.shape[1]
+    k = len(rows)
+    start = np.arange(k) * w + np.r_[0, np.cumsum(lens)[:-1]]
+    flat = np.empty(k * w + len(new))
+    ar = np.arange(w)
+    flat[(start[:, None] + ar).ravel()] = hist[rows].ravel()
+    at = start[seg] + pos + w  # the new value's own place
+    flat[at] = new
+    hist[rows] = flat[(start + lens)[:, None] + ar]
+    return flat[at[:, None] - np.asarray(lags)[None, :]]
+
+
 def _seg_shift(v: np.ndarray, carry: np.ndarray, first: np.ndarray) -> np.ndarray:
     """``v`` shifted by one within each key, the key's ``carry`` (its value before the batch) first."""
     out = np.empty(len(v))
@@ -418,20 +443,29 @@ class StreamScorer:
     """Incremental data-quality flags and robust scores per series key (e.g. ``(site, variable)``), for a stream.
 
     Each :meth:`update` scores only the new readings against the kept trailing window, with the same numbers as
-    :func:`anomaly_flags` with ``relocate=False`` on the whole series (tested), at a fraction of the cost;
+    :func:`anomaly_flags` with ``relocate=False`` on the whole series (tested), at a fraction of the cost: the
+    jump rules, the ``level`` rule and the ``departure_hold`` on the reading itself, the double delta of the
+    reading before (``double_delta_prev``: decided one reading late, as in the batch code).  ``seasonal=False``
+    leaves out the seasonal scores, the level rule and the hold (what :class:`~coreduce.monitor.live.LiveMonitor`
+    uses: it raises no alert on them);
     :meth:`update_flat` does it for many keys at once: the keys' trailing windows are rows of one array per
     statistic and every step is one NumPy call for the whole batch (a batch of a stream holds hundreds of keys:
     per-key NumPy calls would dominate).
     """
 
-    _VEC = ("last", "run", "pre", "iqr")
+    _VEC = ("last", "run", "pre", "iqr", "rel", "count", "last_other", "pending", "run_start")
+    #: trailing readings of the seasonal robust scale (:func:`seasonal_z`'s default window)
+    SEASON_SCALE_WINDOW = 336
 
-    def __init__(self, rules: QualityRules | None = None) -> None:
+    def __init__(self, rules: QualityRules | None = None, *, seasonal: bool = True) -> None:
         self.rules = rules or QualityRules(relocate=False)
+        self.seasonal = seasonal
         self._rows: dict[object, int] = {}
         r = self.rules
-        self._hist = {k: np.empty((0, n)) for k, n in (("x", r.window), ("d", r.window), ("draw", r.delta_window),
-                                                         ("xd", r.window), ("dd", r.window))}  # fmt: skip
+        widths = [("x", r.window), ("d", r.window), ("draw", r.delta_window), ("xd", r.window), ("dd", r.window)]
+        if seasonal:
+            widths += [("xs", r.season * r.seasons), ("rs", self.SEASON_SCALE_WINDOW)]
+        self._hist = {k: np.empty((0, n)) for k, n in widths}
         self._vec = {k: np.empty(0) for k in self._VEC}
 
     def _rows_of(self, keys: list[object]) -> np.ndarray:
@@ -446,8 +480,9 @@ class StreamScorer:
         if new:  # a fresh key: empty (NaN) windows, no previous value
             for k, h in self._hist.items():
                 self._hist[k] = np.vstack([h, np.full((new, h.shape[1]), np.nan)])
+            fresh = {"run": 0.0, "count": 0.0, "last_other": -1.0, "pending": 0.0, "run_start": 0.0}
             for k, v in self._vec.items():
-                self._vec[k] = np.r_[v, np.zeros(new) if k == "run" else np.full(new, np.nan)]
+                self._vec[k] = np.r_[v, np.full(new, fresh.get(k, np.nan))]
         return rows
 
     def update(self, key: object, values: np.ndarray) -> dict[str, np.ndarray]:
@@ -479,8 +514,9 @@ class StreamScorer:
         n = len(x)
         if not n:
             empty = np.empty(0)
-            return {k: empty.astype(bool) if k not in ("z_value", "z_diff", "median") else empty
-                    for k in ("z_value", "z_diff", "median", "non_positive", "stuck", "spike", "score",
+            num = ("z_value", "z_diff", "median", "z_season", "rel_season")
+            return {k: empty if k in num else empty.astype(bool)
+                    for k in (*num, "non_positive", "stuck", "spike", "score", "level", "departure_hold",
                               "double_delta_prev", "anomaly")}  # fmt: skip
         rows = self._rows_of(keys)
         seg = np.repeat(np.arange(len(rows)), lens)
@@ -528,7 +564,52 @@ class StreamScorer:
                "spike": zd > r.spike_z, "score": np.maximum(zv, zd) > r.score_z,
                "double_delta_prev": ddp & r.double_delta}  # fmt: skip
         out["anomaly"] = out["non_positive"] | out["stuck"] | out["spike"] | out["score"]
+        if self.seasonal:
+            self._seasonal(out, rows, x, lens, seg, pos, first, end)
         return out
+
+    def _seasonal(self, out: dict[str, np.ndarray], rows: np.ndarray, x: np.ndarray, lens: np.ndarray,
+                  seg: np.ndarray, pos: np.ndarray, first: np.ndarray, end: np.ndarray) -> None:  # fmt: skip
+        """The seasonal scores (:func:`anomaly_scores` ``z_season``, ``rel_season``), the ``level`` rule and the
+        ``departure_hold`` (:func:`departure_hold`) of the new readings, added to ``out`` (``anomaly`` includes
+        them).  The hold of reading ``t`` needs the other flags of ``t-1``, double delta included, which is decided
+        at ``t``: known here.  The batch hold is also off where ``t`` itself is flagged; the double delta of ``t``
+        is only known at ``t+1``, so this hold may be on at a reading that the batch flags as a double delta
+        instead (flagged either way)."""
+        r, H, V = self.rules, self._hist, self._vec
+        n = len(x)
+        # seasonal median: the same reading 1 .. seasons seasons before (as seasonal_median: NaN-skipping median)
+        lagged = _seg_lagged(H["xs"], rows, x, lens, seg, pos, r.season * np.arange(1, r.seasons + 1))
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows (a key's first season): NaN
+            seas = np.nanmedian(lagged, axis=1)
+        dev = np.abs(x - seas)
+        med, cnt = _seg_windows(H["rs"], rows, dev, lens, seg, pos, [0.5])
+        with np.errstate(all="ignore"):
+            scale = np.where(cnt >= 2 * r.season, med[0], np.nan) * MAD_TO_SD
+            zs = np.nan_to_num(dev / np.where(scale == 0, np.nan, scale), nan=0.0)
+            rel = np.nan_to_num(x / np.where(seas != 0, seas, np.nan) - 1.0, nan=0.0)
+        level = (zs > r.level_z) & (np.abs(rel) > r.level_rel)
+        own = out["anomaly"] | level  # the other flags of the reading itself, its double delta aside
+        # departure hold (departure_hold, with each key's state carried between batches)
+        idx = np.arange(n)
+        base = V["count"][rows][seg]  # the key's readings before the batch
+        absn = base + pos  # each reading's position in its key's series
+        prev_rel = _seg_shift(rel, V["rel"][rows], first)
+        with np.errstate(invalid="ignore"):
+            cond = (np.abs(rel) > r.hold_rel) & (rel * prev_rel > 0)
+        prev_other = _seg_shift(own.astype(float), V["pending"][rows], first) > 0
+        prev_other |= out["double_delta_prev"]  # the complete flags of t-1
+        lf = np.maximum.accumulate(np.where(prev_other, idx, first[seg] - 1))
+        last = np.where(lf >= first[seg], absn - (idx - lf) - 1, V["last_other"][rows][seg])
+        rs = np.maximum.accumulate(np.where(~cond, idx + 1, first[seg]))
+        run_start = np.where(rs > first[seg], base + rs - first[seg], V["run_start"][rows][seg])
+        hold = cond & ~own & (last >= run_start - 1) & (last >= 0) & (absn - last <= r.hold_max)
+        V["rel"][rows], V["pending"][rows] = rel[end], own[end]
+        V["last_other"][rows], V["run_start"][rows] = last[end], run_start[end]
+        V["count"][rows] = base[end] + lens
+        out.update(z_season=zs, rel_season=rel, level=level, departure_hold=hold)
+        out["anomaly"] = own | hold
 
 
 def trailing_quantiles(
