@@ -95,6 +95,27 @@ def test_nox_band_selection_on_validation_year():
 
 
 @needs_gt
+def test_watch_with_nox_band_equals_dynamic_threshold():
+    """The batch pipeline with NOX_BAND (relative residual, per load tercile) bands as dynamic_threshold does."""
+    from coreduce.monitor.pipeline import watch
+    from coreduce.monitor.thresholds import NOX_BAND, NOX_FEATURES, ConditionalModel
+
+    df = load_gas_turbine()
+    m = ConditionalModel(NOX_FEATURES, "NOX").fit(df[df.year == 2011])
+    te = df[df.year == 2014].iloc[:1200].reset_index(drop=True)
+    te["ts"] = pd.date_range("2014-01-01", periods=len(te), freq="h", tz="UTC")
+    te["value"] = te["NOX"]
+    res = watch(te, m, site_id="gt-1", variable="NOx", unit="mg/m^3", **NOX_BAND)
+    state = m.load_state(te["TEY"])
+    ref = dynamic_threshold(te["NOX"].to_numpy(), m.predict(te), state=state, score="rel", window=168, q_on=0.995,
+                            min_periods=100)  # fmt: skip
+    assert np.array_equal(res.scored["exceeded"].to_numpy(), ref["exceeded"].to_numpy())
+    np.testing.assert_allclose(res.scored["band_high"], ref["band_high"], rtol=1e-12)
+    assert 0 < int(ref["exceeded"].sum()) < 0.03 * len(te)
+    assert set(np.unique(state)) == {0, 1, 2}
+
+
+@needs_gt
 def test_alerts_explained_stored_and_acknowledged(tmp_path):
     from coreduce.ledger import Ledger
     from coreduce.monitor.alerts import acknowledge

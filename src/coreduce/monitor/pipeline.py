@@ -41,6 +41,9 @@ def watch(
     window: int = 720,
     q_on: float = 0.99,
     q_off: float = 0.95,
+    min_periods: int = 100,
+    score: str = "abs",
+    by_state: bool = False,
     rules: QualityRules = QualityRules(),
     symptom: str | None = None,
 ) -> WatchResult:
@@ -58,12 +61,17 @@ def watch(
         The training frame (for the graph's low/high terciles of the state variables).
     symptom : str, optional
         Graph symptom of a dynamic alarm (default ``"<variable>_high"`` with a ``stack_`` prefix dropped).
+    window, q_on, q_off, min_periods, score, by_state :
+        The band (:func:`~coreduce.monitor.thresholds.dynamic_threshold`; ``by_state``: one band per load state of
+        the model, :meth:`ConditionalModel.load_state`); ``**NOX_BAND`` gives the gas-turbine NOx band.
     """
     df = readings.reset_index(drop=True)
     q = quality_flags(df, variable=variable, unit=unit, rules=rules)
     obs = df["value"].to_numpy(float)
     expected = model.predict(df, obs)
-    dyn = dynamic_threshold(df["value"].to_numpy(float), expected, window=window, q_on=q_on, q_off=q_off)
+    state = model.load_state(df[model.features[0]]) if by_state else None
+    dyn = dynamic_threshold(obs, expected, window=window, q_on=q_on, q_off=q_off, min_periods=min_periods,
+                            score=score, state=state)  # fmt: skip
     scored = pd.concat([df[["ts", *model.features]], dyn, q], axis=1)
     scored["observed"] = df["value"].to_numpy(float)
     bad = q[["missing", "stuck", "non_positive", "out_of_range"]].any(axis=1).to_numpy()
@@ -90,7 +98,8 @@ def watch(
 def watch_and_store(store: Any, readings: pd.DataFrame, model: ConditionalModel, **kw: Any) -> WatchResult:
     """:func:`watch` then :func:`~coreduce.monitor.alerts.store_alerts` (one ledger run for the batch)."""
     res = watch(readings, model, **kw)
-    params = {k: v for k, v in kw.items() if k in ("site_id", "variable", "unit", "limit", "window", "q_on", "q_off")}
+    names = ("site_id", "variable", "unit", "limit", "window", "q_on", "q_off", "min_periods", "score", "by_state")
+    params = {k: v for k, v in kw.items() if k in names}
     res.run_id = store_alerts(store, res.alerts, params=params, inputs={"readings": readings},
                               model_version=model.version)  # fmt: skip
     return res
