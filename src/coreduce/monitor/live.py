@@ -185,7 +185,6 @@ class LiveMonitor:
     def before_write(self, df: pd.DataFrame) -> pd.DataFrame:
         """Flags and scores of a batch (rows in the frame's order), and the ``quality`` to store."""
         n = len(df)
-        out = pd.DataFrame(index=df.index)
         x = df["value"].to_numpy(float)
         ts = df["ts"].to_numpy("datetime64[ns]").astype("int64")
         late_ns = int(self.rules.late_after / pd.Timedelta(1, "ns"))
@@ -214,16 +213,17 @@ class LiveMonitor:
             cols["out_of_range"] = (x < lo[codes]) | (x > hi[codes])
         cols["clock_gap"] = np.empty(n, dtype=bool)
         cols["clock_gap"][order] = self._clock_gap(keys, lens, ts[order])
-        for c in ("stuck", "spike", "score", "non_positive", "out_of_range", "clock_gap", "double_delta"):
-            out[c] = cols[c]
-        out["missing"] = np.isnan(x)
-        out["late"] = (arrived - ts) > late_ns
+        # one frame built from a dict of columns (a column set at a time would copy the frame each time)
+        out = {c: cols[c] for c in ("stuck", "spike", "score", "non_positive", "out_of_range", "clock_gap",
+                                    "double_delta")}  # fmt: skip
+        out["missing"] = missing = np.isnan(x)
+        out["late"] = late = (arrived - ts) > late_ns
         out["z_value"], out["z_diff"], out["median"] = zv, zd, med
         invalid = cols["non_positive"] | cols["out_of_range"]
-        suspect = out["late"].to_numpy() | cols["stuck"] | cols["spike"] | cols["score"] | cols["double_delta"]
-        out["quality"] = np.where(out["missing"], "missing", np.where(invalid, "invalid",
+        suspect = late | cols["stuck"] | cols["spike"] | cols["score"] | cols["double_delta"]
+        out["quality"] = np.where(missing, "missing", np.where(invalid, "invalid",
                                   np.where(suspect, "suspect", "ok")))  # fmt: skip
-        return out
+        return pd.DataFrame(out, index=df.index)
 
     def _clock_gap(self, keys: list[tuple[str, str]], lens: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Clock gap of readings ``t`` (key after key, in time order): a step above 1.5 x the key's median step
@@ -351,11 +351,15 @@ class LiveMonitor:
             up[idx], lo[idx], exceeded[idx], alarm[idx] = u, lw, e, a
         bad = (flags["missing"] | flags["stuck"] | flags["non_positive"] | flags["out_of_range"]).to_numpy()
         alarm &= ~bad
-        scored = flags.assign(observed=x, expected=expected, residual=resid, band_high=expected + up,
-                              band_low=expected + lo, exceeded=exceeded, alarm=alarm)  # fmt: skip
-        limit = np.array([x[i] > self.limits[v] if v in self.limits else False
-                          for i, v in enumerate(df["variable"].to_numpy())], dtype=bool)  # fmt: skip
-        scored["limit"] = limit
+        var_all = df["variable"].to_numpy()
+        lim = np.array([self.limits.get(v, np.nan) for v in pd.unique(var_all)], dtype=float)
+        codes = pd.Index(pd.unique(var_all)).get_indexer(var_all)
+        with np.errstate(invalid="ignore"):
+            limit = x > lim[codes]  # NaN limit (none for the variable): never above
+        scored = pd.concat([flags, pd.DataFrame({"observed": x, "expected": expected, "residual": resid,
+                                                 "band_high": expected + up, "band_low": expected + lo,
+                                                 "exceeded": exceeded, "alarm": alarm, "limit": limit},
+                                                index=flags.index)], axis=1)  # fmt: skip
         qual = flags[list(self.quality_alerts)].any(axis=1).to_numpy() if self.quality_alerts else np.zeros(n, bool)
         if self.watch is not None:
             alarm_alert = alarm & df["variable"].isin(self.watch).to_numpy()
