@@ -62,11 +62,20 @@ class OnlineBand:
         of one array, their quantiles one call, the hysteresis one pass for all keys."""
         if not bands:
             return []
-        b0 = bands[0]
-        w, k = b0.window, len(bands)
         rs = [np.asarray(r, dtype=float) for r in residuals]
         lens = np.array([len(r) for r in rs], dtype=np.intp)
-        r = np.concatenate(rs)
+        flat = OnlineBand.update_flat(bands, lens, np.concatenate(rs))
+        first = np.r_[0, np.cumsum(lens)[:-1]].astype(np.intp)
+        return [tuple(a[f : f + n] for a in flat) for f, n in zip(first, lens, strict=True)]
+
+    @staticmethod
+    def update_flat(bands: list[OnlineBand], lens: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, ...]:
+        """:meth:`update_many` given the keys' new residuals key after key (``lens`` of each, in time order within
+        a key); returns flat ``(upper, lower, exceeded, alarm)`` arrays in the same order."""
+        b0 = bands[0]
+        w, k = b0.window, len(bands)
+        lens = np.asarray(lens, dtype=np.intp)
+        r = np.asarray(r, dtype=float)
         n = len(r)
         hist = np.full((k, w), np.nan)
         for i, band in enumerate(bands):
@@ -88,14 +97,12 @@ class OnlineBand:
         last_off = np.maximum.accumulate(np.where(off, idx, before)) if n else idx
         carry = np.array([band.on for band in bands], dtype=bool)
         alarm = np.where(np.maximum(last_on, last_off) > before, last_on > last_off, carry[seg])
-        out = []
+        last = first + lens - 1
         for i, band in enumerate(bands):
             band.hist = hist[i]
-            sl = slice(first[i], first[i] + lens[i])
             if lens[i]:
-                band.on = bool(alarm[first[i] + lens[i] - 1])
-            out.append((up[sl], lo[sl], exceeded[sl], alarm[sl]))
-        return out
+                band.on = bool(alarm[last[i]])
+        return up, lo, exceeded, alarm
 
 
 @dataclass
@@ -342,13 +349,16 @@ class LiveMonitor:
         up, lo = np.full(n, np.nan), np.full(n, np.nan)
         exceeded, alarm = np.zeros(n, bool), np.zeros(n, bool)
         resid = x - expected
-        order: dict[tuple[str, str], np.ndarray] = {}
-        for (site, var), idx in df.groupby(["site_id", "variable"], sort=False).indices.items():
-            order[site, var] = idx[np.argsort(ts[idx], kind="stable")]
-        bands = OnlineBand.update_many([self._key(*key).band for key in order],
-                                       [np.nan_to_num(resid[idx], nan=0.0) for idx in order.values()])  # fmt: skip
-        for idx, (u, lw, e, a) in zip(order.values(), bands, strict=True):
-            up[idx], lo[idx], exceeded[idx], alarm[idx] = u, lw, e, a
+        # keys numbered in order of first appearance; rows key after key, each in time order (stable)
+        codes, keylist = self._key_codes(df)
+        korder = np.lexsort((ts, codes))
+        lens = np.bincount(codes, minlength=len(keylist)).astype(np.intp)
+        kfirst = np.r_[0, np.cumsum(lens)[:-1]].astype(np.intp)
+        kobjs = [self._key(*key) for key in keylist]
+        if n:
+            u, lw, e, a = OnlineBand.update_flat([k.band for k in kobjs], lens,
+                                                 np.nan_to_num(resid[korder], nan=0.0))  # fmt: skip
+            up[korder], lo[korder], exceeded[korder], alarm[korder] = u, lw, e, a
         bad = (flags["missing"] | flags["stuck"] | flags["non_positive"] | flags["out_of_range"]).to_numpy()
         alarm &= ~bad
         var_all = df["variable"].to_numpy()
@@ -366,14 +376,19 @@ class LiveMonitor:
         else:
             alarm_alert = alarm
         rows, trig, closed = [], [], []
-        for (site, var), idx in order.items():
-            k = self._key(site, var)
-            for kind, f in (("dynamic", alarm_alert), ("quality", qual), ("limit", limit)):
-                fk = f[idx]
-                if not fk.any() and kind not in k.open:
+        kinds = (("dynamic", alarm_alert), ("quality", qual), ("limit", limit))
+        # which keys have any flag of each kind in the batch (one pass for all keys)
+        flagged = {kind: np.add.reduceat(f[korder].astype(np.int64), kfirst) > 0 if n else np.zeros(0, bool)
+                   for kind, f in kinds}  # fmt: skip
+        for kj, (site, var) in enumerate(keylist):
+            k = kobjs[kj]
+            idx = korder[kfirst[kj] : kfirst[kj] + lens[kj]]
+            for kind, f in kinds:
+                if not flagged[kind][kj] and kind not in k.open:
                     k.since[kind] = k.since.get(kind, 10**9) + len(idx)
                     k.prev[kind] = False
                     continue
+                fk = f[idx]
                 for j, i in enumerate(idx):
                     on, was = bool(fk[j]), k.prev.get(kind, False)
                     if on and not was:
