@@ -30,7 +30,6 @@ offered to the machine's broker on the loaded box, 22,929 of 59,550 readings los
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 from collections import deque
@@ -50,16 +49,6 @@ KEY = ["site_id", "ts", "variable", "source"]
 #: Session expiry asked of the broker (s): the subscription and its undelivered QoS 1 messages outlive a
 #: consumer restart for this long.
 SESSION_EXPIRY_S = 24 * 3600
-#: The interpreter's thread switch interval (s) while a sink runs (Python's default is 0.005).  The network,
-#: writer, monitor and alert threads share one GIL, and every DuckDB statement or socket call releases it: with the
-#: default, a thread that gives the GIL up waits up to 5 ms to get it back from a busy one, a dozen times per batch.
-SWITCH_INTERVAL_S = 0.0005
-#: Store engine worker threads while a sink runs (:meth:`Store.set_worker_threads`: DuckDB's database-wide
-#: ``threads``, restored when the sink stops): a batch of a
-#: few hundred readings is a dozen small statements, and with DuckDB's default (one thread per core) each hands its
-#: few rows to worker threads; on one thread the same ingest took a third less CPU (measured here: 250-reading
-#: batches into ``observations``, 23.2 -> 15.6 ms of process CPU per batch).
-STREAM_ENGINE_THREADS = 1
 
 
 @dataclass
@@ -73,6 +62,7 @@ class StreamStats:
     alerts: int = 0
     queue_max: int = 0
     latencies_ms: list[float] = field(default_factory=list)  # publish (sent_ns) -> committed
+    arrival_ms: list[float] = field(default_factory=list)  # publish -> received by this consumer (network + broker)
     decided_ms: list[float] = field(default_factory=list)  # publish -> flags, band and alert decision done
     alert_ms: list[float] = field(default_factory=list)  # publish -> alert stored, for readings that raised one
     batch_rows: list[int] = field(default_factory=list)
@@ -85,6 +75,7 @@ class StreamStats:
         return {"received": self.received, "stored_rows": self.stored_rows, "inserted": self.inserted,
                 "batches": self.batches, "bad": self.bad, "late": self.late, "alerts": self.alerts,
                 "queue_max": self.queue_max, "p50_ms": q(self.latencies_ms, 50), "p99_ms": q(self.latencies_ms, 99),
+                "p50_arrival_ms": q(self.arrival_ms, 50), "p99_arrival_ms": q(self.arrival_ms, 99),
                 "p50_decided_ms": q(self.decided_ms, 50), "p99_decided_ms": q(self.decided_ms, 99),
                 "p50_alert_ms": q(self.alert_ms, 50), "p99_alert_ms": q(self.alert_ms, 99),
                 "mean_batch_rows": float(np.mean(self.batch_rows)) if self.batch_rows else None,
@@ -289,12 +280,8 @@ class Sink:
 
     def __init__(self, store: Store, source: str, *, batch_ms: int = 25, max_rows: int = 20_000,
                  max_queue: int = 100_000, monitor: Any = None, ack: Callable[[list[int]], None] | None = None,
-                 on_batch: Callable[[pd.DataFrame], None] | None = None,
-                 switch_interval_s: float | None = SWITCH_INTERVAL_S,
-                 engine_threads: int | None = STREAM_ENGINE_THREADS) -> None:  # fmt: skip
+                 on_batch: Callable[[pd.DataFrame], None] | None = None) -> None:  # fmt: skip
         self.store, self.source, self.batch_ms, self.max_rows = store, source, batch_ms, max_rows
-        self.switch_interval_s, self._switch_before = switch_interval_s, None
-        self.engine_threads, self._threads_before = engine_threads, None
         self.max_queue = max_queue
         self.monitor, self.ack, self.on_batch = monitor, ack, on_batch
         self.stats = StreamStats()
@@ -304,10 +291,6 @@ class Sink:
         self._thread: threading.Thread | None = None
         self._busy = threading.Lock()
         self._alerts: _AlertWriter | None = None
-        # stored batches waiting for the monitor thread (a started sink): (frame, quality flags)
-        self._monitor_q: deque | None = None
-        self._mon_thread: threading.Thread | None = None
-        self._mon_stop = threading.Event()
 
     def put(self, payload: bytes | dict[str, Any], arrived_ns: int | None = None, mid: int | None = None) -> None:
         """Queue one reading (raw JSON bytes or a parsed dict); blocks while ``max_queue`` readings wait."""
@@ -320,9 +303,7 @@ class Sink:
             time.sleep(0.001)
 
     def pending(self) -> int:
-        """Readings not yet stored and monitored (stored batches waiting for the monitor thread included)."""
-        q = self._monitor_q
-        return len(self.buffer) + (sum(len(g[0]) for g in list(q)) if q else 0)
+        return len(self.buffer)
 
     def _take(self, n: int) -> list[tuple]:
         pop = self.buffer.popleft
@@ -388,15 +369,6 @@ class Sink:
         return pd.concat(good, ignore_index=True).drop_duplicates(KEY, keep="last") if good else pd.DataFrame()
 
     def _store_and_monitor(self, df: pd.DataFrame) -> int:
-        df, pre, stored_mask = self._store(df)
-        if self._monitor_q is not None:  # the monitor thread takes it from here (the writer goes on)
-            self._monitor_q.append((df, pre))
-        else:
-            self._monitor(df, pre)
-        return int(stored_mask.sum())
-
-    def _store(self, df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None, np.ndarray]:
-        """Quality flags, then the batch into ``observations`` in one transaction (publish -> stored ends here)."""
         t = time.thread_time_ns()
         pre = self.monitor.before_write(df) if self.monitor is not None else None
         if pre is not None:
@@ -424,13 +396,11 @@ class Sink:
             self.stats.stored_rows += rep.rows["observations"]
             self.stats.inserted += rep.inserted["observations"]
         sent = df["sent_ns"].to_numpy()
-        self.stats.latencies_ms += ((now - sent[(sent > 0) & stored_mask]) / 1e6).tolist()
-        return df, pre, stored_mask
-
-    def _monitor(self, df: pd.DataFrame, pre: pd.DataFrame | None) -> None:
-        """Band, scores and alerts of stored readings (on the monitor thread of a started sink)."""
-        sent = df["sent_ns"].to_numpy()
         has = sent > 0
+        self.stats.latencies_ms += ((now - sent[has & stored_mask]) / 1e6).tolist()
+        if has.any():  # where the time went before the writer: publisher, loopback, broker, this consumer's socket
+            arrived = df["arrived"].to_numpy("datetime64[ns]").astype("int64")
+            self.stats.arrival_ms += ((arrived[has & stored_mask] - sent[has & stored_mask]) / 1e6).tolist()
         if self.monitor is not None:
             t = time.thread_time_ns()
             res = self.monitor.after_write(df, pre)
@@ -454,33 +424,9 @@ class Sink:
             self.stats.late += int(pre["late"].sum()) if pre is not None else 0
         if self.on_batch is not None:
             self.on_batch(df)
-
-    def _monitor_loop(self) -> None:
-        """Monitor thread: the stored batches in order; batches that queued up while it worked go as one (the
-        live monitor keeps its state per key in time order, so consecutive batches concatenate)."""
-        q = self._monitor_q
-        assert q is not None
-        while not (self._mon_stop.is_set() and not q):
-            if not q:
-                time.sleep(0.001)
-                continue
-            got = [q.popleft() for _ in range(len(q))]
-            if len(got) == 1:
-                df, pre = got[0]
-            else:
-                df = pd.concat([g[0] for g in got], ignore_index=True)
-                pre = None if got[0][1] is None else pd.concat([g[1] for g in got], ignore_index=True)
-            try:
-                self._monitor(df, pre)
-            except Exception as exc:  # keep the stream alive; the error is the sink's last error
-                self.last_error = f"monitor: {type(exc).__name__}: {exc}"
+        return int(stored_mask.sum())
 
     def start(self) -> None:
-        if self.switch_interval_s is not None and self._switch_before is None:
-            self._switch_before = sys.getswitchinterval()
-            sys.setswitchinterval(min(self._switch_before, self.switch_interval_s))
-        if self.engine_threads is not None and self._threads_before is None:
-            self._threads_before = self.store.set_worker_threads(self.engine_threads)
         mon = self.monitor
         if mon is not None and getattr(mon, "store", None) is not None and ":memory:" not in str(mon.store.url):
             try:
@@ -508,11 +454,6 @@ class Sink:
                         self.last_error = f"{type(exc).__name__}: {exc}"
             self.flush()
 
-        if self.monitor is not None or self.on_batch is not None:
-            self._monitor_q = deque()
-            self._mon_stop.clear()
-            self._mon_thread = threading.Thread(target=self._monitor_loop, name="coreduce-monitor-band", daemon=True)
-            self._mon_thread.start()
         self._thread = threading.Thread(target=loop, name="coreduce-monitor-writer", daemon=True)
         self._thread.start()
 
@@ -520,20 +461,10 @@ class Sink:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        if self._mon_thread is not None:  # every stored batch is monitored before stop returns
-            self._mon_stop.set()
-            self._mon_thread.join()
-            self._mon_thread = self._monitor_q = None
         if self._alerts is not None:  # every alert handed over is stored before stop returns
             self._alerts.stop()
             self.monitor.defer_alerts = False
             self._alerts = None
-        if self._switch_before is not None:
-            sys.setswitchinterval(self._switch_before)
-            self._switch_before = None
-        if self._threads_before is not None:
-            self.store.set_worker_threads(self._threads_before)
-            self._threads_before = None
 
 
 class _BufferedSocket:
