@@ -224,7 +224,6 @@ class LiveMonitor:
     def before_write(self, df: pd.DataFrame) -> pd.DataFrame:
         """Flags and scores of a batch (rows in the frame's order), and the ``quality`` to store."""
         n = len(df)
-        out = pd.DataFrame(index=df.index)
         x = df["value"].to_numpy(float)
         ts = df["ts"].to_numpy("datetime64[ns]").astype("int64")
         late_ns = int(self.rules.late_after / pd.Timedelta(1, "ns"))
@@ -253,16 +252,17 @@ class LiveMonitor:
             cols["out_of_range"] = (x < lo[codes]) | (x > hi[codes])
         cols["clock_gap"] = np.empty(n, dtype=bool)
         cols["clock_gap"][order] = self._clock_gap(keys, lens, ts[order])
-        for c in ("stuck", "spike", "score", "non_positive", "out_of_range", "clock_gap", "double_delta"):
-            out[c] = cols[c]
-        out["missing"] = np.isnan(x)
-        out["late"] = (arrived - ts) > late_ns
+        # one frame built from a dict of columns (a column set at a time would copy the frame each time)
+        out = {c: cols[c] for c in ("stuck", "spike", "score", "non_positive", "out_of_range", "clock_gap",
+                                    "double_delta")}  # fmt: skip
+        out["missing"] = missing = np.isnan(x)
+        out["late"] = late = (arrived - ts) > late_ns
         out["z_value"], out["z_diff"], out["median"] = zv, zd, med
         invalid = cols["non_positive"] | cols["out_of_range"]
-        suspect = out["late"].to_numpy() | cols["stuck"] | cols["spike"] | cols["score"] | cols["double_delta"]
-        out["quality"] = np.where(out["missing"], "missing", np.where(invalid, "invalid",
+        suspect = late | cols["stuck"] | cols["spike"] | cols["score"] | cols["double_delta"]
+        out["quality"] = np.where(missing, "missing", np.where(invalid, "invalid",
                                   np.where(suspect, "suspect", "ok")))  # fmt: skip
-        return out
+        return pd.DataFrame(out, index=df.index)
 
     def _clock_gap(self, keys: list[tuple[str, str]], lens: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Clock gap of readings ``t`` (key after key, in time order): a step above 1.5 x the key's median step

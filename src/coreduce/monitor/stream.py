@@ -62,6 +62,7 @@ class StreamStats:
     alerts: int = 0
     queue_max: int = 0
     latencies_ms: list[float] = field(default_factory=list)  # publish (sent_ns) -> committed
+    arrival_ms: list[float] = field(default_factory=list)  # publish -> received by this consumer (network + broker)
     decided_ms: list[float] = field(default_factory=list)  # publish -> flags, band and alert decision done
     alert_ms: list[float] = field(default_factory=list)  # publish -> alert stored, for readings that raised one
     batch_rows: list[int] = field(default_factory=list)
@@ -74,6 +75,7 @@ class StreamStats:
         return {"received": self.received, "stored_rows": self.stored_rows, "inserted": self.inserted,
                 "batches": self.batches, "bad": self.bad, "late": self.late, "alerts": self.alerts,
                 "queue_max": self.queue_max, "p50_ms": q(self.latencies_ms, 50), "p99_ms": q(self.latencies_ms, 99),
+                "p50_arrival_ms": q(self.arrival_ms, 50), "p99_arrival_ms": q(self.arrival_ms, 99),
                 "p50_decided_ms": q(self.decided_ms, 50), "p99_decided_ms": q(self.decided_ms, 99),
                 "p50_alert_ms": q(self.alert_ms, 50), "p99_alert_ms": q(self.alert_ms, 99),
                 "mean_batch_rows": float(np.mean(self.batch_rows)) if self.batch_rows else None,
@@ -396,6 +398,9 @@ class Sink:
         sent = df["sent_ns"].to_numpy()
         has = sent > 0
         self.stats.latencies_ms += ((now - sent[has & stored_mask]) / 1e6).tolist()
+        if has.any():  # where the time went before the writer: publisher, loopback, broker, this consumer's socket
+            arrived = df["arrived"].to_numpy("datetime64[ns]").astype("int64")
+            self.stats.arrival_ms += ((arrived[has & stored_mask] - sent[has & stored_mask]) / 1e6).tolist()
         if self.monitor is not None:
             t = time.thread_time_ns()
             res = self.monitor.after_write(df, pre)
