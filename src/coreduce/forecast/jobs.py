@@ -48,7 +48,7 @@ EIA930_AGGREGATE_ZONES = {"EASTERN_IC": "America/New_York", "TEXAS_IC": "America
 def eia930_time_zone(name: str) -> str:
     """IANA time zone of an EIA-930 series of the shared set, from its ``balancing_authority_acronyms.csv``:
     a BA's own zone (a sub-region such as ``CISO-PGAE`` takes its BA's), a region's most common zone among its
-    BAs (ties: the first listed), an interconnect's or CONUS's from :data:`EIA930_AGGREGATE_ZONES`."""
+    BAs (none of the 13 regions has a tie), an interconnect's or CONUS's from :data:`EIA930_AGGREGATE_ZONES`."""
     from coreduce.ingest.loaders import shared_data_dir
 
     if name in EIA930_AGGREGATE_ZONES:
