@@ -100,3 +100,76 @@ def test_relative_target_returns_yesterdays_profile_on_a_repeating_day(make_hour
     assert np.allclose(fc.loc[fc["unique_id"] == "big", "y_hat"], prof * 20, rtol=1e-9)
     with pytest.raises(ValueError):
         LightGBMForecaster(24, relative_to="same_hour_d7")
+
+
+def test_no_value_after_the_cutoff_is_read_with_level_features_and_local_zones(make_hourly):
+    df = _panel(make_hourly, days=40)
+    m = LightGBMForecaster(24, level_features=True, holidays="US", local_tz={"s0": "America/Los_Angeles"},
+                           num_boost_round=20, params={"num_threads": 1, "min_data_in_leaf": 20})  # fmt: skip
+    cut = pd.Timestamp("2020-02-05 23:00")
+    m.fit(df[df["ds"] <= cut - pd.Timedelta(hours=24)])
+    a = m.predict(df, 24, [cut])
+    df2 = df.copy()
+    df2.loc[df2["ds"] > cut, "y"] *= 10
+    assert np.array_equal(a["y_hat"].to_numpy(), m.predict(df2, 24, [cut])["y_hat"].to_numpy())
+    # ... while a value 30 h before the cutoff (rolling means, level features) moves it
+    df3 = df.copy()
+    df3.loc[df3["ds"] == cut - pd.Timedelta(hours=30), "y"] *= 3
+    assert not np.array_equal(a["y_hat"].to_numpy(), m.predict(df3, 24, [cut])["y_hat"].to_numpy())
+    assert {"lvl_mean24_vs_d1", "lvl_now_vs_w1", "profile_d1_vs_w1"} <= set(m.booster.feature_name())
+    assert "local_tz=s0:America/Los_Angeles" in m.version and "level_features" in m.version
+
+
+def _eia930(name: str) -> pd.DataFrame:
+    """An EIA-930 file read with plain pandas (independent of the loader)."""
+    from coreduce.ingest.loaders import shared_data_dir
+
+    p = shared_data_dir() / "eia930_cleaned_hourly_demand" / "balancing_authorities" / f"{name}.csv.gz"
+    if not p.is_file():
+        pytest.skip("shared EIA-930 data not present")
+    return pd.read_csv(p, parse_dates=["date_time"])
+
+
+def test_per_series_local_calendar_on_eia930_balancing_areas():
+    from coreduce.forecast.jobs import load_frame
+
+    raws = {n: _eia930(n) for n in ("LDWP", "TEPC", "DUK")}
+    frames, zones = [], {}
+    for n in raws:
+        d, meta = load_frame(f"eia930:{n}", "load")
+        frames.append(d)
+        zones |= meta["local_tz"]
+    # the zones come from the data set's balancing_authority_acronyms.csv: Pacific, Arizona (no DST), Eastern
+    assert zones == {"LDWP": "America/Los_Angeles", "TEPC": "America/Phoenix", "DUK": "America/New_York"}
+    df = pd.concat(frames, ignore_index=True)
+    df = df[(df["ds"] >= "2024-02-20") & (df["ds"] < "2024-07-10")]
+    m = LightGBMForecaster(24, holidays="US", local_tz=zones, utc_offset_h=-6.0)
+    from coreduce.forecast.frames import Panel
+
+    panel = Panel.from_frame(df)
+    # cutoffs so that targets fall on the US spring DST switch (2024-03-10, 02:00 local) and around July 4
+    cuts = [pd.Timestamp("2024-03-10 05:00"), pd.Timestamp("2024-07-04 23:00")]
+    X, y = m._features(panel, panel.pos(cuts), 24)
+    ids = np.repeat(panel.ids, 2 * 24)
+    ds = np.tile(np.concatenate([pd.date_range(c + pd.Timedelta(hours=1), periods=24, freq="h") for c in cuts]), 3)
+    X = X.assign(uid=ids, ds=ds, y=y).set_index(["uid", "ds"])
+
+    def at(uid, utc):
+        return X.loc[(uid, pd.Timestamp(utc))]
+
+    # the target value is the file's cleaned demand at that UTC hour
+    r = raws["LDWP"].set_index("date_time")["cleaned demand (MW)"]
+    assert at("LDWP", "2024-03-10 10:00")["y"] == r[pd.Timestamp("2024-03-10 10:00")]
+    # 09:00 UTC = 01:00 PST; 10:00 UTC = 03:00 PDT (02:00 does not exist that day in Los Angeles)
+    assert at("LDWP", "2024-03-10 09:00")["hour"] == 1 and at("LDWP", "2024-03-10 10:00")["hour"] == 3
+    # Tucson keeps MST (UTC-7) all year: 02:00 and 03:00
+    assert at("TEPC", "2024-03-10 09:00")["hour"] == 2 and at("TEPC", "2024-03-10 10:00")["hour"] == 3
+    # Charlotte: 06:00 UTC = 01:00 EST, 07:00 UTC = 03:00 EDT (EDT starts at 07:00 UTC)
+    assert at("DUK", "2024-03-10 06:00")["hour"] == 1 and at("DUK", "2024-03-10 07:00")["hour"] == 3
+    assert at("DUK", "2024-03-10 06:00")["dow"] == 6  # a Sunday
+    # 2024-07-05 05:00 UTC: 22:00 on July 4 (a federal holiday) in Los Angeles, 01:00 on July 5 in Charlotte
+    assert at("LDWP", "2024-07-05 05:00")["holiday"] == 1 and at("LDWP", "2024-07-05 05:00")["hour"] == 22
+    assert at("DUK", "2024-07-05 05:00")["holiday"] == 0 and at("DUK", "2024-07-05 05:00")["holiday_prev_day"] == 1
+    # the cutoff (2024-03-10 05:00 UTC) on each clock: 21:00 PST, 22:00 MST, 00:00 EST
+    assert at("LDWP", "2024-03-10 06:00")["cutoff_hour"] == 21
+    assert at("TEPC", "2024-03-10 06:00")["cutoff_hour"] == 22 and at("DUK", "2024-03-10 06:00")["cutoff_hour"] == 0

@@ -165,3 +165,53 @@ def test_peak_cli_method_matches_the_library_and_records_its_version(tmp_path, m
     assert led[led["run_id"] == s["run_id"]].iloc[0]["model_version"] == PEAK_MODEL_VERSIONS[method]
     bad = runner.invoke(app, ["peak", "--region", "China", "--source", "owid", "--method", "lstm", "--store", ws])
     assert bad.exit_code == 2 and "lstm" in bad.output
+
+
+def _backtest_json(tmp_path, models: str, horizon: int, start: str = "2017-01-01", end: str = "2017-02-27"):
+    r = runner.invoke(
+        app,
+        [
+            "backtest",
+            "--stations",
+            "Dongsi",
+            "--models",
+            models,
+            "--horizon",
+            str(horizon),
+            "--test-start",
+            start,
+            "--test-end",
+            end,
+            "--store",
+            str(tmp_path / "ws.duckdb"),
+            "--json",
+        ],
+    )
+    return r
+
+
+def test_backtest_cli_next_hour_model_against_persistence(tmp_path):
+    r = _backtest_json(tmp_path, "persistence,lightgbm_next_hour", 1)
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    rows = {m["model"]: m for m in out["models"]}
+    nh, pe = rows["lightgbm_next_hour"], rows["persistence"]
+    # one forecast (h = 1) per issue day at 00:00 Beijing, scored on the same hours as persistence
+    assert nh["n"] == pe["n"] and 50 <= nh["n"] <= 58
+    assert np.isfinite(nh["mae"]) and np.isfinite(nh["rmse"]) and nh["mae"] > 0
+    assert nh["ratio_mae_vs_persistence"] == pytest.approx(nh["mae"] / pe["mae"])
+    assert "lightgbm_next_hour" in out["model_versions"] and "next-hour" in out["model_versions"]["lightgbm_next_hour"]
+    bad = _backtest_json(tmp_path, "lightgbm_next_hour", 24)
+    assert bad.exit_code == 2 and "horizon 1" in bad.output
+
+
+def test_backtest_cli_lightgbm_ensemble(tmp_path):
+    r = _backtest_json(tmp_path, "persistence,lightgbm,lightgbm_ensemble", 24, "2017-02-01", "2017-02-27")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    rows = {m["model"]: m for m in out["models"]}
+    ens, one, pe = rows["lightgbm_ensemble"], rows["lightgbm"], rows["persistence"]
+    assert ens["n"] == pe["n"] == one["n"] > 0
+    assert np.isfinite(ens["mae"]) and ens["ratio_mae_vs_persistence"] == pytest.approx(ens["mae"] / pe["mae"])
+    assert out["model_versions"]["lightgbm_ensemble"].startswith("mean of [")
+    assert out["model_versions"]["lightgbm_ensemble"].count("lightgbm ") == 3

@@ -13,7 +13,7 @@ Trained with the absolute-error objective on ``log1p(y)``: its prediction is the
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -58,7 +58,15 @@ class LightGBMForecaster(Forecaster):
     oracle : bool
         Use exogenous values observed at the target time ("oracle weather").
     utc_offset_h : float
-        Local time offset for the calendar features (Beijing: 8).
+        Local time offset for the calendar features (Beijing: 8), for every series not in ``local_tz``.
+    local_tz : mapping or str, optional
+        IANA time zone of each series (``{"LDWP": "America/Los_Angeles", ...}``, or one zone for all): the
+        calendar features (hour, weekday, month, day of year, holidays, the cutoff's hour) are then read on each
+        series' own clock, daylight saving included (:mod:`zoneinfo` through pandas).
+    level_features : bool
+        Add features of the recent level against one day and one week before (weather persistence without
+        weather): the last value, the last 6 h, the last 24 h mean and max against the same hours 1 and 7 days
+        earlier, and yesterday's profile at the target hour against a week before (all log ratios).
     train_every : int
         Hours between training cutoffs (24: one issue per day, aligned to the end of the training frame).
     params : dict, optional
@@ -82,7 +90,10 @@ class LightGBMForecaster(Forecaster):
         objective_scale: str = "log1p",
         holidays: str | None = None,
         relative_to: str | None = None,
+        local_tz: Mapping[str, str] | str | None = None,
+        level_features: bool = False,
     ) -> None:
+        self.local_tz, self.level_features = local_tz, level_features
         self.horizon, self.exog, self.oracle = int(horizon), list(exog), oracle
         self.neighbours, self.objective_scale, self.holidays = neighbours, objective_scale, holidays
         self.utc_offset_h, self.train_every, self.num_boost_round = utc_offset_h, train_every, num_boost_round
@@ -105,10 +116,32 @@ class LightGBMForecaster(Forecaster):
         import lightgbm
 
         rel = f" relative_to={self.relative_to}" if self.relative_to else ""
+        if self.local_tz is not None:
+            rel += " local_tz=" + (self.local_tz if isinstance(self.local_tz, str) else
+                                   ",".join(f"{k}:{v}" for k, v in sorted(self.local_tz.items())))  # fmt: skip
+        if self.level_features:
+            rel += " level_features"
         return (
             f"lightgbm {lightgbm.__version__} direct h<={self.horizon} exog={','.join(self.exog)} oracle={self.oracle}"
             + rel
         )
+
+    def local_time(self, panel: Panel, series: np.ndarray, pos: np.ndarray) -> pd.DatetimeIndex:
+        """Naive local clock time of grid positions ``pos`` of series ``series`` (flat arrays): each series' zone
+        of ``local_tz`` (daylight saving included), else UTC + ``utc_offset_h``."""
+        utc = panel.time(np.asarray(pos).ravel())
+        fixed = utc + pd.Timedelta(hours=self.utc_offset_h)
+        if self.local_tz is None:
+            return fixed
+        sid = np.asarray(series).ravel()
+        out = fixed.to_numpy().copy()
+        for i, uid in enumerate(panel.ids):
+            tz = self.local_tz if isinstance(self.local_tz, str) else self.local_tz.get(uid)
+            m = sid == i
+            if tz is None or not m.any():
+                continue
+            out[m] = utc[m].tz_localize("UTC").tz_convert(tz).tz_localize(None).to_numpy()
+        return pd.DatetimeIndex(out)
 
     def _features(self, panel: Panel, cpos: np.ndarray, h: int) -> tuple[pd.DataFrame, np.ndarray]:
         s, c, t = grid(panel, cpos, h)
@@ -124,6 +157,14 @@ class LightGBMForecaster(Forecaster):
         feats["same_hour_d2"] = panel.take(lff, s, t - 24 * (k + 1)).ravel()
         feats["same_hour_w1"] = panel.take(lff, s, t - 168 * np.ceil((t - c) / 168).astype(np.int64)).ravel()
         # neighbouring stations: the panel's mean and max (log scale) at the cutoff and over the last 24 h
+        if self.level_features:
+            m6, m24 = _rolling_mean(lff, 6), _rolling_mean(lff, 24)
+            mx = pd.DataFrame(lff.T).rolling(24, min_periods=1).max().to_numpy().T
+            for name, a in (("now", lff), ("mean6", m6), ("mean24", m24), ("max24", mx)):
+                now = panel.take(a, s, c).ravel()
+                feats[f"lvl_{name}_vs_d1"] = now - panel.take(a, s, c - 24).ravel()
+                feats[f"lvl_{name}_vs_w1"] = now - panel.take(a, s, c - 168).ravel()
+            feats["profile_d1_vs_w1"] = feats["same_hour_d1"] - panel.take(lff, s, t - 24 * k - 168).ravel()
         with np.errstate(all="ignore"):
             area = np.nanmean(lff, axis=0, keepdims=True)
             area_max = np.nanmax(np.where(np.isnan(lff), -np.inf, lff), axis=0, keepdims=True)
@@ -145,7 +186,7 @@ class LightGBMForecaster(Forecaster):
         feats["d3"] = feats["lag0"] - feats["lag3"]
         mx24 = pd.DataFrame(lff.T).rolling(24, min_periods=1).max().to_numpy().T
         feats["max24"] = panel.take(mx24, s, c).ravel()
-        cl = panel.time(c.ravel()) + pd.Timedelta(hours=self.utc_offset_h)
+        cl = self.local_time(panel, s, c)
         feats["cutoff_hour"] = np.asarray(cl.hour, dtype=float)
         for col in self.exog:
             e = panel.ffilled(col)
@@ -156,7 +197,7 @@ class LightGBMForecaster(Forecaster):
                 feats[f"{col}_d{j}"] = feats[f"{col}_now"] - panel.take(e, s, c - j).ravel()
             if self.oracle:
                 feats[f"{col}_at_target"] = panel.take(panel.values[col], s, t).ravel()
-        local = panel.time(t.ravel()) + pd.Timedelta(hours=self.utc_offset_h)
+        local = self.local_time(panel, s, t)
         feats["hour"] = np.asarray(local.hour, dtype=float)
         feats["dow"] = np.asarray(local.dayofweek, dtype=float)
         feats["month"] = np.asarray(local.month, dtype=float)
@@ -170,7 +211,7 @@ class LightGBMForecaster(Forecaster):
             feats["holiday"] = np.asarray(day.isin(hol), dtype=float)
             feats["holiday_next_day"] = np.asarray((day + pd.Timedelta(days=1)).isin(hol), dtype=float)
             feats["holiday_prev_day"] = np.asarray((day - pd.Timedelta(days=1)).isin(hol), dtype=float)
-            cday = (panel.time(c.ravel()) + pd.Timedelta(hours=self.utc_offset_h)).normalize()
+            cday = cl.normalize()
             feats["holiday_at_cutoff"] = np.asarray(cday.isin(hol), dtype=float)
         elif self.holidays is not None:
             raise ValueError(f"holidays: 'US' or None, not {self.holidays!r}")

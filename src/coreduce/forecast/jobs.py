@@ -28,11 +28,45 @@ BEIJING_WEATHER = ("TEMP", "DEWP", "PRES", "WSPM", "RAIN")
 #: Beijing local time is UTC+8 without daylight saving (the loader's BEIJING_TZ)
 BEIJING_UTC_OFFSET_H = 8.0
 MODELS = ("persistence", "seasonal_naive_24", "seasonal_naive_168", "climatology", "mstl", "autoets", "lightgbm",
-          "lightgbm+oracle_weather")  # fmt: skip
+          "lightgbm_ensemble", "lightgbm_next_hour", "lightgbm+oracle_weather")  # fmt: skip
+
+
+#: the zone names of EIA's "Balancing Authority Acronyms" table (``balancing_authority_acronyms.csv``) as IANA
+#: zones; "Arizona" is Mountain time without daylight saving
+EIA_ZONES = {"Eastern": "America/New_York", "Central": "America/Chicago", "Mountain": "America/Denver",
+             "Arizona": "America/Phoenix", "Pacific": "America/Los_Angeles"}  # fmt: skip
+#: the EIA-930 regions (file names) and the ``Region`` they are in the acronyms table (Ruggles et al.'s README)
+EIA930_REGIONS = {"CAL": "California", "CAR": "Carolinas", "CENT": "Central", "FLA": "Florida", "MIDA": "Mid-Atlantic",
+                  "MIDW": "Midwest", "NE": "New England", "NW": "Northwest", "NY": "New York", "SE": "Southeast",
+                  "SW": "Southwest", "TEN": "Tennessee", "TEX": "Texas"}  # fmt: skip
+#: aggregates not in the table: a stated choice, the zone of the bulk of their load (CONUS: US Central, the
+#: benchmark's earlier fixed UTC-6)
+EIA930_AGGREGATE_ZONES = {"EASTERN_IC": "America/New_York", "TEXAS_IC": "America/Chicago",
+                          "WESTERN_IC": "America/Los_Angeles", "CONUS": "America/Chicago"}  # fmt: skip
+
+
+def eia930_time_zone(name: str) -> str:
+    """IANA time zone of an EIA-930 series of the shared set, from its ``balancing_authority_acronyms.csv``:
+    a BA's own zone (a sub-region such as ``CISO-PGAE`` takes its BA's), a region's most common zone among its
+    BAs (none of the 13 regions has a tie), an interconnect's or CONUS's from :data:`EIA930_AGGREGATE_ZONES`."""
+    from coreduce.ingest.loaders import shared_data_dir
+
+    if name in EIA930_AGGREGATE_ZONES:
+        return EIA930_AGGREGATE_ZONES[name]
+    p = shared_data_dir() / "eia930_cleaned_hourly_demand" / "balancing_authority_acronyms.csv"
+    tab = pd.read_csv(p, skiprows=1)  # line 1 is the table's source line
+    if name in EIA930_REGIONS:
+        z = tab.loc[tab["Region"] == EIA930_REGIONS[name], "Time Zone"].dropna()
+        return EIA_ZONES[z.value_counts(sort=True).index[0]]
+    row = tab.loc[tab["Code"] == name.split("-", 1)[0], "Time Zone"].dropna()
+    if row.empty:
+        raise InputError(str(p), "a BA code with a time zone", column="Code", value=name)
+    return EIA_ZONES[row.iloc[0]]
 
 
 def load_frame(dataset: str, target: str, stations: Sequence[str] | None = None) -> tuple[pd.DataFrame, dict]:
-    """``unique_id, ds, y, <exog>`` for a data set, and its metadata (``unit``, ``utc_offset_h``, ``exog``).
+    """``unique_id, ds, y, <exog>`` for a data set, and its metadata (``unit``, ``utc_offset_h``, ``exog``; for
+    EIA-930 series also ``local_tz``: ``{series: IANA zone}`` from :func:`eia930_time_zone`).
 
     ``beijing-aq``: the UCI multi-site set through :func:`coreduce.ingest.loaders.read_beijing_aq`
     (stations by name, e.g. ``Dongsi``); exogenous columns: the weather. ``pjm-east``: PJM East hourly load
@@ -69,7 +103,8 @@ def load_frame(dataset: str, target: str, stations: Sequence[str] | None = None)
             raise InputError(str(root), "an EIA-930 series file <name>.csv.gz (CONUS, a region or a BA)", value=name)
         raw = pd.read_csv(hits[0], parse_dates=["date_time"])
         df = complete_grid(pd.DataFrame({"unique_id": name, "ds": raw["date_time"], "y": raw["cleaned demand (MW)"]}))
-        return df, {"unit": "MW", "utc_offset_h": 0.0, "exog": [], "variable": "load"}
+        return df, {"unit": "MW", "utc_offset_h": 0.0, "exog": [], "variable": "load",
+                    "local_tz": {name: eia930_time_zone(name)}}  # fmt: skip
     raise InputError("dataset", f"one of {', '.join(DATASETS)}", value=dataset)
 
 
@@ -78,6 +113,10 @@ def dataset_meta(dataset: str, target: str) -> dict:
     if dataset == "beijing-aq":
         ex = [c for c in BEIJING_WEATHER if c != target]
         return {"unit": "ug/m^3", "utc_offset_h": BEIJING_UTC_OFFSET_H, "exog": ex, "variable": target}
+    if dataset.startswith("eia930:"):
+        name = dataset.split(":", 1)[1]
+        return {"unit": "MW", "utc_offset_h": 0.0, "exog": [], "variable": "load",
+                "local_tz": {name: eia930_time_zone(name)}}  # fmt: skip
     return {"unit": "MW", "utc_offset_h": 0.0, "exog": [], "variable": "load"}
 
 
@@ -99,7 +138,26 @@ def make_models(
             from coreduce.forecast.gbm import LightGBMForecaster
 
             out.append(LightGBMForecaster(horizon, meta["exog"], oracle=n.endswith("oracle_weather"),
-                                          utc_offset_h=meta["utc_offset_h"], seed=seed))  # fmt: skip
+                                          utc_offset_h=meta["utc_offset_h"], local_tz=meta.get("local_tz"),
+                                          seed=seed))  # fmt: skip
+        elif n == "lightgbm_ensemble":
+            from coreduce.forecast.gbm import LightGBMForecaster
+            from coreduce.forecast.models import Ensemble
+
+            # the benchmark's recipe on the inputs every data set has: three LightGBMs that differ in inputs and
+            # training sample (the plain one, + every series of the panel by name, + training cutoffs every 12 h)
+            kw = {"utc_offset_h": meta["utc_offset_h"], "local_tz": meta.get("local_tz"), "seed": seed}
+            out.append(Ensemble([LightGBMForecaster(horizon, meta["exog"], **kw),
+                                 LightGBMForecaster(horizon, meta["exog"], neighbours=True, **kw),
+                                 LightGBMForecaster(horizon, meta["exog"], neighbours=True, train_every=12, **kw)],
+                                name="lightgbm_ensemble"))  # fmt: skip
+        elif n == "lightgbm_next_hour":
+            if horizon != 1:
+                raise InputError("models", "lightgbm_next_hour with --horizon 1 (it forecasts the next hour only)",
+                                 value=f"{n} with horizon {horizon}")  # fmt: skip
+            from coreduce.forecast.nexthour import NextHourLightGBM
+
+            out.append(NextHourLightGBM(meta["exog"], utc_offset_h=meta["utc_offset_h"], seed=seed))
         else:
             raise InputError("models", f"model names among {', '.join(MODELS)}", value=n)
     return out
