@@ -102,7 +102,8 @@ def own_broker(tmp: Path) -> tuple[subprocess.Popen, int]:
 
 
 def mqtt_bench(seconds: float, rate: int, port: int = 1883, sites: int = 50, monitor: bool = True,
-               alert_store_ms: int = 1000, network: str = "process") -> dict:  # fmt: skip
+               alert_store_ms: int = 1000, network: str = "process", engine_threads: int | None = None,
+               monitor_thread: bool = False) -> dict:  # fmt: skip
     """Gas-turbine 2014-15 records (NOx with +10 % faults on 1 % of rows, and the 9 operating variables, each a
     reading) streamed at ``rate`` readings/s from ``sites`` turbines through Mosquitto into the store and the
     live monitor (quality flags, conditional model + online band with hysteresis, explained alerts)."""
@@ -125,17 +126,14 @@ def mqtt_bench(seconds: float, rate: int, port: int = 1883, sites: int = 50, mon
     if port == 0:
         broker, port = own_broker(tmp)
     st = Store(tmp / "bench.duckdb")
-    import os
-
-    if os.environ.get("BENCH_T1"):
-        st.execute("SET threads=1")
     mon = LiveMonitor(st, models={"stack_NOx": model}, terciles={"stack_NOx": terciles_of(tr, STATE)},
                       limits={"stack_NOx": float(np.quantile(tr["NOX"], 0.99))}, **NOX_BAND,
                       quality_alerts=("non_positive", "out_of_range"))  # fmt: skip
     topic = f"coreduce/bench/{time.time_ns()}"
     c = MqttConsumer(st, "127.0.0.1", port, [topic], client_id=f"bench-{time.time_ns()}",
                      monitor=mon if monitor else None, alerts_topic=f"{topic}-alerts",
-                     alert_store_ms=alert_store_ms, network=network)  # fmt: skip
+                     alert_store_ms=alert_store_ms, network=network,
+                     engine_threads=engine_threads, monitor_thread=monitor_thread)  # fmt: skip
     c.start()
     c.connected.wait(5)
     t0 = time.time()
@@ -177,6 +175,7 @@ def mqtt_bench(seconds: float, rate: int, port: int = 1883, sites: int = 50, mon
             # publish -> the alert published on the alerts topic (decided; its store and ledger run follow)
             "p50_reading_to_alert_delivered_ms": d["p50_delivered_ms"],
             "p99_reading_to_alert_delivered_ms": d["p99_delivered_ms"], "alert_store_ms": alert_store_ms, "network": network,
+            "engine_threads": engine_threads, "monitor_thread": monitor_thread,
             "alerts": d["alerts"],
             "alerts_stored": 0 if alerts is None else len(alerts),
             "alerts_explained_share": None if alerts is None or not len(alerts) else
@@ -201,6 +200,8 @@ def main() -> None:
         default="process",
         help="paho's reading loop in the consumer (thread) or in a reader process",
     )
+    ap.add_argument("--engine-threads", type=int, default=None, help="store engine threads while streaming")
+    ap.add_argument("--monitor-thread", action="store_true", help="the live monitor on a thread after the store")
     ap.add_argument("--alert-store-ms", type=int, default=1000, help="at most one alert ledger run per this many ms")
     ap.add_argument("--mqtt-only", action="store_true")
     ap.add_argument("--no-monitor", action="store_true", help="MQTT -> store only (a diagnostic: no target met by it)")

@@ -189,6 +189,11 @@ class Backend(ABC):
         n = self.load_csv_strict(rel, spec, source=source, after_load=after_load, sample=sample)
         return None if n is None else (n, n, 0)
 
+    def set_worker_threads(self, n: int) -> int | None:
+        """Set the engine's worker threads for this database (a stream of small batches runs best on one);
+        returns the previous number to restore, or None where the engine has no such setting."""
+        return None
+
     def load_frame_strict(self, df: pd.DataFrame, spec: schema.TableSpec) -> int | None:
         """Optional fast path for a canonical frame (``validate=False``) into an empty table (inside the
         caller's transaction): the number of rows written after checking them as staging would, or None —
@@ -355,6 +360,11 @@ class Store:
         """Create the canonical tables (idempotent; race-free on PostgreSQL)."""
         with self.transaction():
             self._b.create_tables(list(schema.write_order(tables)))
+
+    def set_worker_threads(self, n: int) -> int | None:
+        """The engine's worker threads for this database (see :meth:`Backend.set_worker_threads`): the previous
+        number, or None where the engine has no such setting."""
+        return self._b.set_worker_threads(n)
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
         """Run one statement (``?`` parameter markers) in its own transaction and return its rows (if any)."""
