@@ -102,8 +102,7 @@ def own_broker(tmp: Path) -> tuple[subprocess.Popen, int]:
 
 
 def mqtt_bench(seconds: float, rate: int, port: int = 1883, sites: int = 50, monitor: bool = True,
-               alert_store_ms: int = 1000, network: str = "process", engine_threads: int | None = None,
-               monitor_thread: bool = False) -> dict:  # fmt: skip
+               alert_store_ms: int = 1000, network: str = "process") -> dict:  # fmt: skip
     """Gas-turbine 2014-15 records (NOx with +10 % faults on 1 % of rows, and the 9 operating variables, each a
     reading) streamed at ``rate`` readings/s from ``sites`` turbines through Mosquitto into the store and the
     live monitor (quality flags, conditional model + online band with hysteresis, explained alerts)."""
@@ -132,8 +131,7 @@ def mqtt_bench(seconds: float, rate: int, port: int = 1883, sites: int = 50, mon
     topic = f"coreduce/bench/{time.time_ns()}"
     c = MqttConsumer(st, "127.0.0.1", port, [topic], client_id=f"bench-{time.time_ns()}",
                      monitor=mon if monitor else None, alerts_topic=f"{topic}-alerts",
-                     alert_store_ms=alert_store_ms, network=network,
-                     engine_threads=engine_threads, monitor_thread=monitor_thread)  # fmt: skip
+                     alert_store_ms=alert_store_ms, network=network)  # fmt: skip
     c.start()
     c.connected.wait(5)
     t0 = time.time()
@@ -174,8 +172,8 @@ def mqtt_bench(seconds: float, rate: int, port: int = 1883, sites: int = 50, mon
             "p99_reading_to_alert_ms": d["p99_alert_ms"],
             # publish -> the alert published on the alerts topic (decided; its store and ledger run follow)
             "p50_reading_to_alert_delivered_ms": d["p50_delivered_ms"],
-            "p99_reading_to_alert_delivered_ms": d["p99_delivered_ms"], "alert_store_ms": alert_store_ms, "network": network,
-            "engine_threads": engine_threads, "monitor_thread": monitor_thread,
+            "p99_reading_to_alert_delivered_ms": d["p99_delivered_ms"], "alert_store_ms": alert_store_ms,
+            "network": network,
             "alerts": d["alerts"],
             "alerts_stored": 0 if alerts is None else len(alerts),
             "alerts_explained_share": None if alerts is None or not len(alerts) else
@@ -200,8 +198,6 @@ def main() -> None:
         default="process",
         help="paho's reading loop in the consumer (thread) or in a reader process",
     )
-    ap.add_argument("--engine-threads", type=int, default=None, help="store engine threads while streaming")
-    ap.add_argument("--monitor-thread", action="store_true", help="the live monitor on a thread after the store")
     ap.add_argument("--alert-store-ms", type=int, default=1000, help="at most one alert ledger run per this many ms")
     ap.add_argument("--mqtt-only", action="store_true")
     ap.add_argument("--no-monitor", action="store_true", help="MQTT -> store only (a diagnostic: no target met by it)")
@@ -260,7 +256,8 @@ def main() -> None:
     s0 = evaluate_nox(lags=0, window=720, score="abs", by_state=False, q_on=0.99)
     out["nox_state_only"] = {k: s0[k] for k in ("model", "recall", "false_alarm_rate", "clean_alarms_by_load_tercile")}
     if not a.skip_mqtt:
-        out["mqtt"] = mqtt_bench(a.seconds, a.rate, a.port, a.sites, alert_store_ms=a.alert_store_ms, network=a.network)
+        out["mqtt"] = mqtt_bench(a.seconds, a.rate, a.port, a.sites, alert_store_ms=a.alert_store_ms,
+                                 network=a.network)  # fmt: skip
         out["uptime_after"] = _uptime()
     nox, low = out["nox"], out["nox"]["clean_alarms_by_load_tercile"]
     checks = {

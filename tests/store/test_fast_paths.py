@@ -159,7 +159,8 @@ def _batch(k: int, n: int = 40, **cols) -> pd.DataFrame:
     """A stream's batch of stack readings (mg/m^3, converted to ug/m^3 by the store)."""
     ts = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(k * n + np.arange(n), unit="s")
     df = pd.DataFrame({"site_id": [f"s{i % 4}" for i in range(n)], "ts": ts, "variable": "stack_NOx",
-                       "value": np.linspace(1.0, 40.0, n), "unit": "mg/m^3", "source": "mqtt://x", "quality": "ok"})  # fmt: skip
+                       "value": np.linspace(1.0, 40.0, n), "unit": "mg/m^3", "source": "mqtt://x",
+                       "quality": "ok"})  # fmt: skip
     return df.assign(**cols)
 
 

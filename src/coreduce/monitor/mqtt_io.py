@@ -190,7 +190,9 @@ def reader_process(conn: Any, host: str, port: int, topics: list[str], client_id
         if not reason.is_failure:
             opts = mqtt.SubscribeOptions(qos=1) if protocol == "5" else 1
             c.subscribe([(t, opts) for t in topics])
-            send(b"C")
+
+    def on_subscribe(c: Any, userdata: Any, mid: Any, reasons: Any, p: Any) -> None:
+        send(b"C")  # subscribed (SUBACK): from now on nothing published to the topics passes by
 
     def on_disconnect(c: Any, userdata: Any, flags: Any, reason: Any, p: Any) -> None:
         send(b"D")
@@ -203,6 +205,7 @@ def reader_process(conn: Any, host: str, port: int, topics: list[str], client_id
             time.sleep(0.001)
 
     client.on_connect, client.on_disconnect, client.on_message = on_connect, on_disconnect, on_message
+    client.on_subscribe = on_subscribe
     if protocol == "5":
         client.connect(host, port, keepalive=keepalive, clean_start=False, properties=props)
     else:

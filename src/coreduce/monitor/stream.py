@@ -294,17 +294,11 @@ class Sink:
     def __init__(self, store: Store, source: str, *, batch_ms: int = 25, max_rows: int = 20_000,
                  max_queue: int = 100_000, monitor: Any = None, ack: Callable[[list[int]], None] | None = None,
                  on_batch: Callable[[pd.DataFrame], None] | None = None,
-                 on_alert: Callable[[pd.DataFrame], None] | None = None, alert_store_ms: int = 0,
-                 engine_threads: int | None = None, monitor_thread: bool = False) -> None:  # fmt: skip
+                 on_alert: Callable[[pd.DataFrame], None] | None = None, alert_store_ms: int = 0) -> None:  # fmt: skip
         self.store, self.source, self.batch_ms, self.max_rows = store, source, batch_ms, max_rows
         self.max_queue = max_queue
         self.monitor, self.ack, self.on_batch, self.on_alert = monitor, ack, on_batch, on_alert
         self.alert_store_ms = alert_store_ms
-        self.engine_threads, self._threads_before, self.monitor_thread = engine_threads, None, monitor_thread
-        # stored batches waiting for the monitor thread (``monitor_thread=True``): (frame, quality flags)
-        self._monitor_q: deque | None = None
-        self._mon_thread: threading.Thread | None = None
-        self._mon_stop = threading.Event()
         self.stats = StreamStats()
         self.last_error: str | None = None
         self.buffer: deque = deque()  # appended by the network thread, taken by the writer (both atomic)
@@ -324,9 +318,7 @@ class Sink:
             time.sleep(0.001)
 
     def pending(self) -> int:
-        """Readings not yet stored and monitored (stored batches waiting for the monitor thread included)."""
-        q = self._monitor_q
-        return len(self.buffer) + (sum(len(g[0]) for g in list(q)) if q else 0)
+        return len(self.buffer)
 
     def _take(self, n: int) -> list[tuple]:
         pop = self.buffer.popleft
@@ -392,15 +384,6 @@ class Sink:
         return pd.concat(good, ignore_index=True).drop_duplicates(KEY, keep="last") if good else pd.DataFrame()
 
     def _store_and_monitor(self, df: pd.DataFrame) -> int:
-        df, pre, stored_mask = self._store(df)
-        if self._monitor_q is not None:  # the monitor thread takes it from here (the writer goes on)
-            self._monitor_q.append((df, pre))
-        else:
-            self._monitor(df, pre)
-        return int(stored_mask.sum())
-
-    def _store(self, df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None, np.ndarray]:
-        """Quality flags, then the batch into ``observations`` in one transaction (publish -> stored ends here)."""
         t = time.thread_time_ns()
         pre = self.monitor.before_write(df) if self.monitor is not None else None
         if pre is not None:
@@ -433,12 +416,6 @@ class Sink:
         if has.any():  # where the time went before the writer: publisher, loopback, broker, this consumer's socket
             arrived = df["arrived"].to_numpy("datetime64[ns]").astype("int64")
             self.stats.arrival_ms += ((arrived[has & stored_mask] - sent[has & stored_mask]) / 1e6).tolist()
-        return df, pre, stored_mask
-
-    def _monitor(self, df: pd.DataFrame, pre: pd.DataFrame | None) -> None:
-        """Band, scores and alerts of stored readings (on the monitor thread with ``monitor_thread=True``)."""
-        sent = df["sent_ns"].to_numpy()
-        has = sent > 0
         if self.monitor is not None:
             t = time.thread_time_ns()
             res = self.monitor.after_write(df, pre)
@@ -471,30 +448,9 @@ class Sink:
             self.stats.late += int(pre["late"].sum()) if pre is not None else 0
         if self.on_batch is not None:
             self.on_batch(df)
-
-    def _monitor_loop(self) -> None:
-        """Monitor thread: the stored batches in order; batches that queued up while it worked go as one (the
-        live monitor keeps its state per key in time order, so consecutive batches concatenate)."""
-        q = self._monitor_q
-        assert q is not None
-        while not (self._mon_stop.is_set() and not q):
-            if not q:
-                time.sleep(0.001)
-                continue
-            got = [q.popleft() for _ in range(len(q))]
-            if len(got) == 1:
-                df, pre = got[0]
-            else:
-                df = pd.concat([g[0] for g in got], ignore_index=True)
-                pre = None if got[0][1] is None else pd.concat([g[1] for g in got], ignore_index=True)
-            try:
-                self._monitor(df, pre)
-            except Exception as exc:  # keep the stream alive; the error is the sink's last error
-                self.last_error = f"monitor: {type(exc).__name__}: {exc}"
+        return int(stored_mask.sum())
 
     def start(self) -> None:
-        if self.engine_threads is not None and self._threads_before is None:
-            self._threads_before = self.store.set_worker_threads(self.engine_threads)
         mon = self.monitor
         if mon is not None and getattr(mon, "store", None) is not None and ":memory:" not in str(mon.store.url):
             try:
@@ -522,11 +478,6 @@ class Sink:
                         self.last_error = f"{type(exc).__name__}: {exc}"
             self.flush()
 
-        if self.monitor_thread and (self.monitor is not None or self.on_batch is not None):
-            self._monitor_q = deque()
-            self._mon_stop.clear()
-            self._mon_thread = threading.Thread(target=self._monitor_loop, name="coreduce-monitor-band", daemon=True)
-            self._mon_thread.start()
         self._thread = threading.Thread(target=loop, name="coreduce-monitor-writer", daemon=True)
         self._thread.start()
 
@@ -534,17 +485,10 @@ class Sink:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        if self._mon_thread is not None:  # every stored batch is monitored before stop returns
-            self._mon_stop.set()
-            self._mon_thread.join()
-            self._mon_thread = self._monitor_q = None
         if self._alerts is not None:  # every alert handed over is stored before stop returns
             self._alerts.stop()
             self.monitor.defer_alerts = False
             self._alerts = None
-        if self._threads_before is not None:
-            self.store.set_worker_threads(self._threads_before)
-            self._threads_before = None
 
 
 class MqttConsumer:
@@ -566,8 +510,7 @@ class MqttConsumer:
                  client_id: str = "coreduce-monitor", batch_ms: int = 25, max_queue: int = 100_000,
                  monitor: Any = None, on_batch: Callable[[pd.DataFrame], None] | None = None,
                  ack: str = "receipt", protocol: str = "3.1.1", alerts_topic: str | None = None,
-                 alert_store_ms: int = 0, network: str = "thread", engine_threads: int | None = None,
-                 monitor_thread: bool = False) -> None:  # fmt: skip
+                 alert_store_ms: int = 1000, network: str | None = None) -> None:  # fmt: skip
         import paho.mqtt.client as mqtt
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
@@ -576,6 +519,7 @@ class MqttConsumer:
             raise ValueError(f"ack={ack!r}: expected 'receipt' or 'commit'")
         if protocol not in ("3.1.1", "5"):
             raise ValueError(f"protocol={protocol!r}: expected '3.1.1' or '5'")
+        network = network or ("thread" if ack == "commit" else "process")
         if network not in ("thread", "process"):
             raise ValueError(f"network={network!r}: expected 'thread' or 'process'")
         if network == "process" and ack == "commit":
@@ -597,8 +541,7 @@ class MqttConsumer:
         self.sink = Sink(store, f"mqtt://{host}:{port}", batch_ms=batch_ms, max_queue=max_queue, monitor=monitor,
                          ack=self._ack if ack == "commit" else None, on_batch=on_batch,
                          on_alert=self._publish_alerts if alerts_topic else None,
-                         alert_store_ms=alert_store_ms, engine_threads=engine_threads,
-                         monitor_thread=monitor_thread)  # fmt: skip
+                         alert_store_ms=alert_store_ms)  # fmt: skip
         self.alerts_topic = alerts_topic
         self.connected = threading.Event()
         self._props = None
@@ -610,7 +553,9 @@ class MqttConsumer:
             if not reason.is_failure:
                 opts = mqtt.SubscribeOptions(qos=1) if protocol == "5" else 1
                 client.subscribe([(t, opts) for t in self.topics])
-                self.connected.set()
+
+        def on_subscribe(client: Any, userdata: Any, mid: Any, reasons: Any, props: Any) -> None:
+            self.connected.set()  # subscribed (SUBACK): from now on nothing published to the topics passes by
 
         def on_disconnect(client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
             self.connected.clear()
@@ -624,6 +569,7 @@ class MqttConsumer:
                 sink.wait_room()
 
         self.client.on_connect = on_connect
+        self.client.on_subscribe = on_subscribe
         self.client.on_disconnect = on_disconnect
         self.client.on_message = on_message
 

@@ -189,11 +189,6 @@ class Backend(ABC):
         n = self.load_csv_strict(rel, spec, source=source, after_load=after_load, sample=sample)
         return None if n is None else (n, n, 0)
 
-    def set_worker_threads(self, n: int) -> int | None:
-        """Set the engine's worker threads for this database (a stream of small batches runs best on one);
-        returns the previous number to restore, or None where the engine has no such setting."""
-        return None
-
     def upsert_frame_strict(self, df: pd.DataFrame, spec: schema.TableSpec, *, checks: Sequence[Any] = ()
                             ) -> tuple[int, int] | None:  # fmt: skip
         """Optional fast path for a small frame of clean canonical values into a table that may hold rows (inside
@@ -367,11 +362,6 @@ class Store:
         """Create the canonical tables (idempotent; race-free on PostgreSQL)."""
         with self.transaction():
             self._b.create_tables(list(schema.write_order(tables)))
-
-    def set_worker_threads(self, n: int) -> int | None:
-        """The engine's worker threads for this database (see :meth:`Backend.set_worker_threads`): the previous
-        number, or None where the engine has no such setting."""
-        return self._b.set_worker_threads(n)
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
         """Run one statement (``?`` parameter markers) in its own transaction and return its rows (if any)."""

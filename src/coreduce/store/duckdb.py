@@ -152,11 +152,6 @@ class DuckDBBackend(Backend):
     def exists(cls, args: dict[str, Any]) -> bool:
         return args["database"] == ":memory:" or Path(args["database"]).exists()
 
-    def set_worker_threads(self, n: int) -> int | None:
-        before = int(self.raw.execute("SELECT current_setting('threads')").fetchone()[0])
-        self.raw.execute(f"SET threads = {int(n)}")
-        return before
-
     # -- transactions
     def begin(self) -> None:
         self.raw.execute("BEGIN TRANSACTION")
