@@ -220,7 +220,9 @@ class _AlertWriter:
         self.stats, self.sink, self.every_ns = stats, sink, every_ms * 1_000_000
         self._last_run = 0
         self.items: deque = deque()
-        self.ledger: Any = None
+        from coreduce.ledger import Ledger
+
+        self.ledger: Any = Ledger(self.store, footprint="fallback")  # at start: its table checks off the stream
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="coreduce-monitor-alerts", daemon=True)
         self._thread.start()
@@ -452,6 +454,8 @@ class Sink:
 
     def start(self) -> None:
         mon = self.monitor
+        if mon is not None and hasattr(mon, "warm_up"):
+            mon.warm_up()
         if mon is not None and getattr(mon, "store", None) is not None and ":memory:" not in str(mon.store.url):
             try:
                 self._alerts = _AlertWriter(mon.store, self.stats, self, every_ms=self.alert_store_ms)
