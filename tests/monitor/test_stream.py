@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -84,10 +85,21 @@ def test_real_mosquitto_to_observations(tmp_path):
 @pytest.mark.skipif(not _up("127.0.0.1", 1883), reason="no Mosquitto on 127.0.0.1:1883")
 def test_mqtt_readings_flagged_late_and_alerted(tmp_path):
     """Every streamed reading goes through the live monitor: a reading stamped 20 min before it arrives is
-    flagged ``late`` (stored ``suspect``); a stuck run raises one explained quality alert on the ledger."""
+    flagged ``late`` (stored ``suspect``); a stuck run raises one explained quality alert, published on the
+    alerts topic as it is decided and stored with its ledger run."""
     st = Store(tmp_path / "ws.duckdb")
     topic = f"coreduce/test/late/{os.getpid()}/{time.time_ns()}"
-    c = MqttConsumer(st, "127.0.0.1", 1883, [topic], client_id=f"crl-{time.time_ns()}", monitor=LiveMonitor(st))
+    got: list[tuple[str, dict]] = []
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"cra-{time.time_ns()}", protocol=mqtt.MQTTv311)
+    sub.on_message = lambda c, u, m: got.append((m.topic, json.loads(m.payload)))
+    subscribed = threading.Event()
+    sub.on_subscribe = lambda *a: subscribed.set()
+    sub.on_connect = lambda c, *a: c.subscribe(f"{topic}-alerts/#", qos=1)
+    sub.connect("127.0.0.1", 1883)
+    sub.loop_start()
+    assert subscribed.wait(5)
+    c = MqttConsumer(st, "127.0.0.1", 1883, [topic], client_id=f"crl-{time.time_ns()}", monitor=LiveMonitor(st),
+                     alerts_topic=f"{topic}-alerts")  # fmt: skip
     c.start()
     assert c.connected.wait(5)
     p = _publisher(1883, f"crlp-{time.time_ns()}")
@@ -108,6 +120,11 @@ def test_mqtt_readings_flagged_late_and_alerted(tmp_path):
     al = st.read("alerts")
     assert len(al) == 1 and al.loc[0, "kind"] == "quality" and al.loc[0, "flags"] == "stuck"
     assert al.loc[0, "path"].startswith("value_stuck ->") and al.loc[0, "run_id"]
+    assert _wait(lambda: len(got) >= 1, 5)
+    sub.loop_stop()
+    t, msg = got[0]
+    assert t == f"{topic}-alerts/st-1" and msg["alert_id"] == al.loc[0, "alert_id"]
+    assert msg["kind"] == "quality" and msg["path"] == al.loc[0, "path"] and msg["observed"] == 42.0
 
 
 MOSQ = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)

@@ -153,3 +153,44 @@ def test_frame_text_checked_per_distinct_value_gives_what_staging_gives(store):
         with store.transaction() as tx:
             tx.upsert("activity", blank)
     assert store.count("activity") == 0
+
+
+def _batch(k: int, n: int = 40, **cols) -> pd.DataFrame:
+    """A stream's batch of stack readings (mg/m^3, converted to ug/m^3 by the store)."""
+    ts = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(k * n + np.arange(n), unit="s")
+    df = pd.DataFrame({"site_id": [f"s{i % 4}" for i in range(n)], "ts": ts, "variable": "stack_NOx",
+                       "value": np.linspace(1.0, 40.0, n), "unit": "mg/m^3", "source": "mqtt://x",
+                       "quality": "ok"})  # fmt: skip
+    return df.assign(**cols)
+
+
+def test_frame_batches_into_a_table_with_rows_give_what_staging_gives(store):
+    # new batches, a redelivered batch, then one that changes stored values: the counts of the careful path
+    reps = [store.ingest({"observations": _batch(k)}) for k in (0, 1, 1)]
+    assert [r.inserted["observations"] for r in reps] == [40, 40, 0]
+    rep = store.ingest({"observations": _batch(1, value=np.linspace(2.0, 41.0, 40))})
+    assert (rep.inserted["observations"], rep.changed["observations"]) == (0, 40)
+    fast = store.read("observations")
+    assert len(fast) == 80 and set(fast["unit"]) == {schema.CONCENTRATION_UNIT}
+    assert fast["value"].iloc[0] == pytest.approx(1000.0)  # 1 mg/m^3 stored as 1,000 ug/m^3
+    # the same inputs through the careful staging (an outer transaction: no fast path) give the same table
+    store.drop_all()
+    store.create_tables()
+    for df in (_batch(0), _batch(1), _batch(1), _batch(1, value=np.linspace(2.0, 41.0, 40))):
+        with store.transaction():
+            store.ingest({"observations": df})
+    pd.testing.assert_frame_equal(fast, store.read("observations"))
+
+
+def test_frame_batch_needing_staging_is_trimmed_or_refused_as_staging_does(store):
+    store.ingest({"observations": _batch(0)})
+    # padded text: staged (trimmed), not stored as read
+    store.ingest({"observations": _batch(1, site_id=" s9 ")})
+    assert set(store.read("observations")["site_id"]) == {"s0", "s1", "s2", "s3", "s9"}
+    # a negative concentration in row 5 of the frame (line 6 counting a header): reported, nothing of it written
+    bad = _batch(2)
+    bad.loc[4, "value"] = -3.0
+    with pytest.raises(InputErrors) as err:
+        store.ingest({"observations": bad})
+    assert err.value.errors[0].row == 6 and err.value.errors[0].column == "value"
+    assert store.count("observations") == 80

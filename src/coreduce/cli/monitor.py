@@ -23,6 +23,12 @@ def run_cmd(
     monitor: bool = typer.Option(True, "--monitor/--no-monitor", help="Flag, band and alert every reading"),
     ack: str = typer.Option("receipt", "--ack", help="PUBACK on 'receipt' or after 'commit' (see docs)"),
     protocol: str = typer.Option("3.1.1", "--protocol", help="MQTT '3.1.1' (half the CPU per reading) or '5'"),
+    alerts_topic: str = typer.Option("", "--alerts-topic", help="Publish each alert as JSON on TOPIC/<site> (QoS 1)"),
+    network: str = typer.Option(
+        "",
+        "--network",
+        help="paho's reading loop in a 'process' (default with --ack receipt) or a 'thread' (required by --ack commit)",
+    ),
 ) -> None:
     """Subscribe and write readings into observations in adaptive batches (a reading waits <= 25 ms for its batch)."""
     from coreduce.monitor.live import LiveMonitor
@@ -37,8 +43,14 @@ def run_cmd(
         raise typer.BadParameter(f"--ack {ack!r}: expected receipt or commit")
     if protocol not in ("3.1.1", "5"):
         raise typer.BadParameter(f"--protocol {protocol!r}: expected 3.1.1 or 5")
-    c = MqttConsumer(st, host, int(port), topics, client_id=client_id, monitor=LiveMonitor(st) if monitor else None,
-                     ack=ack, protocol=protocol)  # fmt: skip
+    if network not in ("", "process", "thread"):
+        raise typer.BadParameter(f"--network {network!r}: expected process or thread")
+    try:
+        c = MqttConsumer(st, host, int(port), topics, client_id=client_id,
+                         monitor=LiveMonitor(st) if monitor else None, ack=ack, protocol=protocol,
+                         alerts_topic=alerts_topic or None, network=network or None)  # fmt: skip
+    except ValueError as exc:  # an alerts topic under the subscription, commit acknowledgement in a process
+        raise typer.BadParameter(str(exc)) from exc
     c.start()
     t0 = time.monotonic()
     try:

@@ -43,6 +43,7 @@ import pandas as pd
 
 from coreduce.errors import InputErrors
 from coreduce.monitor.alerts import store_alerts
+from coreduce.monitor.mqtt_io import _client_class, reader_process
 from coreduce.store import Store
 
 KEY = ["site_id", "ts", "variable", "source"]
@@ -65,6 +66,7 @@ class StreamStats:
     arrival_ms: list[float] = field(default_factory=list)  # publish -> received by this consumer (network + broker)
     decided_ms: list[float] = field(default_factory=list)  # publish -> flags, band and alert decision done
     alert_ms: list[float] = field(default_factory=list)  # publish -> alert stored, for readings that raised one
+    delivered_ms: list[float] = field(default_factory=list)  # publish -> alert handed to ``on_alert`` (published)
     batch_rows: list[int] = field(default_factory=list)
     cpu_ns: dict[str, int] = field(default_factory=dict)  # stage -> CPU time (thread time) of the stage
 
@@ -78,6 +80,7 @@ class StreamStats:
                 "p50_arrival_ms": q(self.arrival_ms, 50), "p99_arrival_ms": q(self.arrival_ms, 99),
                 "p50_decided_ms": q(self.decided_ms, 50), "p99_decided_ms": q(self.decided_ms, 99),
                 "p50_alert_ms": q(self.alert_ms, 50), "p99_alert_ms": q(self.alert_ms, 99),
+                "p50_delivered_ms": q(self.delivered_ms, 50), "p99_delivered_ms": q(self.delivered_ms, 99),
                 "mean_batch_rows": float(np.mean(self.batch_rows)) if self.batch_rows else None,
                 "cpu_us_per_reading": {k: v / 1e3 / max(self.received, 1) for k, v in self.cpu_ns.items()}}  # fmt: skip
 
@@ -212,11 +215,14 @@ class _AlertWriter:
     version of an alert id wins, as when they were stored one batch after the other).
     """
 
-    def __init__(self, store: Store, stats: StreamStats, sink: Sink) -> None:
+    def __init__(self, store: Store, stats: StreamStats, sink: Sink, every_ms: int = 0) -> None:
         self.store = Store(store.url, create=False)
-        self.stats, self.sink = stats, sink
+        self.stats, self.sink, self.every_ns = stats, sink, every_ms * 1_000_000
+        self._last_run = 0
         self.items: deque = deque()
-        self.ledger: Any = None
+        from coreduce.ledger import Ledger
+
+        self.ledger: Any = Ledger(self.store, footprint="fallback")  # at start: its table checks off the stream
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="coreduce-monitor-alerts", daemon=True)
         self._thread.start()
@@ -226,9 +232,11 @@ class _AlertWriter:
 
     def _loop(self) -> None:
         while not (self._stop.is_set() and not self.items):
-            if not self.items:
-                time.sleep(0.002)
+            wait = self._last_run + self.every_ns - time.monotonic_ns()
+            if not self.items or (wait > 0 and not self._stop.is_set()):
+                time.sleep(min(max(wait, 0) / 1e9, 0.01) if self.items else 0.002)
                 continue
+            self._last_run = time.monotonic_ns()
             t = time.thread_time_ns()
             got = [self.items.popleft() for _ in range(len(self.items))]
             alerts = pd.concat([g[0] for g in got], ignore_index=True).drop_duplicates("alert_id", keep="last")
@@ -276,14 +284,23 @@ class Sink:
         after the commit.
     ack : callable, optional
         Called with the message ids of a batch once it is committed (manual MQTT acknowledgement).
+    on_alert : callable, optional
+        Called with the alerts a batch opened or closed (``alerts`` rows, ``run_id`` empty) as soon as the monitor
+        has decided them, before they are stored (e.g. :class:`MqttConsumer` publishes them on ``alerts_topic``).
+    alert_store_ms : int
+        At most one ledger run of alerts per this many milliseconds (the alerts decided meanwhile are stored
+        together; 0 = a run as soon as the previous one ends).  A run costs tens of milliseconds of CPU whatever
+        its size, on the GIL the stream shares.
     """
 
     def __init__(self, store: Store, source: str, *, batch_ms: int = 25, max_rows: int = 20_000,
                  max_queue: int = 100_000, monitor: Any = None, ack: Callable[[list[int]], None] | None = None,
-                 on_batch: Callable[[pd.DataFrame], None] | None = None) -> None:  # fmt: skip
+                 on_batch: Callable[[pd.DataFrame], None] | None = None,
+                 on_alert: Callable[[pd.DataFrame], None] | None = None, alert_store_ms: int = 0) -> None:  # fmt: skip
         self.store, self.source, self.batch_ms, self.max_rows = store, source, batch_ms, max_rows
         self.max_queue = max_queue
-        self.monitor, self.ack, self.on_batch = monitor, ack, on_batch
+        self.monitor, self.ack, self.on_batch, self.on_alert = monitor, ack, on_batch, on_alert
+        self.alert_store_ms = alert_store_ms
         self.stats = StreamStats()
         self.last_error: str | None = None
         self.buffer: deque = deque()  # appended by the network thread, taken by the writer (both atomic)
@@ -416,6 +433,15 @@ class Sink:
                 trig = sent[res.alert_rows]
                 if res.deferred is None:
                     self.stats.alert_ms += ((res.stored_ns - trig[trig > 0]) / 1e6).tolist()
+            if res is not None and self.on_alert is not None and len(res.alerts):
+                try:  # delivered the moment they are decided (the store and its ledger run follow)
+                    self.on_alert(res.deferred[0] if res.deferred is not None else res.alerts)
+                except Exception as exc:  # a failing delivery never stops the stream
+                    self.last_error = f"on_alert: {type(exc).__name__}: {exc}"
+                else:
+                    if res.alert_rows is not None and len(res.alert_rows):
+                        trig = sent[res.alert_rows]
+                        self.stats.delivered_ms += ((time.time_ns() - trig[trig > 0]) / 1e6).tolist()
             if res is not None and res.deferred is not None:
                 if self._alerts is not None:  # the alert thread stores them (and measures their latency)
                     self._alerts.put(*res.deferred, sent[res.alert_rows] if len(res.alert_rows) else sent[:0])
@@ -428,9 +454,11 @@ class Sink:
 
     def start(self) -> None:
         mon = self.monitor
+        if mon is not None and hasattr(mon, "warm_up"):
+            mon.warm_up()
         if mon is not None and getattr(mon, "store", None) is not None and ":memory:" not in str(mon.store.url):
             try:
-                self._alerts = _AlertWriter(mon.store, self.stats, self)
+                self._alerts = _AlertWriter(mon.store, self.stats, self, every_ms=self.alert_store_ms)
                 mon.defer_alerts = True
             except Exception as exc:  # no second connection to this store: alerts stored inline
                 self.last_error = f"alerts stored inline: {type(exc).__name__}: {exc}"
@@ -467,114 +495,6 @@ class Sink:
             self._alerts = None
 
 
-class _BufferedSocket:
-    """A plain TCP socket for paho's network thread that reads up to 256 KiB per ``recv`` system call and gathers
-    writes until the loop next polls.
-
-    paho 2.x reads a packet with three to five ``recv`` calls (the command byte, each remaining-length byte, the
-    body) and sends each PUBACK with its own ``send``; at 5,000 readings/s that is ~35,000 system calls a second, and
-    each one releases the GIL, which the writer thread then holds for up to the switch interval (5 ms) before the
-    network thread gets it back.  Here the reads are served from the buffer and the writes leave in one ``send``
-    when paho's loop calls :meth:`pending` (once per loop, before its ``select``; a positive answer makes that
-    ``select`` not wait, as it does for TLS sockets' buffered bytes).
-    """
-
-    __slots__ = ("_buf", "_err", "_out", "_pos", "sock")
-
-    def __init__(self, sock: Any) -> None:
-        self.sock, self._buf, self._pos, self._out, self._err = sock, b"", 0, bytearray(), None
-
-    def recv(self, n: int) -> bytes:
-        if self._err is not None:
-            raise self._err
-        if self._pos >= len(self._buf):
-            data = self.sock.recv(1 << 18)  # BlockingIOError when nothing arrived: paho's "try again"
-            if len(data) <= n:
-                return data
-            self._buf, self._pos = data, 0
-        p = self._pos
-        self._pos = p + n
-        return self._buf[p : p + n]
-
-    def buffered(self) -> int:
-        return max(len(self._buf) - self._pos, 0)
-
-    def send(self, data: bytes | bytearray) -> int:
-        if self._err is not None:
-            raise self._err
-        self._out += data
-        if len(self._out) >= 1 << 16:
-            self.flush()
-        return len(data)
-
-    def flush(self) -> None:
-        while self._out and self._err is None:
-            try:
-                n = self.sock.send(self._out)
-            except BlockingIOError:  # the kernel's send buffer is full: the rest goes at the next poll
-                return
-            except OSError as exc:  # the connection is gone: the next recv/send tells paho
-                self._err = exc
-                return
-            del self._out[:n]
-
-    def pending(self) -> int:
-        self.flush()
-        return self.buffered() + (1 if self._out else 0)
-
-    def close(self) -> None:
-        try:
-            self.flush()
-        finally:
-            self.sock.close()
-
-    def fileno(self) -> int:
-        return self.sock.fileno()
-
-    def __getattr__(self, name: str) -> Any:  # setblocking, settimeout, getpeername, ... of the socket
-        return getattr(self.sock, name)
-
-
-def _client_class() -> type:
-    """paho's ``Client`` with :class:`_BufferedSocket` on plain TCP and a read loop that handles every packet
-    already buffered before it polls again (paho handles one packet per poll and wakes its own ``select`` through a
-    socket pair for each PUBACK it queues; inside this loop the network thread is awake anyway, so that wake-up is
-    skipped)."""
-    import paho.mqtt.client as mqtt
-
-    class FastClient(mqtt.Client):
-        thread_cpu_ns = 0  # CPU time of the network thread (loop_start's), counted when it ends
-
-        def _thread_main(self) -> None:
-            t = time.thread_time_ns()
-            try:
-                super()._thread_main()
-            finally:
-                self.thread_cpu_ns += time.thread_time_ns() - t
-
-        def _create_socket(self) -> Any:
-            sock = super()._create_socket()
-            return sock if self._ssl or self._transport != "tcp" else _BufferedSocket(sock)
-
-        def loop_read(self, max_packets: int = 1) -> Any:
-            sock = self._sock
-            if not isinstance(sock, _BufferedSocket):
-                return super().loop_read(max_packets)
-            wake, self._sockpairW = self._sockpairW, None
-            try:
-                rc = super().loop_read(max_packets)
-                n = 0
-                while not rc and self._sock is sock and sock.buffered() and n < 10_000:
-                    rc = super().loop_read(max_packets)
-                    n += 1
-                return rc
-            finally:
-                if self._sockpairW is None:
-                    self._sockpairW = wake
-
-    return FastClient
-
-
 class MqttConsumer:
     """Subscribe to ``topics`` on ``host:port`` and feed a :class:`Sink`.
 
@@ -585,13 +505,16 @@ class MqttConsumer:
     builds and clears a ``Properties`` object for every PUBLISH): measured here on 30,000 queued readings,
     34 µs vs 18 µs per reading with :func:`_client_class`'s buffered socket (53 µs vs 40 µs with paho's own).
     ``ack`` = ``"receipt"`` or ``"commit"`` (see the module docstring).  ``stats.cpu_ns["network"]`` is the CPU
-    time of paho's thread (reading, PUBACKs, ``on_message``).
+    time of paho's thread (reading, PUBACKs, ``on_message``).  ``alerts_topic``: every alert the monitor opens or
+    closes is published at once as JSON on ``<alerts_topic>/<site_id>`` (QoS 1; outside the subscribed topics), its
+    store and ledger run following (``alert_store_ms``: at most one run per that many milliseconds).
     """
 
     def __init__(self, store: Store, host: str, port: int, topics: Iterable[str], *,
                  client_id: str = "coreduce-monitor", batch_ms: int = 25, max_queue: int = 100_000,
                  monitor: Any = None, on_batch: Callable[[pd.DataFrame], None] | None = None,
-                 ack: str = "receipt", protocol: str = "3.1.1") -> None:  # fmt: skip
+                 ack: str = "receipt", protocol: str = "3.1.1", alerts_topic: str | None = None,
+                 alert_store_ms: int = 1000, network: str | None = None) -> None:  # fmt: skip
         import paho.mqtt.client as mqtt
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
@@ -600,7 +523,16 @@ class MqttConsumer:
             raise ValueError(f"ack={ack!r}: expected 'receipt' or 'commit'")
         if protocol not in ("3.1.1", "5"):
             raise ValueError(f"protocol={protocol!r}: expected '3.1.1' or '5'")
+        network = network or ("thread" if ack == "commit" else "process")
+        if network not in ("thread", "process"):
+            raise ValueError(f"network={network!r}: expected 'thread' or 'process'")
+        if network == "process" and ack == "commit":
+            raise ValueError("ack='commit' needs network='thread' (the reader process acknowledges on receipt)")
         self.host, self.port, self.topics, self.protocol = host, port, list(topics), protocol
+        self.network, self.client_id, self._proc, self._conn, self._reader = network, client_id, None, None, None
+        if alerts_topic and any(mqtt.topic_matches_sub(t, f"{alerts_topic}/x") for t in self.topics):
+            raise ValueError(f"alerts_topic={alerts_topic!r} lies under a subscribed topic ({', '.join(self.topics)}): "
+                             "the consumer would read its own alerts as readings")  # fmt: skip
         cls = _client_class()
         if protocol == "5":
             self.client = cls(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
@@ -611,7 +543,10 @@ class MqttConsumer:
         self.client.max_queued_messages_set(0)
         self.client.reconnect_delay_set(0.1, 2)
         self.sink = Sink(store, f"mqtt://{host}:{port}", batch_ms=batch_ms, max_queue=max_queue, monitor=monitor,
-                         ack=self._ack if ack == "commit" else None, on_batch=on_batch)  # fmt: skip
+                         ack=self._ack if ack == "commit" else None, on_batch=on_batch,
+                         on_alert=self._publish_alerts if alerts_topic else None,
+                         alert_store_ms=alert_store_ms)  # fmt: skip
+        self.alerts_topic = alerts_topic
         self.connected = threading.Event()
         self._props = None
         if protocol == "5":
@@ -622,7 +557,9 @@ class MqttConsumer:
             if not reason.is_failure:
                 opts = mqtt.SubscribeOptions(qos=1) if protocol == "5" else 1
                 client.subscribe([(t, opts) for t in self.topics])
-                self.connected.set()
+
+        def on_subscribe(client: Any, userdata: Any, mid: Any, reasons: Any, props: Any) -> None:
+            self.connected.set()  # subscribed (SUBACK): from now on nothing published to the topics passes by
 
         def on_disconnect(client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
             self.connected.clear()
@@ -636,8 +573,25 @@ class MqttConsumer:
                 sink.wait_room()
 
         self.client.on_connect = on_connect
+        self.client.on_subscribe = on_subscribe
         self.client.on_disconnect = on_disconnect
         self.client.on_message = on_message
+
+        self._alert_client = self.client
+        if network == "process":  # paho's reading thread lives in the reader process; this client only publishes
+            self.client = None
+            if alerts_topic:
+                self._alert_client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{client_id}-alerts",
+                                                 protocol=mqtt.MQTTv311)  # fmt: skip
+                self._alert_client.max_queued_messages_set(0)
+
+    def _publish_alerts(self, alerts: pd.DataFrame) -> None:
+        """Each alert as one JSON message on ``<alerts_topic>/<site_id>`` (QoS 1): what an operator's screen or a
+        plant's DCS subscribes to; the same alert id again when the alert closes (``ts_end``, ``status``)."""
+        cols = [c for c in alerts.columns if c != "run_id"]
+        text = alerts[cols].to_json(orient="records", date_format="iso", date_unit="ms", lines=True)
+        for site, line in zip(alerts["site_id"].to_numpy(), text.splitlines(), strict=True):
+            self._alert_client.publish(f"{self.alerts_topic}/{site}", line, qos=1)
 
     def _ack(self, mids: list[int]) -> None:
         for mid in mids:
@@ -645,22 +599,88 @@ class MqttConsumer:
 
     def start(self) -> None:
         self.sink.start()
+        if self.network == "process":
+            self._start_process()
+            return
         if self.protocol == "5":
             self.client.connect(self.host, self.port, keepalive=30, clean_start=False, properties=self._props)
         else:
             self.client.connect(self.host, self.port, keepalive=30)
         self.client.loop_start()
 
+    def _start_process(self) -> None:
+        """The reader process (spawned: no fork of a process holding DuckDB's threads) and the thread that moves
+        its messages into the sink's buffer (``recv`` waits without the GIL)."""
+        import multiprocessing
+
+        from coreduce.monitor.mqtt_io import unpack
+
+        if self._alert_client is not None:
+            self._alert_client.connect(self.host, self.port, keepalive=30)
+            self._alert_client.loop_start()
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=reader_process, name="coreduce-mqtt-reader", daemon=True,
+                                 args=(child, self.host, self.port, self.topics, self.client_id, self.protocol,
+                                       self.sink.max_queue))  # fmt: skip
+        self._proc.start()
+        child.close()
+        sink, conn = self.sink, self._conn
+
+        def pump() -> None:
+            while True:
+                try:
+                    msg = conn.recv_bytes()
+                except (EOFError, OSError):  # the reader process is gone
+                    self.connected.clear()
+                    return
+                kind = msg[:1]
+                if kind == b"R":
+                    payloads, ns = unpack(msg)
+                    sink.buffer.extend(zip(payloads, ns.tolist(), [None] * len(payloads), strict=True))
+                    if len(sink.buffer) >= sink.max_queue:
+                        sink.wait_room()
+                elif kind == b"C":
+                    self.connected.set()
+                elif kind == b"D":
+                    self.connected.clear()
+                elif kind == b"E":
+                    sink.stats.cpu_ns["network"] = sink.stats.cpu_ns.get("network", 0) + int(
+                        np.frombuffer(msg, dtype=np.int64, count=1, offset=1)[0]
+                    )
+                    return
+
+        self._reader = threading.Thread(target=pump, name="coreduce-mqtt-pump", daemon=True)
+        self._reader.start()
+
+    def _stop_process(self) -> None:
+        """Disconnect the reader process; everything it received reaches the sink before this returns."""
+        try:
+            self._conn.send_bytes(b"stop")
+        except OSError:  # already gone
+            pass
+        self._reader.join(timeout=60)
+        self._proc.join(timeout=10)
+        if self._proc.is_alive():
+            self._proc.kill()
+        self._conn.close()
+
     def stop(self) -> StreamStats:
         """Store and acknowledge what was received, then disconnect (the session stays on the broker)."""
+        if self.network == "process":
+            self._stop_process()
         end = time.monotonic() + 30
         while self.sink.pending() and time.monotonic() < end:
             time.sleep(0.02)
         self.sink.stop()
-        self.client.disconnect()
-        self.client.loop_stop()
-        self.sink.stats.cpu_ns["network"] = self.sink.stats.cpu_ns.get("network", 0) + self.client.thread_cpu_ns
-        self.client.thread_cpu_ns = 0
+        if self.client is not None:
+            self.client.disconnect()
+            self.client.loop_stop()
+            self.sink.stats.cpu_ns["network"] = self.sink.stats.cpu_ns.get("network", 0) + self.client.thread_cpu_ns
+            self.client.thread_cpu_ns = 0
+        elif self._alert_client is not None:
+            self._alert_client.disconnect()
+            self._alert_client.loop_stop()
         return self.sink.stats
 
 

@@ -189,6 +189,13 @@ class Backend(ABC):
         n = self.load_csv_strict(rel, spec, source=source, after_load=after_load, sample=sample)
         return None if n is None else (n, n, 0)
 
+    def upsert_frame_strict(self, df: pd.DataFrame, spec: schema.TableSpec, *, checks: Sequence[Any] = ()
+                            ) -> tuple[int, int] | None:  # fmt: skip
+        """Optional fast path for a small frame of clean canonical values into a table that may hold rows (inside
+        the caller's transaction), running ``checks`` as staging would: ``(rows, inserted)``, or None — nothing
+        written — to stage the careful way (which also reports errors and writes updates of stored keys)."""
+        return None
+
     def load_frame_strict(self, df: pd.DataFrame, spec: schema.TableSpec) -> int | None:
         """Optional fast path for a canonical frame (``validate=False``) into an empty table (inside the
         caller's transaction): the number of rows written after checking them as staging would, or None —
@@ -454,6 +461,21 @@ class Store:
         """
         self._check_ingestable(list(frames))
         report = IngestReport(source)
+        if len(frames) == 1 and not self._depth:  # one small frame of clean values (a stream's batch): no staging
+            ((t, df),) = frames.items()
+            if df is not None and len(df) and "locator" not in df.attrs:
+                self._b.begin()
+                try:
+                    res = self._b.upsert_frame_strict(df, schema.spec(t), checks=schema.checks_for(t) if validate
+                                                      else ())  # fmt: skip
+                except BaseException:
+                    self._b.rollback()
+                    raise
+                if res is not None:
+                    self._b.commit()
+                    report.rows[t], report.inserted[t], report.changed[t] = res[0], res[1], 0
+                    return report
+                self._b.rollback()
         with self.transaction(), self._b.staging() as con:
             staged: dict[str, engine.Staged] = {}
             errors: list[InputError] = []

@@ -245,6 +245,33 @@ class DuckDBBackend(Backend):
         finally:
             self.raw.unregister(view)
 
+    def upsert_frame_strict(
+        self, df: Any, spec: schema.TableSpec, *, checks: Sequence[Any] = ()
+    ) -> tuple[int, int] | None:
+        """A small frame of clean canonical values upserted without a staging copy (:func:`engine.upsert_checked`):
+        ``(rows, inserted)``, or None — nothing written — when the careful path must stage it."""
+        names = [str(c) for c in df.columns]
+        if not 0 < len(df) <= _BATCH_ROWS or len(set(names)) != len(names):
+            return None
+        tbl = schema._scannable(df)
+        if not isinstance(tbl, pa.Table):
+            return None
+        checked = engine.clean_text_columns(tbl, spec)
+        if checked is None:
+            return None
+        keys_unique = engine.unique_key_codes(tbl, spec, checked)
+        if keys_unique is False:
+            return None
+        view = f"__coreduce_frame_{next(_SEQ)}"
+        self.raw.register(view, tbl)
+        try:
+            return engine.upsert_checked(
+                self.raw, view, spec, spec.name, source="<DataFrame>", checks=checks,
+                extra_rules=self.extra_rules(spec), checked=checked, keys_unique=bool(keys_unique),
+            )  # fmt: skip
+        finally:
+            self.raw.unregister(view)
+
     def write(self, staged: engine.Staged) -> tuple[int, int]:
         sp = schema.spec(staged.table)
         t = q(staged.table)
