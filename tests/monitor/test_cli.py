@@ -28,3 +28,61 @@ def test_run_command_refuses_a_bad_broker_address(tmp_path):
         app, ["run", "--mqtt", "localhost", "--topics", "a/#", "--store", str(tmp_path / "w.duckdb")]
     )
     assert r.exit_code != 0 and "HOST:PORT" in r.output
+
+
+def test_run_command_ctrl_c_mid_stream_then_restart_loses_nothing(tmp_path):
+    """Ctrl-C in a terminal interrupts the whole process group, the MQTT reader process included, here while
+    readings still arrive: the command stores what its reader received (and acknowledged) and exits 0; started
+    again under the same persistent session it gets the rest from the broker: every reading stored once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    import paho.mqtt.client as mqtt
+
+    ws, topic = tmp_path / "ws.duckdb", f"coreduce/test/ctrlc/{os.getpid()}/{time.time_ns()}"
+    cid = f"cc-{time.time_ns()}"
+    sess = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid, clean_session=False,
+                       protocol=mqtt.MQTTv311)  # fmt: skip
+    subscribed = threading.Event()
+    sess.on_subscribe = lambda *a: subscribed.set()
+    sess.connect("127.0.0.1", 1883)
+    sess.loop_start()
+    sess.subscribe(f"{topic}/#", qos=1)  # the persistent session first: the broker holds what comes meanwhile
+    assert subscribed.wait(5)
+    sess.disconnect()
+    sess.loop_stop()
+
+    def command(*extra: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "coreduce.cli.main", "monitor", "run", "--mqtt",
+                                 "127.0.0.1:1883", "--topics", f"{topic}/#", "--store", str(ws), "--client-id", cid,
+                                 "--no-monitor", *extra], start_new_session=True, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"ccp-{time.time_ns()}")
+    pub.connect("127.0.0.1", 1883)
+    pub.loop_start()
+    p = command()
+    try:
+        for i in range(400):
+            pub.publish(f"{topic}/m-1", json.dumps({"site": "m-1", "ts": 1_700_000_000_000_000_000 + i * 10**9,
+                                                   "variable": "electricity", "value": 10.0 + i % 5, "unit": "MWh"}),
+                        qos=1).wait_for_publish()  # fmt: skip
+            time.sleep(0.02)  # 8 s of readings: the command starts meanwhile
+            if i == 300:
+                os.killpg(p.pid, signal.SIGINT)  # mid-stream
+        out, err = p.communicate(timeout=60)
+    finally:
+        pub.loop_stop()
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err[-2000:]
+    first = json.loads(out)["inserted"]
+    again = command("--seconds", "4")
+    out2, err2 = again.communicate(timeout=90)
+    assert again.returncode == 0, err2[-2000:]
+    assert 0 < first < 400 and first + json.loads(out2)["inserted"] == 400
+    assert Store(ws).count("observations") == 400

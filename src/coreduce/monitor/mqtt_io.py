@@ -175,8 +175,13 @@ def reader_process(conn: Any, host: str, port: int, topics: list[str], client_id
     disconnects, sends what it still holds, then ``b"E"`` + its CPU time (ns).  PUBACKs go on receipt (paho's
     automatic acknowledgement), as with the consumer's ``ack="receipt"``; ``max_queue`` waiting readings block
     paho's thread (backpressure through TCP to the broker)."""
+    import signal
+
     import paho.mqtt.client as mqtt
 
+    # Ctrl-C in a terminal reaches the whole process group: the consumer stops this process itself (everything
+    # received is handed over first), so the interrupt is not for it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     t_cpu = time.process_time_ns()
     client, props = make_client(client_id, protocol)
     buf: deque = deque()
@@ -218,9 +223,13 @@ def reader_process(conn: Any, host: str, port: int, topics: list[str], client_id
             send(pack(items))
 
     while True:
-        if conn.poll(0.002) and conn.recv_bytes() == b"stop":
-            break
-        flush()
+        try:
+            if conn.poll(0.002) and conn.recv_bytes() == b"stop":
+                break
+            flush()
+        except (EOFError, OSError):  # the consumer is gone: nothing can take what is held
+            client.loop_stop()
+            return
     client.disconnect()
     client.loop_stop()
     flush()
