@@ -27,7 +27,8 @@ def run_cmd(
     network: str = typer.Option(
         "",
         "--network",
-        help="paho's reading loop in a 'process' (default with --ack receipt) or a 'thread' (required by --ack commit)",
+        help="paho's reading loop in a 'process' (default with --ack receipt and MQTT 3.1.1) or a 'thread' "
+        "(required by --ack commit)",
     ),
 ) -> None:
     """Subscribe and write readings into observations in adaptive batches (a reading waits <= 25 ms for its batch)."""
