@@ -149,8 +149,9 @@ def make_client(client_id: str, protocol: str) -> tuple[Any, Any]:
     return client, props
 
 
-def pack(items: list[tuple[bytes, int]]) -> bytes:
-    """``b"R"``, the count, the arrival times (int64 ns), the payload lengths (int32) and the payloads."""
+def pack(items: list[tuple]) -> bytes:
+    """``b"R"``, the count, the arrival times (int64 ns), the payload lengths (int32) and the payloads of
+    ``(payload, arrival ns, ...)`` items."""
     n = len(items)
     ns = np.fromiter((it[1] for it in items), dtype=np.int64, count=n)
     lens = np.fromiter((len(it[0]) for it in items), dtype=np.int32, count=n)
@@ -172,9 +173,9 @@ def reader_process(conn: Any, host: str, port: int, topics: list[str], client_id
                    max_queue: int, keepalive: int = 30) -> None:  # fmt: skip
     """Body of the reader process: subscribe (QoS 1, persistent session), gather ``(payload, arrival ns)`` and send
     them every ~2 ms as one :func:`pack` message; ``b"C"`` / ``b"D"`` on (dis)connection.  Stops on ``b"stop"``:
-    disconnects, sends what it still holds, then ``b"E"`` + its CPU time (ns).  PUBACKs go on receipt (paho's
-    automatic acknowledgement), as with the consumer's ``ack="receipt"``; ``max_queue`` waiting readings block
-    paho's thread (backpressure through TCP to the broker)."""
+    sends what it holds, disconnects, then ``b"E"`` + its CPU time (ns).  Each PUBACK goes once its reading is in the
+    pipe (what this process holds when it stops or dies is delivered again by the broker); ``max_queue`` waiting
+    readings block paho's thread (backpressure through TCP to the broker)."""
     import signal
 
     import paho.mqtt.client as mqtt
@@ -203,9 +204,12 @@ def reader_process(conn: Any, host: str, port: int, topics: list[str], client_id
         send(b"D")
 
     append, now = buf.append, time.time_ns
+    # each PUBACK goes once the reading is in the pipe (the consumer then has it): a reading this process holds
+    # when it stops or dies is not acknowledged, and the broker delivers it again to the session
+    client.manual_ack_set(True)
 
     def on_message(c: Any, userdata: Any, msg: Any) -> None:
-        append((msg.payload, now()))
+        append((msg.payload, now(), msg.mid if msg.qos else None))
         while len(buf) >= max_queue:
             time.sleep(0.001)
 
@@ -221,6 +225,9 @@ def reader_process(conn: Any, host: str, port: int, topics: list[str], client_id
         if buf:
             items = [buf.popleft() for _ in range(len(buf))]
             send(pack(items))
+            for it in items:
+                if it[2] is not None:
+                    client.ack(it[2], 1)
 
     while True:
         try:
@@ -230,8 +237,8 @@ def reader_process(conn: Any, host: str, port: int, topics: list[str], client_id
         except (EOFError, OSError):  # the consumer is gone: nothing can take what is held
             client.loop_stop()
             return
+    flush()  # handed over and acknowledged; what arrives after this is acknowledged by nobody: the broker keeps it
     client.disconnect()
     client.loop_stop()
-    flush()
     send(b"E" + np.int64(time.process_time_ns() - t_cpu).tobytes())
     conn.close()
