@@ -198,23 +198,32 @@ def test_broker_sigkill_and_consumer_restart_lose_nothing(tmp_path):
 
 
 @pytest.mark.skipif(MOSQ is None, reason="mosquitto not installed")
-@pytest.mark.parametrize(("protocol", "ack"), [("5", "commit"), ("3.1.1", "commit"), ("5", "receipt")])
-def test_protocols_and_acknowledgement_modes(tmp_path, protocol, ack):
-    """Both protocols and both acknowledgement modes through the buffered network thread: every reading stored
-    once, and every one acknowledged to the broker (a consumer reconnecting under the same persistent session gets
-    nothing again)."""
+@pytest.mark.parametrize(
+    ("protocol", "ack", "network"),
+    [("5", "commit", "thread"), ("3.1.1", "commit", "thread"), ("5", "receipt", "thread"),
+     ("5", "receipt", "process"), ("3.1.1", "receipt", "process")],
+)  # fmt: skip
+def test_protocols_and_acknowledgement_modes(tmp_path, protocol, ack, network):
+    """Both protocols and both acknowledgement modes, in paho's (buffered) thread and in the reader process: every
+    reading stored once, every one acknowledged to the broker (a consumer reconnecting under the same persistent
+    session gets nothing again), and one connection per client id (the broker's log has no session take-over: a
+    second client under the session's id once made the broker hand the session back and forth)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     conf = tmp_path / "m.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n")
+    ldir = Path(tempfile.mkdtemp(prefix="coreduce-mosq-"))  # mosquitto may write it as the mosquitto user
+    ldir.chmod(0o777)
+    log = ldir / "m.log"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n"
+                    f"log_type all\nlog_dest file {log}\n")  # fmt: skip
     broker = subprocess.Popen([MOSQ, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     p = None
     try:
         assert _wait(lambda: _up("127.0.0.1", port), 5)
         st = Store(tmp_path / "ws.duckdb")
         cid = f"proto-{protocol}-{ack}"
-        c = MqttConsumer(st, "127.0.0.1", port, ["p/#"], client_id=cid, ack=ack, protocol=protocol)
+        c = MqttConsumer(st, "127.0.0.1", port, ["p/#"], client_id=cid, ack=ack, protocol=protocol, network=network)
         c.start()
         assert c.connected.wait(5)
         p = ReliablePublisher("127.0.0.1", port, client_id=f"pub-{cid}")
@@ -225,16 +234,19 @@ def test_protocols_and_acknowledgement_modes(tmp_path, protocol, ack):
         time.sleep(0.5)
         c.stop()
         assert st.count("observations") == n
-        again = MqttConsumer(st, "127.0.0.1", port, ["p/#"], client_id=cid, ack=ack, protocol=protocol)
+        again = MqttConsumer(st, "127.0.0.1", port, ["p/#"], client_id=cid, ack=ack, protocol=protocol, network=network)
         again.start()
         assert again.connected.wait(5)
         time.sleep(1.0)
         assert again.stop().received == 0  # the broker holds nothing unacknowledged for the session
+        text = log.read_text()
+        assert "New client connected from 127.0.0.1" in text and "already connected" not in text
     finally:
         if p is not None:
             p.close()
         broker.send_signal(signal.SIGKILL)
         broker.wait()
+        shutil.rmtree(ldir, ignore_errors=True)
 
 
 def test_replay_file_same_path_idempotent(tmp_path):

@@ -4,6 +4,7 @@ reading through the live monitor (quality flags, dynamic band, explained alerts 
 from __future__ import annotations
 
 import json
+import signal
 import time
 
 import typer
@@ -27,8 +28,7 @@ def run_cmd(
     network: str = typer.Option(
         "",
         "--network",
-        help="paho's reading loop in a 'process' (default with --ack receipt and MQTT 3.1.1) or a 'thread' "
-        "(required by --ack commit)",
+        help="paho's reading loop in a 'process' (default with --ack receipt) or a 'thread' (required by --ack commit)",
     ),
 ) -> None:
     """Subscribe and write readings into observations in adaptive batches (a reading waits <= 25 ms for its batch)."""
@@ -52,14 +52,30 @@ def run_cmd(
                          alerts_topic=alerts_topic or None, network=network or None)  # fmt: skip
     except ValueError as exc:  # an alerts topic under the subscription, commit acknowledgement in a process
         raise typer.BadParameter(str(exc)) from exc
-    c.start()
+    # SIGTERM (a service manager's stop, ``kill``) ends the command as Ctrl-C does: what was received is stored first
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     t0 = time.monotonic()
     try:
+        c.start()
+        if c.connected.wait(10):
+            typer.echo(f"coreduce monitor: subscribed to {', '.join(topics)} on {host}:{port} (QoS 1, session "
+                       f"{client_id!r}); Ctrl-C stops, storing what was received first", err=True)  # fmt: skip
+        else:
+            typer.echo(f"coreduce monitor: not connected to {host}:{port} after 10 s; still trying", err=True)
         while not seconds or time.monotonic() - t0 < seconds:
             time.sleep(0.2)
     except KeyboardInterrupt:
         pass
-    typer.echo(json.dumps(c.stop().as_dict()))
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM does not cut the hand-over short
+    try:
+        stats = c.stop()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    typer.echo(json.dumps(stats.as_dict()))
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @app.command("replay")

@@ -180,9 +180,11 @@ def reader_process(conn: Any, host: str, port: int, topics: list[str], client_id
 
     import paho.mqtt.client as mqtt
 
-    # Ctrl-C in a terminal reaches the whole process group: the consumer stops this process itself (everything
-    # received is handed over first), so the interrupt is not for it
+    # Ctrl-C in a terminal reaches the whole process group, a service manager's SIGTERM every process of the service:
+    # the consumer stops this process itself (everything received is handed over first), so neither is for it (it
+    # also ends when the consumer is gone: the pipe closes)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     t_cpu = time.process_time_ns()
     client, props = make_client(client_id, protocol)
     buf: deque = deque()

@@ -6,12 +6,14 @@ A message is one JSON reading ``{"site": "stack-01", "ts": "2024-01-01T00:00:00Z
 "NOx", "value": 42.0, "unit": "mg/m^3"}`` (optional ``"id"``, ``"sent_ns"`` = publish time for latency,
 ``"state": {"TEY": 130.2, ...}`` = the operating state at that reading).
 
-Threads: paho's network thread (:func:`_client_class`: a buffered socket, every buffered packet handled per poll)
-only appends ``(payload, arrival time, message id)`` to a deque (``max_queue`` waiting readings block it:
-backpressure through TCP to the broker, which holds QoS 1 messages for the session); one writer thread takes a batch
-when its oldest reading has waited ``batch_ms`` (or ``max_rows`` wait, or at once when it finishes a batch that took
-longer: the batching adapts to the store), decodes it with one Arrow JSON pass, flags it, writes it in one
-transaction and scores it; the alerts go with their ledger record on a third thread (:class:`_AlertWriter`).
+Reading: by default (``ack="receipt"``) paho's loop runs in a reader process of its own
+(:func:`coreduce.monitor.mqtt_io.reader_process`) that hands payloads over a pipe; ``network="thread"`` keeps it in this
+process. Threads: paho's network thread (:func:`_client_class`: a buffered socket, every buffered packet handled per
+poll), or the pipe's pump thread, only appends ``(payload, arrival time, message id)`` to a deque (``max_queue`` waiting
+readings block it: backpressure through TCP to the broker, which holds QoS 1 messages for the session); one writer
+thread takes a batch when its oldest reading has waited ``batch_ms`` (or ``max_rows`` wait, or at once when it finishes
+a batch that took longer: the batching adapts to the store), decodes it with one Arrow JSON pass, flags it, writes it in
+one transaction and scores it; the alerts go with their ledger record on a third thread (:class:`_AlertWriter`).
 Acknowledgement: ``ack="receipt"`` (default) lets paho send the PUBACK when the message is queued — the broker's
 in-flight window (20 by default) then never stalls the stream, and a graceful stop stores everything queued, but a
 consumer *killed* with readings still queued loses them; ``ack="commit"`` sends each PUBACK only after the reading's
@@ -523,10 +525,9 @@ class MqttConsumer:
             raise ValueError(f"ack={ack!r}: expected 'receipt' or 'commit'")
         if protocol not in ("3.1.1", "5"):
             raise ValueError(f"protocol={protocol!r}: expected '3.1.1' or '5'")
-        # the reader process by default for MQTT 3.1.1 with acknowledgement on receipt; MQTT 5 keeps paho's thread:
-        # in the reader process its deliveries stalled in 1 of 3 runs of the protocol test on the loaded machine
-        # (2,534 of 3,000 readings after 30 s; not understood yet), never in the thread
-        network = network or ("process" if ack == "receipt" and protocol == "3.1.1" else "thread")
+        # the reader process by default with acknowledgement on receipt (either protocol); ``ack="commit"`` needs
+        # paho's thread in this process (the acknowledgement follows the writer's commit)
+        network = network or ("process" if ack == "receipt" else "thread")
         if network not in ("thread", "process"):
             raise ValueError(f"network={network!r}: expected 'thread' or 'process'")
         if network == "process" and ack == "commit":
@@ -580,13 +581,16 @@ class MqttConsumer:
         self.client.on_disconnect = on_disconnect
         self.client.on_message = on_message
 
-        self._alert_client = self.client
-        if network == "process":  # paho's reading thread lives in the reader process; this client only publishes
+        if network == "process":  # paho's reading loop lives in the reader process (same client id, same session)
             self.client = None
-            if alerts_topic:
-                self._alert_client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{client_id}-alerts",
-                                                 protocol=mqtt.MQTTv311)  # fmt: skip
-                self._alert_client.max_queued_messages_set(0)
+        # alerts leave on a client of their own (another client id: a second connection under the reading session's
+        # id would take the session over, and the broker would hand it back and forth), so that reading can stop
+        # before the last batches are stored while their alerts are still published
+        self._alert_client = None
+        if alerts_topic:
+            self._alert_client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{client_id}-alerts",
+                                             protocol=mqtt.MQTTv311)  # fmt: skip
+            self._alert_client.max_queued_messages_set(0)
 
     def _publish_alerts(self, alerts: pd.DataFrame) -> None:
         """Each alert as one JSON message on ``<alerts_topic>/<site_id>`` (QoS 1): what an operator's screen or a
@@ -602,6 +606,9 @@ class MqttConsumer:
 
     def start(self) -> None:
         self.sink.start()
+        if self._alert_client is not None:
+            self._alert_client.connect(self.host, self.port, keepalive=30)
+            self._alert_client.loop_start()
         if self.network == "process":
             self._start_process()
             return
@@ -618,9 +625,6 @@ class MqttConsumer:
 
         from coreduce.monitor.mqtt_io import unpack
 
-        if self._alert_client is not None:
-            self._alert_client.connect(self.host, self.port, keepalive=30)
-            self._alert_client.loop_start()
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=reader_process, name="coreduce-mqtt-reader", daemon=True,
@@ -658,6 +662,8 @@ class MqttConsumer:
 
     def _stop_process(self) -> None:
         """Disconnect the reader process; everything it received reaches the sink before this returns."""
+        if self._proc is None:  # stopped before it started
+            return
         try:
             self._conn.send_bytes(b"stop")
         except OSError:  # already gone
@@ -672,16 +678,19 @@ class MqttConsumer:
         """Store and acknowledge what was received, then disconnect (the session stays on the broker)."""
         if self.network == "process":
             self._stop_process()
-        end = time.monotonic() + 30
-        while self.sink.pending() and time.monotonic() < end:
-            time.sleep(0.02)
-        self.sink.stop()
-        if self.client is not None:
+        elif self.client is not None:
+            # reading stops first: paho acknowledges on receipt, so a reading it took after the writer's last batch
+            # would be acknowledged and never stored (under ``ack="commit"`` the acknowledgements of the last batches
+            # are not sent after this: the broker delivers those readings again, and they are stored once)
             self.client.disconnect()
             self.client.loop_stop()
             self.sink.stats.cpu_ns["network"] = self.sink.stats.cpu_ns.get("network", 0) + self.client.thread_cpu_ns
             self.client.thread_cpu_ns = 0
-        elif self._alert_client is not None:
+        end = time.monotonic() + 30
+        while self.sink.pending() and time.monotonic() < end:
+            time.sleep(0.02)
+        self.sink.stop()
+        if self._alert_client is not None:
             self._alert_client.disconnect()
             self._alert_client.loop_stop()
         return self.sink.stats
