@@ -65,6 +65,26 @@ def test_nox_fixed_limit_alarms_at_part_load():
 
 
 @needs_gt
+def test_nox_band_test_years():
+    """The band chosen on 2013 (NOX_BAND: relative residual over the model's scale, pooled, 336 readings, q99.2),
+    measured once on 2014–15: 303 of 725 faults (.418; the issue's target >= .30) at .64 % false alarms; 53 of its
+    152 clean-data alarms in the lowest-load tercile, against 137 of 152 for the fixed limit with as many alarms
+    (53 <= 0.4 x 137 = 54.8: the benchmark's check, met with little room)."""
+    from coreduce.monitor.thresholds import NOX_BAND
+
+    r = evaluate_nox()
+    assert r["band"] == NOX_BAND and r["model"].endswith("-lags2-seed0-scale2fold")
+    assert r["recall"] == pytest.approx(303 / 725)
+    assert r["false_alarm_rate"] == pytest.approx(0.006446, abs=1e-6)
+    assert r["clean_alarms_dynamic"] == r["clean_alarms_fixed_matched"] == 152
+    by = r["clean_alarms_by_load_tercile"]
+    assert by["dynamic"] == {"low": 53, "mid": 25, "high": 74}
+    assert by["fixed_matched"] == {"low": 137, "mid": 12, "high": 3}
+    assert by["dynamic"]["low"] <= 0.4 * by["fixed_matched"]["low"]
+    assert r["fixed_matched_limit_mg_m3"] == pytest.approx(96.909)
+
+
+@needs_gt
 def test_nox_band_by_load_state_test_years():
     """The second band (NOX_BAND_V2: relative residual, per training load tercile, 168 readings, q99.5), measured
     on 2014–15: 199 of 725 faults (.274, below the issue's .30) at .69 % false alarms; 61 of its 145 clean-data
