@@ -89,18 +89,18 @@ def test_online_band_by_state_equals_dynamic_threshold():
 
 
 @needs_gt
-@pytest.mark.parametrize("band", ["abs-pooled", "rel-by-state"])
+@pytest.mark.parametrize("band", ["abs-pooled", "rel-by-state", "rel-scaled"])
 def test_live_monitor_equals_batch_pipeline_on_gas_turbine(band):
     """Two turbines' NOx (+10 % faults on 1 % of readings) and operating state, streamed interleaved in random
     chunks: the live expected value equals the batch model's, the alarms equal the batch band's (the residual
-    band, and the relative-residual band per load tercile of :data:`NOX_BAND`), and each alert is an explained
-    rising edge of that alarm."""
+    band, the relative-residual band per load tercile of :data:`NOX_BAND_V2`, and the relative residual divided by
+    the model's scale of :data:`NOX_BAND`), and each alert is an explained rising edge of that alarm."""
     from coreduce.monitor.evaluation import load_gas_turbine
     from coreduce.monitor.rca import terciles_of
 
     df = load_gas_turbine()
     tr, te = df[df["year"] <= 2012], df[df["year"] >= 2014].reset_index(drop=True)
-    m = ConditionalModel(STATE, "NOX", lags=2, group="year").fit(tr.iloc[::3])
+    m = ConditionalModel(STATE, "NOX", lags=2, group="year", scale=band == "rel-scaled").fit(tr.iloc[::3])
     n = 900
     series = {}
     for site, off in (("gt-a", 0), ("gt-b", 5000)):
@@ -115,7 +115,8 @@ def test_live_monitor_equals_batch_pipeline_on_gas_turbine(band):
                          "unit": "mg/m^3", "state": {c: float(part[c].iat[i]) for c in STATE}})  # fmt: skip
     feed = pd.DataFrame(rows).sort_values(["ts", "site_id"], kind="stable").reset_index(drop=True)
     feed["arrived"] = feed["ts"] + pd.Timedelta(seconds=2)
-    kw = {"score": "rel", "by_state": True} if band == "rel-by-state" else {}
+    kw = {"abs-pooled": {}, "rel-by-state": {"score": "rel", "by_state": True},
+          "rel-scaled": {"score": "rel", "scaled": True}}[band]  # fmt: skip
     mon = LiveMonitor(None, models={"stack_NOx": m}, terciles={"stack_NOx": terciles_of(tr, STATE)}, window=200,
                       min_periods=50, **kw)  # fmt: skip
     rng, i, scored, alerts = np.random.default_rng(0), 0, [], []
@@ -135,9 +136,12 @@ def test_live_monitor_equals_batch_pipeline_on_gas_turbine(band):
         frame = part.assign(NOX=y, year=0)
         exp = m.predict(frame, y)
         np.testing.assert_allclose(got["expected"].to_numpy(), exp, rtol=1e-9)
-        state = m.load_state(part["TEY"]) if kw else None
-        ref = dynamic_threshold(y, exp, window=200, min_periods=50, score=kw.get("score", "abs"), state=state)
+        state = m.load_state(part["TEY"]) if kw.get("by_state") else None
+        scale = m.predict_scale(frame, y) if kw.get("scaled") else None
+        ref = dynamic_threshold(y, exp, window=200, min_periods=50, score=kw.get("score", "abs"), state=state,
+                                scale=scale)  # fmt: skip
         np.testing.assert_allclose(got["band_high"].to_numpy(), ref["band_high"].to_numpy(), rtol=1e-12)
+        np.testing.assert_allclose(got["band_score"].to_numpy(), ref["band_score"].to_numpy(), rtol=1e-9)
         bad = got[["missing", "stuck", "non_positive", "out_of_range"]].any(axis=1).to_numpy()
         assert np.array_equal(got["alarm"].to_numpy(), ref["alarm"].to_numpy() & ~bad)
         a = ref["alarm"].to_numpy() & ~bad

@@ -11,7 +11,8 @@
    variable), else the trailing median of the key; the band per key is recalibrated online (:class:`OnlineBand`,
    the trailing ``q_on`` / ``q_off`` quantiles of the residual or, ``score="rel"``, of the relative residual; with
    ``by_state`` one band per load tercile of the model's training load, pooled until a tercile has
-   ``min_periods``: :data:`~coreduce.monitor.thresholds.NOX_BAND`) with hysteresis.  A fixed
+   ``min_periods``; with ``scaled`` the relative residual divided by the model's expected size of it in that
+   operating state: :data:`~coreduce.monitor.thresholds.NOX_BAND`) with hysteresis.  A fixed
    regulatory limit per variable is checked separately.
 3. Alerts: the rising edge of the dynamic alarm (``dynamic``), of a quality flag (``quality``) or of the limit
    (``limit``) opens an explained alert (observed, expected, band, top contributing variables, graph path or
@@ -178,10 +179,12 @@ class LiveMonitor:
         is none).  Every reading of every variable is flagged, scored and banded either way.
     quality_alerts : iterable of str
         Quality flags that raise a ``quality`` alert.
-    score, by_state :
-        The band's score (``"abs"`` residual, ``"rel"`` relative residual) and whether it is kept per load state
-        of the variable's model (:meth:`ConditionalModel.load_state`); the numbers of
-        :func:`~coreduce.monitor.thresholds.dynamic_threshold` with the same arguments (tested).
+    score, by_state, scaled :
+        The band's score (``"abs"`` residual, ``"rel"`` relative residual), whether it is kept per load state
+        of the variable's model (:meth:`ConditionalModel.load_state`) and whether it is divided by the model's
+        scale (:meth:`ConditionalModel.scale_of`; every model must have been fit with ``scale=True``; variables
+        without a model are not scaled); the numbers of :func:`~coreduce.monitor.thresholds.dynamic_threshold`
+        with the same arguments (tested).
     """
 
     def __init__(self, store: Any = None, *, models: dict[str, ConditionalModel] | None = None,
@@ -189,12 +192,14 @@ class LiveMonitor:
                  limits: dict[str, float] | None = None, rules: QualityRules | None = None, window: int = 720,
                  q_on: float = 0.99, q_off: float = 0.95, min_periods: int = 100, cooldown: int = 0,
                  watch: Any = None, quality_alerts: Any = QUALITY_ALERT_FLAGS, score: str = "abs",
-                 by_state: bool = False) -> None:  # fmt: skip
+                 by_state: bool = False, scaled: bool = False) -> None:  # fmt: skip
         self.store, self.models, self.terciles = store, models or {}, terciles or {}
+        if scaled and (unscaled := [v for v, m in self.models.items() if m.scale_model is None]):
+            raise ValueError(f"scaled=True needs models fit with scale=True; without a scale model: {unscaled}")
         self.limits = limits or {}
         self.rules = rules or QualityRules(relocate=False)
         self.band_args = {"window": window, "q_on": q_on, "q_off": q_off, "min_periods": min_periods}
-        self.score, self.by_state = score, by_state
+        self.score, self.by_state, self.scaled = score, by_state, scaled
         self.cooldown = cooldown
         self.scorer = StreamScorer(self.rules, seasonal=False)  # no alert is raised on the level rule or the hold
         self.keys: dict[tuple[str, str], _Key] = {}
@@ -225,6 +230,8 @@ class LiveMonitor:
                 X = pd.DataFrame(np.zeros((1, m.model.n_features_in_)), columns=list(m.model.feature_name_))
                 m.model.predict(X, num_threads=1)
                 m.model.predict(X, pred_contrib=True, num_threads=1)
+                if m.scale_model is not None:
+                    m.scale_model.predict(X, num_threads=1)
 
     # ------------------------------------------------------------------ quality (before the write)
     def _key_codes(self, df: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, str]]]:
@@ -385,16 +392,19 @@ class LiveMonitor:
         ts = df["ts"].to_numpy("datetime64[ns]").astype("int64")
         state = self._states(df) if self.state_vars else pd.DataFrame(index=df.index)
         expected = flags["median"].to_numpy(float).copy()
+        scale = np.ones(n) if self.scaled else None  # variables without a model: not scaled
         self._design: dict[int, tuple[pd.DataFrame, int]] = {}
         for var, idx in df.groupby("variable", sort=False).indices.items():
             m = self.models.get(var)
             if m is None:
                 continue
-            expected[idx] = self._predict(m, df, state, idx, var)
+            expected[idx], sc_var = self._predict(m, df, state, idx, var)
+            if scale is not None:
+                scale[idx] = sc_var
         up, lo = np.full(n, np.nan), np.full(n, np.nan)
         exceeded, alarm = np.zeros(n, bool), np.zeros(n, bool)
         resid = x - expected
-        sc = np.nan_to_num(band_score(x, expected, self.score), nan=0.0)
+        sc = np.nan_to_num(band_score(x, expected, self.score, scale), nan=0.0)
         load_state = np.full(n, -1, dtype=np.intp)
         if self.by_state:  # each variable's model: the load tercile of its training load
             for var, m in self.models.items():
@@ -412,8 +422,8 @@ class LiveMonitor:
         bad = (flags["missing"] | flags["stuck"] | flags["non_positive"] | flags["out_of_range"]).to_numpy()
         alarm &= ~bad
         scored = flags.assign(observed=x, expected=expected, residual=resid, band_score=sc,
-                              band_high=band_value(expected, up, self.score),
-                              band_low=band_value(expected, lo, self.score), exceeded=exceeded,
+                              band_high=band_value(expected, up, self.score, scale),
+                              band_low=band_value(expected, lo, self.score, scale), exceeded=exceeded,
                               alarm=alarm)  # fmt: skip
         limit = np.array([x[i] > self.limits[v] if v in self.limits else False
                           for i, v in enumerate(df["variable"].to_numpy())], dtype=bool)  # fmt: skip
@@ -466,6 +476,7 @@ class LiveMonitor:
                 t = time.thread_time_ns()
                 versions = sorted({m.version for m in self.models.values()})
                 kw = {"params": {"mode": "live", **self.band_args, "score": self.score, "by_state": self.by_state,
+                                 "scaled": self.scaled,
                                  "cooldown": self.cooldown},
                       "model_version": ",".join(versions) or "trailing-median", "footprint": "fallback"}  # fmt: skip
                 batch = alerts.drop_duplicates("alert_id", keep="last")
@@ -482,16 +493,16 @@ class LiveMonitor:
         return res
 
     def _predict(self, m: ConditionalModel, df: pd.DataFrame, state: pd.DataFrame, idx: np.ndarray,
-                 var: str) -> np.ndarray:  # fmt: skip
-        """Expected value of rows ``idx`` (one variable, possibly several sites): a lagged model gets each
-        site's previous rows prepended."""
+                 var: str) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
+        """Expected value of rows ``idx`` (one variable, possibly several sites) and, with ``scaled``, the model's
+        scale of each: a lagged model gets each site's previous rows prepended."""
         frame = state.iloc[idx][m.features].copy()
         frame[m.target] = df["value"].to_numpy(float)[idx]
         frame["__site"] = df["site_id"].to_numpy()[idx]
         if m.group:  # one unbroken chain of readings per key
             frame[m.group] = 0
         if not m.lags:
-            return self._predict_frame(m, frame, idx, 0)
+            return self._predict_frame(m, frame, idx, 0), self._last_scale
         # a lagged model: each site's last rows go first, and the lags/differences run within each site
         ts = df["ts"].to_numpy("datetime64[ns]")[idx]
         sites = frame["__site"].to_numpy()
@@ -524,19 +535,27 @@ class LiveMonitor:
         out = np.empty(len(idx))
         allpos = np.concatenate(rows)
         out[allpos] = pred[new_rows]
+        scale = None
+        if self._last_scale is not None:
+            scale = np.empty(len(idx))
+            scale[allpos] = self._last_scale[new_rows]
         X = self._last_design
         for p, r in zip(allpos, new_rows, strict=True):
             self._design[int(idx[p])] = (X, int(r))
-        return out
+        return out, scale
 
     def _predict_frame(self, m: ConditionalModel, frame: pd.DataFrame, rows: np.ndarray, skip: int) -> np.ndarray:
         """Predict ``frame`` (its first ``skip`` rows are history) and keep the design rows of batch ``rows``
-        for the contributions of the alerts they may raise."""
+        for the contributions of the alerts they may raise; with ``scaled``, the scale of the same rows is left in
+        ``_last_scale``."""
+        self._last_scale = None
         if m.method != "lightgbm":
             return m.predict(frame, frame[m.target].to_numpy(float))[skip:]
         X = m.design(frame, frame[m.target].to_numpy(float))
         self._last_design = X
         pred = np.asarray(m.model.predict(X, num_threads=1), dtype=float)
+        if self.scaled:
+            self._last_scale = m.scale_of(X)[skip:]
         for j, i in enumerate(rows):
             self._design[int(i)] = (X, skip + j)
         return pred[skip:]

@@ -44,6 +44,7 @@ def watch(
     min_periods: int = 100,
     score: str = "abs",
     by_state: bool = False,
+    scaled: bool = False,
     rules: QualityRules = QualityRules(),
     symptom: str | None = None,
 ) -> WatchResult:
@@ -61,17 +62,20 @@ def watch(
         The training frame (for the graph's low/high terciles of the state variables).
     symptom : str, optional
         Graph symptom of a dynamic alarm (default ``"<variable>_high"`` with a ``stack_`` prefix dropped).
-    window, q_on, q_off, min_periods, score, by_state :
-        The band (:func:`~coreduce.monitor.thresholds.dynamic_threshold`; ``by_state``: one band per load state of
-        the model, :meth:`ConditionalModel.load_state`); ``**NOX_BAND`` gives the gas-turbine NOx band.
+    window, q_on, q_off, min_periods, score, by_state, scaled :
+        The band (:func:`~coreduce.monitor.thresholds.dynamic_threshold`; ``scaled``: the score divided by the
+        model's scale, :meth:`ConditionalModel.scale_of`, for a model fit with ``scale=True``; ``by_state``: one
+        band per load state of the model, :meth:`ConditionalModel.load_state`); ``**NOX_BAND`` gives the
+        gas-turbine NOx band (its model: ``ConditionalModel(..., **NOX_MODEL)``).
     """
     df = readings.reset_index(drop=True)
     q = quality_flags(df, variable=variable, unit=unit, rules=rules)
     obs = df["value"].to_numpy(float)
     expected = model.predict(df, obs)
     state = model.load_state(df[model.features[0]]) if by_state else None
+    scale = model.predict_scale(df, obs) if scaled else None
     dyn = dynamic_threshold(obs, expected, window=window, q_on=q_on, q_off=q_off, min_periods=min_periods,
-                            score=score, state=state)  # fmt: skip
+                            score=score, state=state, scale=scale)  # fmt: skip
     scored = pd.concat([df[["ts", *model.features]], dyn, q], axis=1)
     scored["observed"] = df["value"].to_numpy(float)
     bad = q[["missing", "stuck", "non_positive", "out_of_range"]].any(axis=1).to_numpy()
@@ -98,7 +102,8 @@ def watch(
 def watch_and_store(store: Any, readings: pd.DataFrame, model: ConditionalModel, **kw: Any) -> WatchResult:
     """:func:`watch` then :func:`~coreduce.monitor.alerts.store_alerts` (one ledger run for the batch)."""
     res = watch(readings, model, **kw)
-    names = ("site_id", "variable", "unit", "limit", "window", "q_on", "q_off", "min_periods", "score", "by_state")
+    names = ("site_id", "variable", "unit", "limit", "window", "q_on", "q_off", "min_periods", "score", "by_state",
+             "scaled")  # fmt: skip
     params = {k: v for k, v in kw.items() if k in names}
     res.run_id = store_alerts(store, res.alerts, params=params, inputs={"readings": readings},
                               model_version=model.version)  # fmt: skip
