@@ -84,7 +84,8 @@ class StreamStats:
                 "p50_alert_ms": q(self.alert_ms, 50), "p99_alert_ms": q(self.alert_ms, 99),
                 "p50_delivered_ms": q(self.delivered_ms, 50), "p99_delivered_ms": q(self.delivered_ms, 99),
                 "mean_batch_rows": float(np.mean(self.batch_rows)) if self.batch_rows else None,
-                "cpu_us_per_reading": {k: v / 1e3 / max(self.received, 1) for k, v in self.cpu_ns.items()}}  # fmt: skip
+                "cpu_us_per_reading": {k: v / 1e3 / self.received for k, v in self.cpu_ns.items()}
+                if self.received else {}}  # fmt: skip
 
 
 def readings_frame(msgs: list[dict[str, Any]], source: str, arrived_ns: np.ndarray | None = None) -> pd.DataFrame:
