@@ -136,7 +136,7 @@ def pypsa_objective(sy, co2_cap=None) -> float:
         )
     if co2_cap is not None:
         n.add("GlobalConstraint", "co2", sense="<=", constant=co2_cap, carrier_attribute="co2_emissions")
-    _, cond = n.optimize(solver_name="highs")
+    _, cond = n.optimize(solver_name="highs", include_objective_constant=True)
     assert cond == "optimal"
     return float(n.objective)
 

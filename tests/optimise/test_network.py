@@ -30,12 +30,12 @@ RATES = {"SO2": {"coal": 0.002, "gas": 0.0}}
 def test_line_limit_alone_then_an_so2_cap_binds_by_hand():
     # no cap: coal is cheap but the line carries at most 80 MW to the load at b -> coal 80 MW every hour
     n = _network()
-    n.optimize(solver_name="highs")
+    n.optimize(solver_name="highs", include_objective_constant=True)
     assert n.generators_t.p["coal"].tolist() == pytest.approx([80, 80, 80, 80])
     assert pollutant_totals(n, RATES)["SO2"] == pytest.approx(4 * 80 * 0.002)  # 0.64 t
     # SO2 cap 0.4 t -> coal may run 0.4 / 0.002 = 200 MWh in all; the rest is gas at 50
     n = _network()
-    n.optimize.create_model()
+    n.optimize.create_model(include_objective_constant=True)
     names = add_pollutant_caps(n, RATES, {"SO2": 0.4})
     n.optimize.solve_model(solver_name="highs")
     assert names == ["pollutant-cap-SO2"]
@@ -49,7 +49,7 @@ def test_line_limit_alone_then_an_so2_cap_binds_by_hand():
 
 def test_caps_need_rates_and_known_generators():
     n = _network()
-    n.optimize.create_model()
+    n.optimize.create_model(include_objective_constant=True)
     with pytest.raises(CoreduceError, match="needs its emission rates"):
         add_pollutant_caps(n, RATES, {"NOx": 1.0})
     with pytest.raises(CoreduceError, match="does not have: oil"):
