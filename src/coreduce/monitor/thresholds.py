@@ -66,7 +66,10 @@ class ConditionalModel:
         their order; each block's residuals from the model fit on the others: in-sample residuals of a boosted
         model are too small, and the out-of-fold ones include the drift between blocks, e.g. between the two
         training years); squared-error regression, 200 trees, learning rate 0.05, 15 leaves, at least 50 rows a
-        leaf.  The model of the expected value is the same with or without it.
+        leaf.  The model of the expected value is the same with or without it.  The residual divided by a fitted
+        model of its mean absolute deviation is the "locally weighted" score of Lei, G'Sell, Rinaldo, Tibshirani &
+        Wasserman (2018), *JASA* 113:1094, section 5.2 (there for conformal intervals; here the band's trailing
+        quantile plays the calibration set's part).
     """
 
     features: list[str]
